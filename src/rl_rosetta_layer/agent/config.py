@@ -1,0 +1,106 @@
+"""The DQN's settings: one frozen dataclass, every field documented and validated."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from ..errors import ConfigError
+
+ADAPTERS = ("dense", "lowrank")
+HEADS = ("linear", "mlp")
+
+
+@dataclass(frozen=True)
+class DQNConfig:
+    """Settings of one training run. Identical for every layer in a comparison."""
+
+    episodes: int = 350
+    """Episodes per run (the budget; env steps are recorded as well)."""
+    batch_size: int = 64
+    """Transitions per update."""
+    gamma: float = 0.95
+    """Discount factor."""
+    lr: float = 3e-3
+    """Adam learning rate of the output adapter (and of a trainable body)."""
+    adapter_lr: float = 1e-2
+    """Plain-SGD learning rate of the input adapter (see :class:`..optim.SGD` for why)."""
+    adam_eps: float = 1e-6
+    """Adam's epsilon."""
+    buffer_size: int = 20_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 500
+    """Env steps of pure exploration before the first update."""
+    train_every: int = 1
+    """Env steps between updates."""
+    target_update: int = 100
+    """Updates between hard copies of the online network into the target network."""
+    eps_start: float = 1.0
+    """Exploration rate at step 0."""
+    eps_end: float = 0.02
+    """Exploration rate after the decay."""
+    eps_decay_steps: int = 2_000
+    """Env steps over which epsilon decays linearly from eps_start to eps_end."""
+    n_step: int = 3
+    """Rewards summed before bootstrapping (1 is one-step Q-learning)."""
+    huber_delta: float = 1.0
+    """Huber loss threshold on the TD error."""
+    grad_clip: float = 10.0
+    """Maximum global gradient norm per seed (0 disables clipping)."""
+    double_dqn: bool = True
+    """Choose next actions with the online network and value them with the target."""
+    adapter: str = "lowrank"
+    """Input adapter: 'dense' (tanh(x A + c), A near identity) or 'lowrank' (x + tanh(x U) V)."""
+    head: str = "mlp"
+    """Output adapter: 'linear' (the seed's) or 'mlp' (one tanh hidden layer)."""
+    head_hidden: int = 64
+    """Hidden units of the 'mlp' output adapter."""
+    adapter_rank: int = 16
+    """Rank of the 'lowrank' input adapter."""
+    init_noise: float = 0.01
+    """Standard deviation of the noise added to the dense adapter's identity at init."""
+
+    def __post_init__(self) -> None:
+        positive_ints = ("episodes", "n_step", "batch_size", "buffer_size", "train_every", "target_update",
+                         "eps_decay_steps", "adapter_rank", "head_hidden")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.learning_starts, bool) or not isinstance(self.learning_starts, int) \
+                or self.learning_starts < 0:
+            raise ConfigError(f"learning_starts must be an integer >= 0, got "
+                              f"{self.learning_starts!r}")
+        if not 0.0 <= self.gamma < 1.0:
+            raise ConfigError(f"gamma must be in [0, 1), got {self.gamma!r}")
+        for name in ("lr", "adapter_lr", "adam_eps", "huber_delta"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("eps_start", "eps_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.grad_clip < 0 or self.init_noise < 0:
+            raise ConfigError(f"grad_clip and init_noise must be >= 0, got "
+                              f"{self.grad_clip!r}, {self.init_noise!r}")
+        if self.adapter not in ADAPTERS:
+            raise ConfigError(f"adapter must be one of {ADAPTERS}, got {self.adapter!r}")
+        if self.head not in HEADS:
+            raise ConfigError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.batch_size > self.buffer_size:
+            raise ConfigError(f"batch_size ({self.batch_size}) must not exceed buffer_size "
+                              f"({self.buffer_size})")
+
+    def epsilon(self, step: int) -> float:
+        """Exploration rate at env step ``step``."""
+        frac = min(step / self.eps_decay_steps, 1.0)
+        return self.eps_start + frac * (self.eps_end - self.eps_start)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DQNConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown DQN setting(s) {unknown}; accepted: {sorted(known)}")
+        return cls(**data)

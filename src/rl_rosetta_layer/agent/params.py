@@ -1,0 +1,41 @@
+"""Trainable parameters of S seeds stored in one flat (S, P) float32 buffer.
+
+Each named parameter is a view into the buffer with shape (S, *shape), so the optimizer and
+gradient clipping treat all parameters of a seed as one row: a handful of array calls per
+update instead of a handful per parameter.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class FlatParams:
+    """Named views ``(S, *shape)`` into one ``(S, P)`` buffer."""
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], n_seeds: int,
+                 data: np.ndarray | None = None) -> None:
+        self.shapes = dict(shapes)
+        self.size = sum(math.prod(s) for s in self.shapes.values())
+        self.n_seeds = n_seeds
+        self.data = np.zeros((n_seeds, self.size), dtype=np.float32) if data is None else data
+        self.views: dict[str, np.ndarray] = {}
+        offset = 0
+        for name, shape in self.shapes.items():
+            n = math.prod(shape)
+            self.views[name] = self.data[:, offset:offset + n].reshape((n_seeds, *shape))
+            offset += n
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.views[name]
+
+    def zeros_like(self) -> FlatParams:
+        return FlatParams(self.shapes, self.n_seeds)
+
+    def copy(self) -> FlatParams:
+        return FlatParams(self.shapes, self.n_seeds, self.data.copy())
+
+    def copy_from(self, other: FlatParams) -> None:
+        np.copyto(self.data, other.data)

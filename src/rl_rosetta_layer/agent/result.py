@@ -1,0 +1,49 @@
+"""What one (layer, seed) training run produced."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RunResult:
+    """Per-episode records of one run. Arrays have one entry per finished episode."""
+
+    layer: str
+    seed: int
+    returns: np.ndarray
+    """Undiscounted return of each episode (E,)."""
+    lengths: np.ndarray
+    """Env steps of each episode (E,)."""
+    successes: np.ndarray
+    """Whether each episode reached its goal (E,) bool."""
+    diverged: bool = False
+    error: str = ""
+    updates: int = 0
+    wall_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def env_steps(self) -> np.ndarray:
+        """Cumulative env steps at the end of each episode (E,)."""
+        return np.cumsum(self.lengths)
+
+    @property
+    def status(self) -> str:
+        return "diverged" if self.diverged else "ok"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("returns", "lengths", "successes"):
+            d[k] = np.asarray(d[k]).tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunResult:
+        d = dict(d)
+        d["returns"] = np.asarray(d["returns"], np.float64)
+        d["lengths"] = np.asarray(d["lengths"], np.int64)
+        d["successes"] = np.asarray(d["successes"], bool)
+        return cls(**d)

@@ -1,0 +1,219 @@
+"""The seed's video-like grid: an agent walks to a fixed goal; frames are one-hot maps.
+
+Observation: the last ``history`` frames, oldest first, each frame 2 channels (agent map,
+goal map) of ``size x size``, flattened to ``history * 2 * size * size`` float32 values.
+Actions: 0 stay, 1 up (y-1), 2 down (y+1), 3 left (x-1), 4 right (x+1), clipped at the border.
+Reward ``goal_reward`` when the agent lands on the goal (terminated), else ``step_reward``;
+episodes are truncated after ``max_steps`` steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..seeding import check_seed
+
+#: (dx, dy) of each action.
+MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], dtype=np.int64)
+ACTION_NAMES = ("stay", "up", "down", "left", "right")
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Settings of the video-like grid (defaults are the prototype's)."""
+
+    size: int = 8
+    """Side of the square grid, in cells."""
+    history: int = 2
+    """Frames stacked in one observation."""
+    max_steps: int = 60
+    """Steps after which an episode is truncated."""
+    step_reward: float = -0.01
+    """Reward of every step that does not reach the goal."""
+    goal_reward: float = 1.0
+    """Reward of the step that reaches the goal."""
+
+    def __post_init__(self) -> None:
+        for name, low in (("size", 2), ("history", 1), ("max_steps", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise ConfigError(f"grid {name} must be an integer >= {low}, got {value!r}")
+
+    @property
+    def frame_dim(self) -> int:
+        return 2 * self.size * self.size
+
+    @property
+    def obs_dim(self) -> int:
+        return self.history * self.frame_dim
+
+
+class VectorVideoGrid:
+    """``num_envs`` independent copies of the grid stepped at once.
+
+    Each copy draws from its own generator, so copy ``i`` behaves exactly like a single
+    grid seeded the same way, whatever the other copies do. With ``autoreset`` a copy whose
+    episode ended is reset in the same call; its last observation and info are returned in
+    ``info["final_obs"]`` / ``info["final_state"]`` (rows valid where ``done``).
+    """
+
+    n_actions = len(MOVES)
+
+    def __init__(self, num_envs: int, config: GridConfig | None = None, *,
+                 autoreset: bool = True) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
+                or num_envs < 1:
+            raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.config = config or GridConfig()
+        self.num_envs = int(num_envs)
+        self.autoreset = autoreset
+        c = self.config
+        self.obs_dim = c.obs_dim
+        self.obs_shape = (c.history, 2, c.size, c.size)
+        self._rngs: list[np.random.Generator] | None = None
+        n = self.num_envs
+        self.agent = np.zeros((n, 2), dtype=np.int64)
+        self.goal = np.zeros((n, 2), dtype=np.int64)
+        self.steps = np.zeros(n, dtype=np.int64)
+        self._obs = np.zeros((n, c.history, c.frame_dim), dtype=np.float32)
+        self._rows = np.arange(n)
+
+    # ----------------------------------------------------------------------------- seeding
+    def seed_with(self, rngs: list[np.random.Generator]) -> None:
+        """Give copy ``i`` the generator ``rngs[i]`` (used by lockstep training)."""
+        if len(rngs) != self.num_envs:
+            raise ConfigError(f"need {self.num_envs} generators, got {len(rngs)}")
+        self._rngs = list(rngs)
+
+    def _seed(self, seed: int | list[int] | None) -> None:
+        if seed is None:
+            if self._rngs is None:
+                self._rngs = [np.random.default_rng() for _ in range(self.num_envs)]
+            return
+        seeds = [check_seed(seed) + i for i in range(self.num_envs)] if not isinstance(
+            seed, (list, tuple)) else [check_seed(s) for s in seed]
+        if len(seeds) != self.num_envs:
+            raise ConfigError(f"need {self.num_envs} seeds, got {len(seeds)}: {seed!r}")
+        self._rngs = [np.random.default_rng(s) for s in seeds]
+
+    # ----------------------------------------------------------------------------- dynamics
+    def _place(self, i: int) -> None:
+        """Draw agent and goal of copy ``i`` uniformly on distinct cells."""
+        cells = self.config.size * self.config.size
+        rng = self._rngs[i]
+        a = int(rng.integers(cells))
+        g = int(rng.integers(cells - 1))
+        g += g >= a
+        s = self.config.size
+        self.agent[i] = (a % s, a // s)
+        self.goal[i] = (g % s, g // s)
+        self.steps[i] = 0
+
+    def _frames(self, rows: np.ndarray) -> np.ndarray:
+        """Current one-hot frames of copies ``rows``: (len(rows), 2*size*size)."""
+        s = self.config.size
+        frame = np.zeros((len(rows), self.config.frame_dim), dtype=np.float32)
+        r = np.arange(len(rows))
+        frame[r, self.agent[rows, 1] * s + self.agent[rows, 0]] = 1.0
+        frame[r, s * s + self.goal[rows, 1] * s + self.goal[rows, 0]] = 1.0
+        return frame
+
+    def state(self) -> np.ndarray:
+        """True state (ax, ay, gx, gy) scaled to [0, 1]: (num_envs, 4) float32."""
+        return (np.concatenate([self.agent, self.goal], axis=1)
+                / (self.config.size - 1)).astype(np.float32)
+
+    def optimal_return(self) -> np.ndarray:
+        """Undiscounted return of the shortest path from the current state: (num_envs,)."""
+        d = np.abs(self.agent - self.goal).sum(axis=1)
+        c = self.config
+        return np.where(d > 0, c.goal_reward + c.step_reward * (d - 1), 0.0).astype(np.float32)
+
+    def _info(self) -> dict[str, np.ndarray]:
+        return {"state": self.state(), "optimal_return": self.optimal_return()}
+
+    def _flat_obs(self) -> np.ndarray:
+        return self._obs.reshape(self.num_envs, self.obs_dim).copy()
+
+    def reset(self, *, seed: int | list[int] | None = None):
+        """Reset every copy. Returns obs (num_envs, obs_dim) and info (arrays per copy)."""
+        self._seed(seed)
+        for i in range(self.num_envs):
+            self._place(i)
+        self._obs[:] = self._frames(self._rows)[:, None, :]
+        return self._flat_obs(), self._info()
+
+    def step(self, actions: np.ndarray):
+        """Step every copy with ``actions`` (num_envs,) ints in [0, 5).
+
+        Returns obs (N, obs_dim), reward (N,), terminated (N,), truncated (N,), info.
+        """
+        if self._rngs is None:
+            raise ConfigError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu" \
+                or actions.min() < 0 or actions.max() >= self.n_actions:
+            raise ConfigError(f"actions must be {self.num_envs} integers in [0, "
+                              f"{self.n_actions}), got {actions!r}")
+        c = self.config
+        np.clip(self.agent + MOVES[actions], 0, c.size - 1, out=self.agent)
+        self.steps += 1
+        terminated = (self.agent == self.goal).all(axis=1)
+        truncated = ~terminated & (self.steps >= c.max_steps)
+        reward = np.where(terminated, c.goal_reward, c.step_reward).astype(np.float32)
+        self._obs[:, :-1] = self._obs[:, 1:]
+        self._obs[:, -1] = self._frames(self._rows)
+        info = self._info()
+        info["success"] = terminated.copy()
+        done = terminated | truncated
+        if self.autoreset and done.any():
+            info["final_obs"] = self._flat_obs()
+            info["final_state"] = info["state"].copy()
+            for i in np.flatnonzero(done):
+                self._place(i)
+            rows = np.flatnonzero(done)
+            self._obs[rows] = self._frames(rows)[:, None, :]
+            fresh = self._info()
+            info["state"], info["optimal_return"] = fresh["state"], fresh["optimal_return"]
+        return self._flat_obs(), reward, terminated, truncated, info
+
+
+class VideoGridEnv:
+    """One grid with a Gymnasium-style API (no autoreset).
+
+    >>> env = VideoGridEnv()
+    >>> obs, info = env.reset(seed=0)
+    >>> obs.shape, info["state"].shape
+    ((256,), (4,))
+    >>> obs, reward, terminated, truncated, info = env.step(0)
+    >>> float(reward), bool(terminated)
+    (-0.01, False)
+    """
+
+    def __init__(self, config: GridConfig | None = None) -> None:
+        self._vec = VectorVideoGrid(1, config, autoreset=False)
+        self.config = self._vec.config
+        self.n_actions = self._vec.n_actions
+        self.obs_dim = self._vec.obs_dim
+        self.obs_shape = self._vec.obs_shape
+
+    def reset(self, *, seed: int | None = None):
+        obs, info = self._vec.reset(seed=seed)
+        return obs[0], {k: v[0] for k, v in info.items()}
+
+    def step(self, action: int):
+        obs, r, term, trunc, info = self._vec.step(np.array([action], dtype=np.int64))
+        info = {k: v[0] for k, v in info.items()}
+        return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), info
+
+    def shortest_path_action(self) -> int:
+        """The reference policy: an action that reduces the distance to the goal."""
+        (ax, ay), (gx, gy) = self._vec.agent[0], self._vec.goal[0]
+        if ax != gx:
+            return 4 if gx > ax else 3
+        if ay != gy:
+            return 2 if gy > ay else 1
+        return 0

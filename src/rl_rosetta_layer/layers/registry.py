@@ -1,0 +1,98 @@
+"""Candidate layers by name, and the name groups the command line accepts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..envs.grid import GridConfig
+from ..errors import ConfigError, UnknownLayerError
+from .base import NumpyLayer
+from .baselines import BANK_SIZE, TrainableBody, random_bank
+from .synthetic import IdentityLayer, RandomTanhLayer, StructuredLayer
+
+#: The seed's four candidates, in the order their random weights are drawn.
+SEED_CANDIDATES = ("random_wide", "random_narrow", "bottleneck", "structured_mid")
+#: Shape and scale of the seed's random candidates: (output_dim, scale).
+RANDOM_SHAPES = {"random_wide": (128, 0.20), "random_narrow": (16, 0.30),
+                 "bottleneck": (4, 0.35)}
+RANDOM_SEED = 7
+BANK_NAMES = tuple(f"random_bank_{k}" for k in range(BANK_SIZE))
+BASELINES = ("identity", "mlp_full")
+GROUPS = {
+    "candidates": SEED_CANDIDATES,
+    "baselines": BASELINES + BANK_NAMES,
+    "bank": BANK_NAMES,
+    "all": SEED_CANDIDATES + BASELINES + BANK_NAMES,
+}
+KNOWN = SEED_CANDIDATES + BASELINES + BANK_NAMES
+
+
+def seed_candidates(grid: GridConfig) -> dict[str, NumpyLayer]:
+    """The seed's four candidates for observations of ``grid``, seeded as the prototype."""
+    rng = np.random.default_rng(RANDOM_SEED)
+    layers: dict[str, NumpyLayer] = {}
+    for name, (out, scale) in RANDOM_SHAPES.items():
+        layers[name] = RandomTanhLayer(name, grid.obs_dim, out, scale, rng)
+    layers["structured_mid"] = StructuredLayer("structured_mid", grid.size, grid.history)
+    return {name: layers[name] for name in SEED_CANDIDATES}
+
+
+def expand_layer_names(spec: str, selected: str | None = None) -> list[str]:
+    """Turn ``--layers`` text into candidate names, in order and without repeats.
+
+    ``spec`` is a comma list of names and groups (``candidates``, ``baselines``, ``bank``,
+    ``all``) and ``selected`` (the layer in ``selected_layer.txt``).
+
+    >>> expand_layer_names("structured_mid,identity")
+    ['structured_mid', 'identity']
+    """
+    names: list[str] = []
+    parts = [p.strip() for p in str(spec).split(",")]
+    if not spec or any(not p for p in parts):
+        raise ConfigError(f"--layers must be a comma list of layer names, got {spec!r}; "
+                          f"accepted: {', '.join(KNOWN)}, or the groups "
+                          f"{', '.join(GROUPS)}, selected")
+    for part in parts:
+        if part == "selected":
+            if selected is None:
+                raise ConfigError("--layers selected needs a selected layer")
+            group = (selected,)
+        else:
+            group = GROUPS.get(part, (part,))
+        for name in group:
+            if name not in KNOWN:
+                raise UnknownLayerError(
+                    f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}, or the groups "
+                    f"{', '.join(GROUPS)}, selected")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def build_layers(names: list[str], grid: GridConfig, selected: str | None = None
+                 ) -> dict[str, NumpyLayer | TrainableBody]:
+    """Build the candidates ``names``; the random bank takes the selected layer's shape."""
+    seed = seed_candidates(grid)
+    out: dict[str, NumpyLayer | TrainableBody] = {}
+    bank = None
+    for name in names:
+        if name in seed:
+            out[name] = seed[name]
+        elif name == "identity":
+            out[name] = IdentityLayer("identity", grid.obs_dim)
+        elif name == "mlp_full":
+            wide_out, wide_scale = RANDOM_SHAPES["random_wide"]
+            out[name] = TrainableBody("mlp_full", grid.obs_dim, wide_out, wide_scale)
+        elif name in BANK_NAMES:
+            if bank is None:
+                if selected is None or selected not in seed:
+                    raise ConfigError(
+                        f"the random layer bank copies the selected layer's shape, but the "
+                        f"selected layer is {selected!r}; accepted: one of "
+                        f"{', '.join(SEED_CANDIDATES)} (run `rosetta analyze` first)")
+                ref = seed[selected]
+                bank = {b.name: b for b in random_bank(ref.input_dim, ref.output_dim)}
+            out[name] = bank[name]
+        else:
+            raise UnknownLayerError(f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}")
+    return out

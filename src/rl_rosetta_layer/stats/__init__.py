@@ -1,0 +1,86 @@
+"""Statistics over (seeds, layers) arrays of RL results.
+
+Pure functions; anything that draws random numbers takes an explicit
+``rng: numpy.random.Generator`` (no global random state). Arrays are
+``(seeds, layers)``: rows are seeds (or (environment, seed) runs, labelled by
+``strata``), aligned across layer columns; higher is better.
+
+* aggregates: :func:`iqm`, :func:`mean`, :func:`median`, :func:`aggregate`
+* intervals: :func:`bootstrap_ci` (percentile, BCa, expanded percentile
+  [default]; stratified over environments)
+* paired comparisons: :func:`compare_to_selected` (bootstrap CI of the
+  paired difference, exact sign-flip and Wilcoxon p, Holm, paired probability
+  of improvement, rank-biserial effect size)
+* score validity: :func:`score_validity` (Spearman / Kendall with bootstrap CIs)
+* what a run can show: :func:`smallest_p`, :func:`min_seeds`, :func:`seed_warning`
+* output rows and text: :func:`summary_columns`, :func:`format_report`
+
+Bad input raises :class:`StatsError`; undefined statistics on well-formed
+input give NaN with a ``'not computable: ...'`` note.
+"""
+
+from .aggregate import aggregate, iqm, mean, median
+from .align import align_seeds
+from .bootstrap import DEFAULT_METHOD, METHODS, bootstrap_ci, resample_indices
+from .correlation import VALIDITY_COLUMNS, kendall_tau_b, score_validity, spearman_rho
+from .errors import StatsError
+from .formatting import format_report
+from .multiple import holm
+from .paired import (
+    COMPARISON_COLUMNS,
+    EFFECT_SIZE_NAME,
+    cohens_dz,
+    compare_to_selected,
+    prob_improvement,
+    rank_biserial,
+    wilcoxon_p,
+)
+from .power import (
+    ci_warning,
+    layer_warning,
+    max_bootstrap_coverage,
+    min_seeds,
+    seed_warning,
+    smallest_p,
+    smallest_p_holm,
+    smallest_p_rank_correlation,
+)
+from .signflip import sign_flip_test
+from .tables import SUMMARY_COLUMNS, summary_columns
+
+__all__ = [
+    "StatsError",
+    "iqm",
+    "mean",
+    "median",
+    "aggregate",
+    "bootstrap_ci",
+    "resample_indices",
+    "METHODS",
+    "DEFAULT_METHOD",
+    "sign_flip_test",
+    "wilcoxon_p",
+    "holm",
+    "prob_improvement",
+    "rank_biserial",
+    "cohens_dz",
+    "compare_to_selected",
+    "COMPARISON_COLUMNS",
+    "EFFECT_SIZE_NAME",
+    "spearman_rho",
+    "kendall_tau_b",
+    "score_validity",
+    "VALIDITY_COLUMNS",
+    "smallest_p",
+    "smallest_p_holm",
+    "min_seeds",
+    "seed_warning",
+    "smallest_p_rank_correlation",
+    "layer_warning",
+    "max_bootstrap_coverage",
+    "ci_warning",
+    "summary_columns",
+    "SUMMARY_COLUMNS",
+    "format_report",
+    "align_seeds",
+]
