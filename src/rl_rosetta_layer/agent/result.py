@@ -32,7 +32,9 @@ class RunResult:
 
     @property
     def status(self) -> str:
-        return "diverged" if self.diverged else "ok"
+        if self.diverged:
+            return "diverged"
+        return "failed" if self.error else "ok"
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -1,0 +1,6 @@
+"""Write outputs/experiment_summary_table.md (and the statistics). Thin wrapper over `rosetta report`."""
+
+from _wrap import run
+
+if __name__ == "__main__":
+    run("report")

@@ -1,0 +1,79 @@
+"""The analysis step: collect data, score candidates, write the CSVs and the selection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError, CorruptFileError, MissingInputError
+from ..io import atomic_write_text, write_csv, write_json
+from ..layers.registry import build_layers, expand_layer_names
+from ..seeding import check_seed
+from .dataset import collect_transitions
+from .score import METRICS, analyze_layers, select_layer
+
+ANALYSIS_COLUMNS = METRICS + tuple(f"{m}_ci_{b}" for m in METRICS for b in ("low", "high")) + (
+    "dataset_steps", "seed")
+BOOTSTRAP_COLUMNS = ("replicate", "layer") + METRICS
+SELECTED_FILE = "selected_layer.txt"
+N_DATA_ENVS = 8
+
+
+def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
+    rows = []
+    for r in results:
+        row = {"layer": r.layer, **r.scores, "dataset_steps": dataset_steps, "seed": seed}
+        for m in METRICS:
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = r.ci[m]
+        rows.append(row)
+    return rows
+
+
+def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: int = 0,
+                 layers: str = "candidates", select_by: str = "composite_score",
+                 n_bootstrap: int = 200, quiet: bool = False) -> str:
+    """Score candidate layers and write ``layer_analysis.csv``, its bootstrap replicates
+    and ``selected_layer.txt``. Returns the selected layer's name."""
+    seed = check_seed(seed)
+    names = expand_layer_names(layers)
+    if "mlp_full" in names:
+        names.remove("mlp_full")   # trained end to end: no frozen features to probe
+    if not names:
+        raise ConfigError(f"--layers {layers!r} leaves no frozen layer to analyse")
+    bank = [n for n in names if n.startswith("random_bank_")]
+    selected_for_bank = read_selected(out_dir) if bank else None
+    candidates = build_layers(names, env_spec.grid_config(), selected_for_bank)
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(N_DATA_ENVS + 2)]
+    env = env_spec.make(N_DATA_ENVS)
+    env.seed_with(rngs[:N_DATA_ENVS])
+    data = collect_transitions(env, dataset_steps, rngs[N_DATA_ENVS])
+    with tqdm(total=len(candidates), unit="layer", desc="analysis", disable=quiet) as bar:
+        results = analyze_layers(candidates, data, rngs[N_DATA_ENVS + 1],
+                                 n_bootstrap=n_bootstrap, progress=bar.update)
+    selected = select_layer(results, select_by)
+    out_dir = Path(out_dir)
+    write_csv(out_dir / "layer_analysis.csv", analysis_rows(results, dataset_steps, seed),
+              ("layer",) + ANALYSIS_COLUMNS)
+    reps = [{"replicate": i, "layer": r.layer, **{m: float(r.replicates[m][i]) for m in METRICS}}
+            for r in results for i in range(n_bootstrap)]
+    write_csv(out_dir / "layer_analysis_bootstrap.csv", reps, BOOTSTRAP_COLUMNS)
+    write_json(out_dir / "analysis_config.json",
+               {"env": env_spec.__dict__, "dataset_steps": dataset_steps, "seed": seed,
+                "layers": names, "select_by": select_by, "n_bootstrap": n_bootstrap,
+                "selected": selected})
+    atomic_write_text(out_dir / SELECTED_FILE, selected + "\n")
+    return selected
+
+
+def read_selected(out_dir: Path) -> str:
+    """The layer name in ``selected_layer.txt``."""
+    path = Path(out_dir) / SELECTED_FILE
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist; run `rosetta analyze` (or "
+                                f"scripts/run_layer_analysis.py) first")
+    name = path.read_text(encoding="utf-8").strip()
+    if not name or len(name.split()) != 1:
+        raise CorruptFileError(f"{path} should hold one layer name, found {name!r}")
+    return name

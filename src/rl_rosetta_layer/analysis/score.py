@@ -1,0 +1,114 @@
+"""Score every candidate layer on held-out random-policy data, with bootstrap CIs.
+
+Probes (all fitted on the training split, alpha by CV, scored on the test split):
+- ``reward_r2``: features z_t -> reward r_t (the seed's probe);
+- ``transition_r2``: [z_t, one-hot a_t] -> z_{t+1}, in the layer's own space (the seed's);
+- ``value_r2``: z_t -> the best achievable return from s_t (what a policy needs);
+- ``state_r2``: z_t -> the true state (agent and goal coordinates).
+``effective_rank`` is the normalised effective rank of the test rows' features, and
+``composite_score`` the seed's mix: 0.45 clip((R2_r + 1) / 2) + 0.45 clip((R2_t + 1) / 2)
++ 0.10 rank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from .dataset import TransitionData
+from .probes import fit_ridge_cv, r2_replicates, r2_score
+from .rank import effective_rank, effective_rank_replicates
+
+#: The seed's columns first, then the new probes.
+METRICS = ("reward_r2", "transition_r2", "effective_rank", "composite_score", "value_r2",
+           "state_r2")
+SELECTION_METRICS = ("composite_score", "value_r2", "state_r2", "reward_r2", "transition_r2")
+
+
+def composite(reward_r2, transition_r2, rank):
+    """The seed's composite score (works on scalars and arrays)."""
+    return (0.45 * np.clip((np.asarray(reward_r2) + 1) / 2, 0, 1)
+            + 0.45 * np.clip((np.asarray(transition_r2) + 1) / 2, 0, 1)
+            + 0.10 * np.asarray(rank))
+
+
+@dataclass(frozen=True)
+class LayerScores:
+    """Point scores (metric -> float), CIs (metric -> (low, high)) and bootstrap
+    replicates (metric -> (R,)) of one layer."""
+
+    layer: str
+    scores: dict
+    ci: dict
+    replicates: dict
+
+
+def split_rows(n: int, test_fraction: float, rng: np.random.Generator):
+    """Random train/test row indices."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"test fraction must be in (0, 1), got {test_fraction!r}")
+    perm = rng.permutation(n)
+    n_test = max(2, int(round(n * test_fraction)))
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray,
+                counts: np.ndarray, rng: np.random.Generator, confidence: float = 0.95
+                ) -> LayerScores:
+    """All probes of one layer. ``counts`` (R, len(test)) are the shared bootstrap resamples
+    of the test rows, so every layer is judged on the same resamples."""
+    z = np.asarray(layer.forward(data.obs), np.float64)
+    z_next = np.asarray(layer.forward(data.next_obs), np.float64)
+    a_hot = np.eye(data.n_actions)[data.actions]
+    za = np.concatenate([z, a_hot], axis=1)
+    targets = {
+        "reward_r2": (z, data.rewards),
+        "transition_r2": (za, z_next),
+        "value_r2": (z, data.optimal_return),
+        "state_r2": (z, data.state),
+    }
+    scores, reps = {}, {}
+    for name, (X, Y) in targets.items():
+        fit = fit_ridge_cv(X[train], Y[train], rng)
+        pred = fit.predict(X[test])
+        scores[name] = r2_score(Y[test], pred)
+        reps[name] = r2_replicates(Y[test], pred, counts)
+    scores["effective_rank"] = effective_rank(z[test])
+    reps["effective_rank"] = effective_rank_replicates(z[test], counts)
+    scores["composite_score"] = float(composite(scores["reward_r2"], scores["transition_r2"],
+                                                scores["effective_rank"]))
+    reps["composite_score"] = composite(reps["reward_r2"], reps["transition_r2"],
+                                        reps["effective_rank"])
+    tail = (1.0 - confidence) / 2 * 100
+    ci = {m: tuple(float(v) for v in np.percentile(reps[m], [tail, 100 - tail]))
+          for m in METRICS}
+    return LayerScores(layer.name, {m: float(scores[m]) for m in METRICS}, ci, reps)
+
+
+def analyze_layers(layers: dict, data: TransitionData, rng: np.random.Generator, *,
+                   test_fraction: float = 0.2, n_bootstrap: int = 200,
+                   confidence: float = 0.95, progress=None) -> list[LayerScores]:
+    """Score each of ``layers`` (name -> frozen layer) on ``data``; same split for all."""
+    if n_bootstrap < 10:
+        raise ConfigError(f"n_bootstrap must be >= 10, got {n_bootstrap!r}")
+    train, test = split_rows(len(data), test_fraction, rng)
+    counts = rng.multinomial(len(test), np.full(len(test), 1.0 / len(test)),
+                             size=n_bootstrap).astype(np.float64)
+    out = []
+    for layer in layers.values():
+        out.append(score_layer(layer, data, train, test, counts, rng, confidence))
+        if progress is not None:
+            progress(1)
+    return out
+
+
+def select_layer(results: list[LayerScores], metric: str = "composite_score") -> str:
+    """Name of the layer with the highest ``metric`` (ties: the first listed)."""
+    if metric not in SELECTION_METRICS:
+        raise ConfigError(f"unknown selection metric {metric!r}; accepted: "
+                          f"{', '.join(SELECTION_METRICS)}")
+    if not results:
+        raise ConfigError("no layers were analysed, so none can be selected")
+    return max(results, key=lambda r: r.scores[metric]).layer

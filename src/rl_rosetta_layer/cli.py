@@ -1,0 +1,203 @@
+"""The ``rosetta`` command: analyze | train | report | run.
+
+Bad input prints one line (``rosetta: error: ...``) and exits with status 2; nothing
+already written is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .agent.config import DQNConfig
+from .errors import RosettaError
+
+DEFAULT_OUT = "outputs"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line without the usage block."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path,
+                   help="folder for every output file (default: outputs)")
+    p.add_argument("--grid-size", type=_positive_int, default=8, help="side of the grid")
+    p.add_argument("--history", type=_positive_int, default=2, help="frames per observation")
+    p.add_argument("--max-steps", type=_positive_int, default=60, help="episode step limit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset-steps", type=_positive_int, default=8000,
+                   help="random-policy transitions to collect")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the dataset")
+    p.add_argument("--analysis-layers", default="candidates",
+                   help="layers to score (names or groups: candidates, baselines, bank, all)")
+    p.add_argument("--select-by", default="composite_score",
+                   help="score that picks selected_layer.txt (default: the seed's composite)")
+    p.add_argument("--bootstrap", type=_positive_int, default=200,
+                   help="bootstrap resamples behind each score's CI")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--episodes", type=_positive_int, default=350, help="episodes per run")
+    p.add_argument("--seeds", default="0,1,2", help="comma list (or ranges like 0-9)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="transitions per update")
+    p.add_argument("--layers", default="candidates",
+                   help="comma list of layers or groups: candidates (default), baselines, "
+                        "bank, all, selected")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: one per core)")
+    p.add_argument("--lockstep", type=_positive_int, default=1,
+                   help="seeds of one layer trained together in one process")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any DQN setting, e.g. --set lr=0.001 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="rosetta", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    p = sub.add_parser("analyze", help="score candidate layers and select one")
+    _common(p)
+    _analysis_args(p)
+    p = sub.add_parser("train", help="train the DQN on every (layer, seed)")
+    _common(p)
+    _train_args(p)
+    p = sub.add_parser("report", help="tables and statistics from existing outputs")
+    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path)
+    p = sub.add_parser("run", help="analyze, then train, then report")
+    _common(p)
+    _analysis_args(p)
+    _train_args(p)
+    return parser
+
+
+def dqn_config(args: argparse.Namespace) -> DQNConfig:
+    """The DQN config from --episodes, --batch-size and --set KEY=VALUE."""
+    from .errors import ConfigError
+
+    types = {f.name: f.type for f in fields(DQNConfig)}
+    values: dict = {"episodes": args.episodes, "batch_size": args.batch_size}
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or key not in types:
+            raise ConfigError(f"--set expects KEY=VALUE with KEY one of {sorted(types)}, "
+                              f"got {item!r}")
+        kind = {"int": int, "float": float, "str": str, "bool": _bool}[types[key]]
+        try:
+            values[key] = kind(text)
+        except ValueError as exc:
+            raise ConfigError(f"--set {key}: {text!r} is not a valid {types[key]}") from exc
+    return DQNConfig(**values)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise ValueError(text)
+
+
+def cmd_analyze(args) -> None:
+    from .analysis.run import run_analysis
+
+    selected = run_analysis(args.output_dir, _env_spec(args), dataset_steps=args.dataset_steps,
+                            seed=args.seed, layers=args.analysis_layers,
+                            select_by=args.select_by, n_bootstrap=args.bootstrap,
+                            quiet=args.quiet)
+    print(f"selected layer: {selected} (written to {args.output_dir / 'selected_layer.txt'})")
+
+
+def cmd_train(args) -> None:
+    from .experiments.train import parse_seeds, run_experiments
+    from .report.markdown import markdown_table
+
+    config = dqn_config(args)
+    seeds = parse_seeds(args.seeds)
+    summary = run_experiments(args.output_dir, _env_spec(args), config, seeds,
+                              layers=args.layers, workers=args.workers,
+                              lockstep=args.lockstep, quiet=args.quiet)
+    print(markdown_table(summary, ["layer", "mean_last_50", "std_last_50", "mean_auc",
+                                   "success_last_50", "runs_not_ok"]), end="")
+    bad = [row["layer"] for row in summary if row["runs_not_ok"]]
+    if bad:
+        print(f"warning: runs diverged or failed for {', '.join(bad)}; see "
+              f"{args.output_dir / 'experiment_returns.csv'} (status column)", file=sys.stderr)
+
+
+def cmd_report(args) -> None:
+    from .analysis.run import read_selected
+    from .errors import MissingInputError
+    from .report.export import export_summary_table
+    from .report.statistics import write_statistics
+
+    path = export_summary_table(args.output_dir)
+    print(f"wrote {path}")
+    try:
+        selected = read_selected(args.output_dir)
+    except MissingInputError:
+        selected = None
+    text, missing = write_statistics(args.output_dir, selected)
+    print(text, end="")
+    for line in missing:
+        print(f"not computed: {line}")
+
+
+def cmd_run(args) -> None:
+    cmd_analyze(args)
+    cmd_train(args)
+    cmd_report(args)
+
+
+def _env_spec(args):
+    from .experiments.spec import EnvSpec
+
+    return EnvSpec("grid", args.grid_size, args.history, args.max_steps)
+
+
+COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except RosettaError as exc:
+        print(f"rosetta: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rosetta: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Seed-compatible result files: per-episode returns, the summary, and one JSON per run."""
+
+from __future__ import annotations
+
+import json
+import platform
+import socket
+import subprocess
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__, stats
+from ..agent.result import RunResult
+from ..io import write_csv, write_json
+from .spec import RunSpec
+
+#: The seed's columns first; new ones after.
+RETURNS_COLUMNS = ("layer", "seed", "episode", "return", "env_steps", "length", "success",
+                   "status")
+SEED_SUMMARY_COLUMNS = ("layer", "mean_last_50", "std_last_50", "mean_auc")
+SUMMARY_COLUMNS = SEED_SUMMARY_COLUMNS + ("n_seeds", "success_last_50", "mean_env_steps",
+                                          "runs_not_ok") + stats.SUMMARY_COLUMNS
+LAST = 50
+
+
+def returns_rows(results: Sequence[RunResult]):
+    """One row per episode of every run (episodes numbered from 0)."""
+    for r in results:
+        steps = r.env_steps
+        for e in range(len(r.returns)):
+            yield {"layer": r.layer, "seed": r.seed, "episode": e, "return": float(r.returns[e]),
+                   "env_steps": int(steps[e]), "length": int(r.lengths[e]),
+                   "success": int(r.successes[e]), "status": r.status}
+
+
+def final_return(r: RunResult, last: int = LAST) -> float:
+    """Mean return over a run's last ``last`` episodes (NaN if it has none)."""
+    return float(np.mean(r.returns[-last:])) if len(r.returns) else float("nan")
+
+
+def final_matrix(results: Sequence[RunResult], layers: Sequence[str]):
+    """(seeds, layers) final returns over the seeds every layer finished without error.
+
+    Returns the matrix and those seeds.
+    """
+    ok = {(r.layer, r.seed): r for r in results if r.status == "ok"}
+    seeds = sorted({r.seed for r in results})
+    common = [s for s in seeds if all((layer, s) in ok for layer in layers)]
+    x = np.array([[final_return(ok[(layer, s)]) for layer in layers] for s in common])
+    return x.reshape(len(common), len(layers)), common
+
+
+def summary_rows(results: Sequence[RunResult], rng: np.random.Generator) -> list[dict]:
+    """The summary per layer, sorted best first by mean_last_50.
+
+    ``std_last_50`` is the standard deviation across seeds of each seed's last-50 mean;
+    ``mean_auc`` is the mean return over all episodes (the area under the learning curve
+    divided by its length), averaged over seeds. Diverged or failed runs are left out of
+    every number and counted in ``runs_not_ok``.
+    """
+    layers = list(dict.fromkeys(r.layer for r in results))
+    rows = []
+    for layer in layers:
+        runs = [r for r in results if r.layer == layer]
+        good = [r for r in runs if r.status == "ok"]
+        finals = np.array([final_return(r) for r in good])
+        row = {
+            "layer": layer,
+            "mean_last_50": float(finals.mean()) if len(good) else float("nan"),
+            "std_last_50": float(finals.std()) if len(good) else float("nan"),
+            "mean_auc": float(np.mean([r.returns.mean() for r in good])) if good else float("nan"),
+            "n_seeds": len(good),
+            "success_last_50": (float(np.mean([r.successes[-LAST:].mean() for r in good]))
+                                if good else float("nan")),
+            "mean_env_steps": (float(np.mean([r.lengths.sum() for r in good]))
+                               if good else float("nan")),
+            "runs_not_ok": len(runs) - len(good),
+        }
+        if len(good):
+            row.update(stats.summary_columns(finals[:, None], rng, layers=[layer])[0])
+        else:
+            row.update({c: float("nan") for c in stats.SUMMARY_COLUMNS})
+            row["ci_method"], row["ci_note"] = "", "not computable: no finished run"
+        rows.append(row)
+    rows.sort(key=lambda r: -np.inf if np.isnan(r["mean_last_50"]) else -r["mean_last_50"])
+    return rows
+
+
+def write_experiment_outputs(out_dir: Path, results: Sequence[RunResult],
+                             rng: np.random.Generator) -> list[dict]:
+    """Write ``experiment_returns.csv`` and ``experiment_summary.csv``; return the summary."""
+    write_csv(out_dir / "experiment_returns.csv", returns_rows(results), RETURNS_COLUMNS)
+    summary = summary_rows(results, rng)
+    write_csv(out_dir / "experiment_summary.csv", summary, SUMMARY_COLUMNS)
+    return summary
+
+
+def versions() -> dict:
+    """Versions of Python and the packages a result depends on."""
+    out = {"python": platform.python_version(), "rl_rosetta_layer": __version__}
+    for pkg in ("numpy", "scipy", "torch"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str:
+    """The commit of the working tree this package runs from, or '' outside git."""
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run_record(spec: RunSpec, result: RunResult) -> dict:
+    """Everything about one run: its spec, result, versions, commit and host."""
+    return {"run_id": spec.run_id, "spec": spec.to_dict(), "result": result.to_dict(),
+            "status": result.status, "versions": versions(), "commit": git_commit(),
+            "host": socket.gethostname(),
+            "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def write_run(runs_dir: Path, spec: RunSpec, result: RunResult) -> Path:
+    """Atomically write ``runs_dir/<run_id>.json``."""
+    return write_json(runs_dir / f"{spec.run_id}.json", run_record(spec, result))
+
+
+def load_run(path: Path) -> RunResult:
+    return RunResult.from_dict(json.loads(Path(path).read_text())["result"])
