@@ -30,7 +30,7 @@ class DQNConfig:
     """Replay capacity in transitions."""
     learning_starts: int = 500
     """Env steps of pure exploration before the first update."""
-    train_every: int = 1
+    train_every: int = 2
     """Env steps between updates."""
     target_update: int = 100
     """Updates between hard copies of the online network into the target network."""

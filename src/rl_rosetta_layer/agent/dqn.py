@@ -64,6 +64,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     obs, _ = env.reset()
     step = updates = 0
     batch = config.batch_size
+    seed_rows, batch_rows = np.arange(n)[:, None], np.arange(batch)[None, :]
     while active.any():
         # ---- act: epsilon-greedy, each seed drawing from its own generator
         eps = config.epsilon(step)
@@ -103,17 +104,18 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
             o, a, ret, o2, disc = replay.sample(sampler, batch)
             q_next_target = net.forward(target, o2)
             if config.double_dqn:
-                best = net.forward(online, o2).argmax(axis=2)
+                # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
+                q_both, cache = net.forward(online, np.concatenate([o, o2], axis=1),
+                                            train=True, keep=batch)
+                q = q_both[:, :batch]
+                best = q_both[:, batch:].argmax(axis=2)
             else:
+                q, cache = net.forward(online, o, train=True)
                 best = q_next_target.argmax(axis=2)
-            q_next = np.take_along_axis(q_next_target, best[:, :, None], axis=2)[:, :, 0]
-            y = ret + disc * q_next
-            q, cache = net.forward(online, o, train=True)
-            q_taken = np.take_along_axis(q, a[:, :, None], axis=2)[:, :, 0]
-            td = q_taken - y
+            y = ret + disc * q_next_target[seed_rows, batch_rows, best]
+            td = q[seed_rows, batch_rows, a] - y
             dq = np.zeros_like(q)
-            np.put_along_axis(dq, a[:, :, None],
-                              (huber_grad(td, config.huber_delta) / batch)[:, :, None], axis=2)
+            dq[seed_rows, batch_rows, a] = huber_grad(td, config.huber_delta) / batch
             net.backward(online, cache, dq, grad)
             norms = clip_by_norm(grad.data, config.grad_clip)
             bad = ~np.isfinite(norms) | ~np.isfinite(td).all(axis=1)

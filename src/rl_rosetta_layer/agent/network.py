@@ -74,8 +74,13 @@ class QNetwork:
         return p
 
     # ------------------------------------------------------------------------------ forward
-    def forward(self, p: FlatParams, x: np.ndarray, *, train: bool = False):
-        """Q-values (S, N, A) of observations ``x`` (S, N, D); with ``train`` also a cache."""
+    def forward(self, p: FlatParams, x: np.ndarray, *, train: bool = False,
+                keep: int | None = None):
+        """Q-values (S, N, A) of observations ``x`` (S, N, D); with ``train`` also a cache.
+
+        ``keep`` limits the cache to the first ``keep`` rows, so one pass can serve both a
+        gradient (those rows) and plain evaluation (the rest).
+        """
         if self.adapter == "dense":
             h = x @ p["A"]
             h += p["c"][:, None, :]
@@ -103,7 +108,10 @@ class QNetwork:
         q += p["bo"][:, None, :]
         if not train:
             return q
-        return q, (x, t, h, z, ctx, u)
+        cache = (x, t, h, z, ctx, u)
+        if keep is not None:
+            cache = tuple(None if a is None else a[:, :keep] for a in cache)
+        return q, cache
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, p: FlatParams, cache, dq: np.ndarray, grad: FlatParams) -> None:

@@ -112,14 +112,13 @@ class VectorVideoGrid:
         self.goal[i] = (g % s, g // s)
         self.steps[i] = 0
 
-    def _frames(self, rows: np.ndarray) -> np.ndarray:
-        """Current one-hot frames of copies ``rows``: (len(rows), 2*size*size)."""
+    def _draw_newest(self, rows: np.ndarray) -> None:
+        """Write the current one-hot frame of copies ``rows`` into the newest history slot."""
         s = self.config.size
-        frame = np.zeros((len(rows), self.config.frame_dim), dtype=np.float32)
-        r = np.arange(len(rows))
-        frame[r, self.agent[rows, 1] * s + self.agent[rows, 0]] = 1.0
-        frame[r, s * s + self.goal[rows, 1] * s + self.goal[rows, 0]] = 1.0
-        return frame
+        newest = self._obs[:, -1]
+        newest[rows] = 0.0
+        newest[rows, self.agent[rows, 1] * s + self.agent[rows, 0]] = 1.0
+        newest[rows, s * s + self.goal[rows, 1] * s + self.goal[rows, 0]] = 1.0
 
     def state(self) -> np.ndarray:
         """True state (ax, ay, gx, gy) scaled to [0, 1]: (num_envs, 4) float32."""
@@ -143,7 +142,8 @@ class VectorVideoGrid:
         self._seed(seed)
         for i in range(self.num_envs):
             self._place(i)
-        self._obs[:] = self._frames(self._rows)[:, None, :]
+        self._draw_newest(self._rows)
+        self._obs[:, :-1] = self._obs[:, -1:]
         return self._flat_obs(), self._info()
 
     def step(self, actions: np.ndarray):
@@ -159,13 +159,15 @@ class VectorVideoGrid:
             raise ConfigError(f"actions must be {self.num_envs} integers in [0, "
                               f"{self.n_actions}), got {actions!r}")
         c = self.config
-        np.clip(self.agent + MOVES[actions], 0, c.size - 1, out=self.agent)
+        self.agent += MOVES[actions]
+        np.maximum(self.agent, 0, out=self.agent)
+        np.minimum(self.agent, c.size - 1, out=self.agent)
         self.steps += 1
         terminated = (self.agent == self.goal).all(axis=1)
         truncated = ~terminated & (self.steps >= c.max_steps)
-        reward = np.where(terminated, c.goal_reward, c.step_reward).astype(np.float32)
+        reward = np.where(terminated, c.goal_reward, c.step_reward)
         self._obs[:, :-1] = self._obs[:, 1:]
-        self._obs[:, -1] = self._frames(self._rows)
+        self._draw_newest(self._rows)
         info = self._info()
         info["success"] = terminated.copy()
         done = terminated | truncated
@@ -175,7 +177,8 @@ class VectorVideoGrid:
             for i in np.flatnonzero(done):
                 self._place(i)
             rows = np.flatnonzero(done)
-            self._obs[rows] = self._frames(rows)[:, None, :]
+            self._draw_newest(rows)
+            self._obs[rows, :-1] = self._obs[rows, -1:]
             fresh = self._info()
             info["state"], info["optimal_return"] = fresh["state"], fresh["optimal_return"]
         return self._flat_obs(), reward, terminated, truncated, info
