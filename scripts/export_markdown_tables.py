@@ -1,4 +1,4 @@
-"""Write outputs/experiment_summary_table.md (and the statistics). Thin wrapper over `rosetta report`."""
+"""Write outputs/experiment_summary_table.md and the statistics: wraps `rosetta report`."""
 
 from _wrap import run
 

@@ -1,4 +1,4 @@
-"""Score the candidate layers and write outputs/selected_layer.txt. Thin wrapper over `rosetta analyze`."""
+"""Score the candidate layers, write outputs/selected_layer.txt: wraps `rosetta analyze`."""
 
 from _wrap import run
 

@@ -81,7 +81,7 @@ def test_one_step_returns():
 
 def test_can_sample_needs_n_steps():
     replay = LockstepReplay(1, 10, 1, n_step=3, gamma=GAMMA)
-    for t in range(3):
+    for _ in range(3):
         assert not replay.can_sample()
         replay.add(np.zeros((1, 1)), np.zeros(1, int), np.zeros(1), np.zeros((1, 1)),
                    np.zeros(1, bool), np.zeros(1, bool))

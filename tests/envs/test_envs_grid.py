@@ -256,21 +256,24 @@ def test_shortest_path_reaches_goal_in_manhattan_distance(seed):
 def test_bad_action_raises_config_error_naming_it(action):
     env = VideoGridEnv(GridConfig(size=4))
     env.reset(seed=0)
-    with pytest.raises(ConfigError, match=rf"actions must be 1 integers in \[0, 5\), got array\(\[{action}\]\)"):
+    message = rf"actions must be 1 integers in \[0, 5\), got array\(\[{action}\]\)"
+    with pytest.raises(ConfigError, match=message):
         env.step(action)
 
 
 def test_vector_bad_actions_float_array():
     vec = VectorVideoGrid(2, GridConfig(size=4))
     vec.reset(seed=0)
-    with pytest.raises(ConfigError, match=r"actions must be 2 integers in \[0, 5\), got array\(\[1\., 2\.\]\)"):
+    message = r"actions must be 2 integers in \[0, 5\), got array\(\[1\., 2\.\]\)"
+    with pytest.raises(ConfigError, match=message):
         vec.step(np.array([1.0, 2.0]))
 
 
 def test_vector_bad_actions_wrong_count():
     vec = VectorVideoGrid(2, GridConfig(size=4))
     vec.reset(seed=0)
-    with pytest.raises(ConfigError, match=r"actions must be 2 integers in \[0, 5\), got array\(\[0\]\)"):
+    message = r"actions must be 2 integers in \[0, 5\), got array\(\[0\]\)"
+    with pytest.raises(ConfigError, match=message):
         vec.step(np.array([0]))
 
 

@@ -7,9 +7,18 @@ import pytest
 
 from rl_rosetta_layer.envs import GridConfig
 from rl_rosetta_layer.errors import ConfigError, UnknownLayerError
-from rl_rosetta_layer.layers import (BANK_NAMES, KNOWN, SEED_CANDIDATES, RandomTanhLayer,
-                                     StructuredLayer, TrainableBody, build_layers,
-                                     expand_layer_names, random_bank, seed_candidates)
+from rl_rosetta_layer.layers import (
+    BANK_NAMES,
+    KNOWN,
+    SEED_CANDIDATES,
+    RandomTanhLayer,
+    StructuredLayer,
+    TrainableBody,
+    build_layers,
+    expand_layer_names,
+    random_bank,
+    seed_candidates,
+)
 
 GRID = GridConfig()          # 8x8, history 2: 256 inputs
 SEED_ORDER = [("random_wide", 128, 0.20), ("random_narrow", 16, 0.30), ("bottleneck", 4, 0.35)]

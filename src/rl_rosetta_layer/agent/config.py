@@ -60,8 +60,8 @@ class DQNConfig:
     """Standard deviation of the noise added to the dense adapter's identity at init."""
 
     def __post_init__(self) -> None:
-        positive_ints = ("episodes", "n_step", "batch_size", "buffer_size", "train_every", "target_update",
-                         "eps_decay_steps", "adapter_rank", "head_hidden")
+        positive_ints = ("episodes", "n_step", "batch_size", "buffer_size", "train_every",
+                         "target_update", "eps_decay_steps", "adapter_rank", "head_hidden")
         for name in positive_ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

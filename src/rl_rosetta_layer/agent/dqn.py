@@ -63,6 +63,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     rows = np.arange(n)
     obs, _ = env.reset()
     step = updates = 0
+    seed_updates = np.zeros(n, np.int64)   # updates while each seed was still running
     batch = config.batch_size
     seed_rows, batch_rows = np.arange(n)[:, None], np.arange(batch)[None, :]
     while active.any():
@@ -121,18 +122,21 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
             bad = ~np.isfinite(norms) | ~np.isfinite(td).all(axis=1)
             if bad.any():
                 for i in np.flatnonzero(bad & active):
-                    diverged[i] = (f"non-finite {'gradient' if not np.isfinite(norms[i]) else 'TD error'}"
-                                   f" at env step {step} (update {updates + 1})")
+                    what = "gradient" if not np.isfinite(norms[i]) else "TD error"
+                    diverged[i] = (f"non-finite {what} at env step {step} "
+                                   f"(update {updates + 1}); this run stopped there")
                     active[i] = False
                 # Park stopped seeds at zero so their NaNs cannot spread into warnings.
                 stop = np.flatnonzero(bad)
                 online.data[stop] = 0.0
+                target.data[stop] = 0.0
                 grad.data[stop] = 0.0
                 for _, opt in optimizers:
                     opt.reset_rows(stop)
             for part, opt in optimizers:
                 opt.step(grad.data[:, part])
             updates += 1
+            seed_updates += active
             if updates % config.target_update == 0:
                 target.copy_from(online)
 
@@ -141,6 +145,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                       returns=np.asarray(records[i]["returns"], np.float64),
                       lengths=np.asarray(records[i]["lengths"], np.int64),
                       successes=np.asarray(records[i]["successes"], bool),
-                      diverged=bool(diverged[i]), error=diverged[i], updates=updates,
+                      diverged=bool(diverged[i]), error=diverged[i],
+                      updates=int(seed_updates[i]),
                       wall_seconds=wall, extra={"lockstep": n})
             for i in rows]

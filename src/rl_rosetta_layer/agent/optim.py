@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 
-
 class Adam:
     """Adam (Kingma & Ba) on a (S, P) array, with preallocated moments and one scratch buffer.
 

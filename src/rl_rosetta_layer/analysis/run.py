@@ -12,7 +12,7 @@ from ..io import atomic_write_text, write_csv, write_json
 from ..layers.registry import build_layers, expand_layer_names
 from ..seeding import check_seed
 from .dataset import collect_transitions
-from .score import METRICS, analyze_layers, select_layer
+from .score import METRICS, analyze_layers, prepare_split, select_layer
 
 ANALYSIS_COLUMNS = METRICS + tuple(f"{m}_ci_{b}" for m in METRICS for b in ("low", "high")) + (
     "dataset_steps", "seed")
@@ -43,16 +43,26 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     if not names:
         raise ConfigError(f"--layers {layers!r} leaves no frozen layer to analyse")
     bank = [n for n in names if n.startswith("random_bank_")]
-    selected_for_bank = read_selected(out_dir) if bank else None
-    candidates = build_layers(names, env_spec.grid_config(), selected_for_bank)
+    names = [n for n in names if n not in bank]
+    if not names:
+        raise ConfigError("the random bank copies the selected layer's shape: analyse at "
+                          "least one candidate beside it")
+    grid = env_spec.grid_config()
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(N_DATA_ENVS + 2)]
     env = env_spec.make(N_DATA_ENVS)
     env.seed_with(rngs[:N_DATA_ENVS])
     data = collect_transitions(env, dataset_steps, rngs[N_DATA_ENVS])
-    with tqdm(total=len(candidates), unit="layer", desc="analysis", disable=quiet) as bar:
-        results = analyze_layers(candidates, data, rngs[N_DATA_ENVS + 1],
-                                 n_bootstrap=n_bootstrap, progress=bar.update)
-    selected = select_layer(results, select_by)
+    probe_rng = rngs[N_DATA_ENVS + 1]
+    split = prepare_split(data, probe_rng, n_bootstrap=n_bootstrap)
+    with tqdm(total=len(names) + len(bank), unit="layer", desc="analysis",
+              disable=quiet) as bar:
+        results = analyze_layers(build_layers(names, grid), data, probe_rng, split=split,
+                                 progress=bar.update)
+        # The bank is a baseline of the selected layer's shape, so it is never selected.
+        selected = select_layer(results, select_by)
+        if bank:
+            results += analyze_layers(build_layers(bank, grid, selected), data, probe_rng,
+                                      split=split, progress=bar.update)
     out_dir = Path(out_dir)
     write_csv(out_dir / "layer_analysis.csv", analysis_rows(results, dataset_steps, seed),
               ("layer",) + ANALYSIS_COLUMNS)
@@ -61,7 +71,7 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     write_csv(out_dir / "layer_analysis_bootstrap.csv", reps, BOOTSTRAP_COLUMNS)
     write_json(out_dir / "analysis_config.json",
                {"env": env_spec.__dict__, "dataset_steps": dataset_steps, "seed": seed,
-                "layers": names, "select_by": select_by, "n_bootstrap": n_bootstrap,
+                "layers": names + bank, "select_by": select_by, "n_bootstrap": n_bootstrap,
                 "selected": selected})
     atomic_write_text(out_dir / SELECTED_FILE, selected + "\n")
     return selected

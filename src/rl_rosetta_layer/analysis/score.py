@@ -87,15 +87,24 @@ def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray
     return LayerScores(layer.name, {m: float(scores[m]) for m in METRICS}, ci, reps)
 
 
-def analyze_layers(layers: dict, data: TransitionData, rng: np.random.Generator, *,
-                   test_fraction: float = 0.2, n_bootstrap: int = 200,
-                   confidence: float = 0.95, progress=None) -> list[LayerScores]:
-    """Score each of ``layers`` (name -> frozen layer) on ``data``; same split for all."""
+def prepare_split(data: TransitionData, rng: np.random.Generator, *,
+                  test_fraction: float = 0.2, n_bootstrap: int = 200):
+    """Train rows, test rows and bootstrap counts (R, n_test) shared by every layer."""
     if n_bootstrap < 10:
         raise ConfigError(f"n_bootstrap must be >= 10, got {n_bootstrap!r}")
     train, test = split_rows(len(data), test_fraction, rng)
     counts = rng.multinomial(len(test), np.full(len(test), 1.0 / len(test)),
                              size=n_bootstrap).astype(np.float64)
+    return train, test, counts
+
+
+def analyze_layers(layers: dict, data: TransitionData, rng: np.random.Generator, *,
+                   split=None, test_fraction: float = 0.2, n_bootstrap: int = 200,
+                   confidence: float = 0.95, progress=None) -> list[LayerScores]:
+    """Score each of ``layers`` (name -> frozen layer) on ``data``, all on the same split
+    (``split`` from :func:`prepare_split`, or a new one)."""
+    train, test, counts = split or prepare_split(data, rng, test_fraction=test_fraction,
+                                                 n_bootstrap=n_bootstrap)
     out = []
     for layer in layers.values():
         out.append(score_layer(layer, data, train, test, counts, rng, confidence))

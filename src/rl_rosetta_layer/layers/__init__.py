@@ -2,8 +2,16 @@
 
 from .base import FrozenLayer, NumpyLayer
 from .baselines import TrainableBody, random_bank
-from .registry import (BANK_NAMES, BASELINES, GROUPS, KNOWN, SEED_CANDIDATES, build_layers,
-                       expand_layer_names, seed_candidates)
+from .registry import (
+                       BANK_NAMES,
+                       BASELINES,
+                       GROUPS,
+                       KNOWN,
+                       SEED_CANDIDATES,
+                       build_layers,
+                       expand_layer_names,
+                       seed_candidates,
+)
 from .synthetic import IdentityLayer, RandomTanhLayer, StructuredLayer
 
 __all__ = ["BANK_NAMES", "BASELINES", "GROUPS", "KNOWN", "SEED_CANDIDATES", "FrozenLayer",

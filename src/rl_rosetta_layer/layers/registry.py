@@ -85,12 +85,13 @@ def build_layers(names: list[str], grid: GridConfig, selected: str | None = None
             out[name] = TrainableBody("mlp_full", grid.obs_dim, wide_out, wide_scale)
         elif name in BANK_NAMES:
             if bank is None:
-                if selected is None or selected not in seed:
+                shapeable = SEED_CANDIDATES + ("identity", "mlp_full")
+                if selected not in shapeable:
                     raise ConfigError(
                         f"the random layer bank copies the selected layer's shape, but the "
                         f"selected layer is {selected!r}; accepted: one of "
-                        f"{', '.join(SEED_CANDIDATES)} (run `rosetta analyze` first)")
-                ref = seed[selected]
+                        f"{', '.join(shapeable)} (run `rosetta analyze` first)")
+                ref = build_layers([selected], grid)[selected]
                 bank = {b.name: b for b in random_bank(ref.input_dim, ref.output_dim)}
             out[name] = bank[name]
         else:

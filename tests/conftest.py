@@ -1,0 +1,16 @@
+"""Shared test setup: one BLAS thread.
+
+With several OpenBLAS threads on a machine whose cores are busy (two slow cores shared with
+another job), small matrix products can run 30-50x slower while threads spin. The package's
+training runner already limits BLAS to one thread per worker; tests do the same for
+everything they run in-process (subprocesses get OPENBLAS_NUM_THREADS=1 in tests/test_cli.py).
+"""
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_blas_thread():
+    with threadpool_limits(limits=1):
+        yield
