@@ -238,9 +238,5 @@ def test_error_from_a_real_process(tmp_path, argv, named):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: cmd_report writes experiment_summary_table.md "
-                   "(export_summary_table) before write_statistics reads "
-                   "experiment_returns.csv, so a missing returns file exits 2 after the "
-                   "earlier table was already overwritten")
 def test_error_report_missing_returns_changes_nothing(out_dir, capsys):
     check_one_line_error(out_dir, ["report"], capsys, "experiment_returns.csv")

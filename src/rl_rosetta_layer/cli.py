@@ -11,6 +11,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from .agent.config import DQNConfig
 from .errors import RosettaError
 
@@ -155,16 +157,18 @@ def cmd_train(args) -> None:
 def cmd_report(args) -> None:
     from .analysis.run import read_selected
     from .errors import MissingInputError
-    from .report.export import export_summary_table
-    from .report.statistics import write_statistics
+    from .report.export import export_summary_table, read_summary
+    from .report.statistics import final_returns, write_statistics
 
-    path = export_summary_table(args.output_dir)
-    print(f"wrote {path}")
+    summary = read_summary(args.output_dir)   # read every input before writing anything
+    final = final_returns(args.output_dir)
     try:
         selected = read_selected(args.output_dir)
     except MissingInputError:
         selected = None
-    text, missing = write_statistics(args.output_dir, selected)
+    path = export_summary_table(args.output_dir, summary)
+    print(f"wrote {path}")
+    text, missing = write_statistics(args.output_dir, selected, final)
     print(text, end="")
     for line in missing:
         print(f"not computed: {line}")
@@ -189,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        # One BLAS thread: two collapse whenever another process shares the cores.
+        with threadpool_limits(1):
+            COMMANDS[args.command](args)
     except RosettaError as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ class LockstepReplay:
         self._open = np.zeros((n_seeds, capacity), bool)          # window still collecting
         self.size = 0
         self._ptr = 0
-        self._rows = np.arange(n_seeds)[:, None]
+        self._base = np.arange(n_seeds)[:, None] * capacity
         self._powers = (gamma ** np.arange(n_step + 1)).astype(np.float32)
 
     def add(self, obs, actions, rewards, next_obs, terminal, done) -> None:
@@ -38,11 +38,13 @@ class LockstepReplay:
         self.actions[:, i] = actions
         self.returns[:, i] = 0.0
         self._open[:, i] = True
-        # This step extends the windows of the n most recent steps that are still open.
-        slots = (i - np.arange(self.n_step)) % self.capacity                # (n,)
-        is_open = self._open[:, slots]                                      # (S, n)
-        self.returns[:, slots] += is_open * (self._powers[:-1] * rewards[:, None])
-        cont = np.where(terminal, 0.0, 1.0)[:, None] * self._powers[1:]
+        # This step extends the windows of the n most recent steps that are still open:
+        # slots i-n+1 .. i, as a slice (a view) unless the window wraps around the ring.
+        n = self.n_step
+        slots = slice(i - n + 1, i + 1) if i >= n - 1 else (i - np.arange(n)[::-1]) % self.capacity
+        is_open = self._open[:, slots]                                      # (S, n), oldest first
+        self.returns[:, slots] += is_open * (self._powers[n - 1::-1] * rewards[:, None])
+        cont = np.where(terminal, 0.0, 1.0)[:, None] * self._powers[n:0:-1]
         self.discount[:, slots] = np.where(is_open, cont, self.discount[:, slots])
         self.bootstrap[:, slots] = np.where(is_open, i, self.bootstrap[:, slots])
         self._open[:, slots] = is_open & ~done[:, None]
@@ -60,7 +62,11 @@ class LockstepReplay:
         """
         high = self.size - self.n_step + 1
         k = np.stack([rng.integers(high, size=batch_size) for rng in rngs])
-        idx = (self._ptr - self.size + k) % self.capacity                   # (S, B)
-        rows = self._rows
-        return (self.obs[rows, idx], self.actions[rows, idx], self.returns[rows, idx],
-                self.next_obs[rows, self.bootstrap[rows, idx]], self.discount[rows, idx])
+        # Flat row numbers into (S * capacity) views: np.take is the cheapest gather.
+        flat = (self._ptr - self.size + k) % self.capacity + self._base       # (S, B)
+        boot = self.bootstrap.ravel().take(flat) + self._base
+        d = self.obs.shape[2]
+        obs = self.obs.reshape(-1, d).take(flat.ravel(), axis=0).reshape(*flat.shape, d)
+        nxt = self.next_obs.reshape(-1, d).take(boot.ravel(), axis=0).reshape(*flat.shape, d)
+        return (obs, self.actions.ravel().take(flat), self.returns.ravel().take(flat), nxt,
+                self.discount.ravel().take(flat))

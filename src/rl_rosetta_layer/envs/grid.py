@@ -208,6 +208,10 @@ class VideoGridEnv:
         return obs[0], {k: v[0] for k, v in info.items()}
 
     def step(self, action: int):
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)) \
+                or not 0 <= action < self.n_actions:
+            raise ConfigError(f"action must be an integer in [0, {self.n_actions}), "
+                              f"got {action!r}")
         obs, r, term, trunc, info = self._vec.step(np.array([action], dtype=np.int64))
         info = {k: v[0] for k, v in info.items()}
         return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), info

@@ -11,11 +11,17 @@ from .markdown import markdown_table
 SUMMARY_TABLE = "experiment_summary_table.md"
 
 
-def export_summary_table(out_dir: Path) -> Path:
-    """Write the summary as a Markdown table (CI columns too, when the CSV has them)."""
-    out_dir = Path(out_dir)
-    rows = read_csv(out_dir / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
+def read_summary(out_dir: Path) -> list[dict]:
+    """Rows of ``experiment_summary.csv``, checked for the seed's columns."""
+    return read_csv(Path(out_dir) / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
                     hint="rosetta train (or scripts/run_experiments.py)")
+
+
+def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
+    """Write the summary (``rows``, read from the CSV when not given) as a Markdown table,
+    with the IQM and its CI when the CSV has them."""
+    out_dir = Path(out_dir)
+    rows = read_summary(out_dir) if rows is None else rows
     columns = list(SEED_SUMMARY_COLUMNS)
     headers = ["Layer", "Mean return (last 50)", "Std across seeds", "Mean AUC"]
     if rows and all(c in rows[0] for c in ("iqm", "iqm_ci_low", "iqm_ci_high", "n_seeds")):

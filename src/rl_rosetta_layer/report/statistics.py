@@ -80,14 +80,16 @@ def validity(final: dict, scores: dict, replicates: dict | None,
     return stats.score_validity(point, reps, x, rng)
 
 
-def write_statistics(out_dir: Path, selected: str | None) -> tuple[str, list[str]]:
+def write_statistics(out_dir: Path, selected: str | None, final: dict | None = None
+                     ) -> tuple[str, list[str]]:
     """Write comparisons and validity files that the available outputs allow.
 
+    ``final`` is :func:`final_returns` of ``out_dir`` (read here when not given).
     Returns the readable report and a list of what could not be computed and why.
     """
     out_dir = Path(out_dir)
     rng = np.random.default_rng(REPORT_SEED)
-    final = final_returns(out_dir)
+    final = final_returns(out_dir) if final is None else final
     missing: list[str] = []
     comp: list[dict] = []
     valid: list[dict] = []
