@@ -34,8 +34,11 @@ SEED0_N3 = {
 
 
 def sample_all(replay, batch=400):
+    """(obs, actions, returns, bootstrap obs, discounts) from one sample."""
     rngs = [np.random.default_rng(0), np.random.default_rng(1)]
-    return replay.sample(rngs, batch)
+    both, actions, returns, disc = replay.sample(rngs, batch)
+    assert both.shape == (2, 2 * batch, 1)
+    return both[:, :batch], actions, returns, both[:, batch:], disc
 
 
 def check_seed0(sample, table):

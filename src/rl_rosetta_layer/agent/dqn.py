@@ -102,16 +102,15 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
         # ---- learn
         if step >= config.learning_starts and step % config.train_every == 0 \
                 and active.any() and replay.can_sample():
-            o, a, ret, o2, disc = replay.sample(sampler, batch)
-            q_next_target = net.forward(target, o2)
+            both, a, ret, disc = replay.sample(sampler, batch)     # both = [o; o2]
+            q_next_target = net.forward(target, both[:, batch:])
             if config.double_dqn:
                 # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
-                q_both, cache = net.forward(online, np.concatenate([o, o2], axis=1),
-                                            train=True, keep=batch)
+                q_both, cache = net.forward(online, both, train=True, keep=batch)
                 q = q_both[:, :batch]
                 best = q_both[:, batch:].argmax(axis=2)
             else:
-                q, cache = net.forward(online, o, train=True)
+                q, cache = net.forward(online, both[:, :batch], train=True)
                 best = q_next_target.argmax(axis=2)
             y = ret + disc * q_next_target[seed_rows, batch_rows, best]
             td = q[seed_rows, batch_rows, a] - y

@@ -17,8 +17,9 @@ class LockstepReplay:
     def __init__(self, n_seeds: int, capacity: int, obs_dim: int, *, n_step: int = 1,
                  gamma: float = 0.99) -> None:
         self.n_seeds, self.capacity, self.n_step, self.gamma = n_seeds, capacity, n_step, gamma
-        self.obs = np.zeros((n_seeds, capacity, obs_dim), np.float32)
-        self.next_obs = np.zeros((n_seeds, capacity, obs_dim), np.float32)
+        # obs and next_obs share one array so a batch of both is a single gather.
+        self._frames = np.zeros((n_seeds, 2, capacity, obs_dim), np.float32)
+        self.obs, self.next_obs = self._frames[:, 0], self._frames[:, 1]
         self.actions = np.zeros((n_seeds, capacity), np.int64)
         self.returns = np.zeros((n_seeds, capacity), np.float32)
         self.discount = np.zeros((n_seeds, capacity), np.float32)
@@ -26,7 +27,7 @@ class LockstepReplay:
         self._open = np.zeros((n_seeds, capacity), bool)          # window still collecting
         self.size = 0
         self._ptr = 0
-        self._base = np.arange(n_seeds)[:, None] * capacity
+        self._base = np.arange(n_seeds)[:, None] * (2 * capacity)
         self._powers = (gamma ** np.arange(n_step + 1)).astype(np.float32)
 
     def add(self, obs, actions, rewards, next_obs, terminal, done) -> None:
@@ -57,16 +58,20 @@ class LockstepReplay:
     def sample(self, rngs: list[np.random.Generator], batch_size: int):
         """``batch_size`` n-step samples per seed, among steps whose window is complete.
 
-        Returns obs (S, B, D), actions (S, B), returns (S, B), bootstrap obs (S, B, D) and
-        bootstrap discounts (S, B) (gamma^k, or 0 after a terminal step).
+        Returns ``both`` (S, 2B, D): the observations in rows :B and their bootstrap
+        observations in rows B:, then actions (S, B), returns (S, B) and bootstrap
+        discounts (S, B) (gamma^k, or 0 after a terminal step).
         """
         high = self.size - self.n_step + 1
         k = np.stack([rng.integers(high, size=batch_size) for rng in rngs])
-        # Flat row numbers into (S * capacity) views: np.take is the cheapest gather.
-        flat = (self._ptr - self.size + k) % self.capacity + self._base       # (S, B)
-        boot = self.bootstrap.ravel().take(flat) + self._base
-        d = self.obs.shape[2]
-        obs = self.obs.reshape(-1, d).take(flat.ravel(), axis=0).reshape(*flat.shape, d)
-        nxt = self.next_obs.reshape(-1, d).take(boot.ravel(), axis=0).reshape(*flat.shape, d)
-        return (obs, self.actions.ravel().take(flat), self.returns.ravel().take(flat), nxt,
-                self.discount.ravel().take(flat))
+        slot = (self._ptr - self.size + k) % self.capacity                   # (S, B)
+        cap = self.capacity
+        # Row numbers into the (S * 2 * capacity, D) view: np.take is the cheapest gather.
+        rows = np.concatenate([slot + self._base,
+                               np.take_along_axis(self.bootstrap, slot, axis=1) + self._base
+                               + cap], axis=1)                              # (S, 2B)
+        d = self._frames.shape[3]
+        both = self._frames.reshape(-1, d).take(rows.ravel(), axis=0).reshape(*rows.shape, d)
+        return (both, np.take_along_axis(self.actions, slot, axis=1),
+                np.take_along_axis(self.returns, slot, axis=1),
+                np.take_along_axis(self.discount, slot, axis=1))

@@ -1,0 +1,279 @@
+"""The run store: one folder per finished run, written atomically, never overwritten.
+
+Layout under ``runs/``::
+
+    <run_id>/config.json     the run's spec (env, layer, seed, DQN config, selected) and id
+    <run_id>/returns.csv     episode, return, length, success, env_steps (full float precision)
+    <run_id>/metrics.json    status, error, updates and the run's summary numbers
+    <run_id>/manifest.json   package versions, commit, host, pid, executor, start and end times
+    _failed/<run_id>.json    the error of a run that raised (not finished: retried on resume)
+
+A run folder is assembled in a hidden temporary folder and moved into place with one
+``os.replace``, so a folder named after a run id is always complete: a sweep killed at any
+moment (SIGKILL included) leaves at most a hidden temporary folder, which the next sweep
+removes. Everything but ``manifest.json`` depends only on the run's content, so the same run
+gives the same bytes whichever executor, worker or lockstep group trained it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..agent.result import RunResult
+from ..errors import CorruptFileError
+from ..io import write_json
+from .spec import RunSpec
+
+FILES = ("config.json", "returns.csv", "metrics.json", "manifest.json")
+RUN_RETURNS_COLUMNS = ("episode", "return", "length", "success", "env_steps")
+LAST = 50
+FAILED_DIR = "_failed"
+_TMP_PREFIX = ".tmp-"
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict:
+    """Versions of Python and of the packages a result depends on (those installed)."""
+    out = {"python": platform.python_version(), "rl_rosetta_layer": __version__}
+    for pkg in ("numpy", "scipy", "threadpoolctl", "torch", "ray"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The commit of the working tree this package runs from, or '' outside git."""
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                              text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _json_text(obj: object) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _num(x: float) -> float | None:
+    """A float for JSON: NaN (no episodes) becomes null."""
+    return None if math.isnan(x) else float(x)
+
+
+def run_metrics(result: RunResult, last: int = LAST) -> dict:
+    """The numbers a run's summary needs: only functions of its content, never of timing."""
+    n = len(result.returns)
+    tail = slice(-last, None)
+    return {
+        "status": result.status,
+        "error": result.error,
+        "diverged": bool(result.diverged),
+        "episodes": n,
+        "env_steps": int(result.lengths.sum()),
+        "updates": int(result.updates),
+        "mean_last_50": _num(float(np.mean(result.returns[tail])) if n else math.nan),
+        "mean_auc": _num(float(np.mean(result.returns)) if n else math.nan),
+        "success_last_50": _num(float(np.mean(result.successes[tail])) if n else math.nan),
+    }
+
+
+def returns_text(result: RunResult) -> str:
+    """Per-episode records as CSV; floats are written with ``repr`` so they load back exactly."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(RUN_RETURNS_COLUMNS)
+    steps = np.cumsum(result.lengths)
+    for e in range(len(result.returns)):
+        writer.writerow([e, repr(float(result.returns[e])), int(result.lengths[e]),
+                         int(bool(result.successes[e])), int(steps[e])])
+    return buf.getvalue()
+
+
+def manifest(spec: RunSpec, result: RunResult, executor: str = "") -> dict:
+    """Where, when and with what a run was trained (the one file that differs between reruns)."""
+    extra = result.extra
+    return {"run_id": spec.run_id, "versions": extra.get("versions", versions()),
+            "commit": git_commit(), "host": extra.get("host", socket.gethostname()),
+            "pid": extra.get("pid", os.getpid()), "executor": executor,
+            "lockstep": extra.get("lockstep", 1), "started_at": extra.get("started_at", ""),
+            "finished_at": extra.get("finished_at", ""),
+            "wall_seconds": float(result.wall_seconds), "written_at": now_utc()}
+
+
+def _write_file(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    """Finished runs under one ``runs/`` folder, keyed by run id."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def path(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def is_finished(self, run_id: str) -> bool:
+        """A run is finished when its folder exists (it only ever appears complete)."""
+        return self.path(run_id).is_dir()
+
+    def finished_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith((".", "_")))
+
+    def clean_stale(self) -> list[Path]:
+        """Remove temporary folders left by a writer that is no longer running."""
+        removed = []
+        if not self.root.is_dir():
+            return removed
+        host = socket.gethostname()
+        for p in self.root.iterdir():
+            if not p.name.startswith(_TMP_PREFIX):
+                continue
+            # .tmp-<host>-<pid>-<random>: only this host's dead writers are certain to be gone
+            parts = p.name[len(_TMP_PREFIX):].rsplit("-", 2)
+            if len(parts) == 3 and parts[0] == host and parts[1].isdigit() \
+                    and int(parts[1]) != os.getpid() and _pid_alive(int(parts[1])):
+                continue
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+        return removed
+
+    def write(self, spec: RunSpec, result: RunResult, executor: str = "") -> Path:
+        """Atomically create ``runs/<run_id>/`` with the four files.
+
+        A folder that already exists is left as it is (a finished run is never overwritten);
+        returns the run's folder either way.
+        """
+        final = self.path(spec.run_id)
+        if final.is_dir():
+            return final
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(
+            prefix=f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=self.root))
+        try:
+            _write_file(tmp / "config.json", _json_text({"run_id": spec.run_id,
+                                                         **spec.to_dict()}))
+            _write_file(tmp / "returns.csv", returns_text(result))
+            _write_file(tmp / "metrics.json", _json_text({"run_id": spec.run_id,
+                                                          **run_metrics(result)}))
+            _write_file(tmp / "manifest.json", json.dumps(
+                manifest(spec, result, executor), indent=2, sort_keys=True, default=str) + "\n")
+            os.chmod(tmp, 0o755)
+            _fsync_dir(tmp)
+            try:
+                os.replace(tmp, final)
+            except OSError:
+                if not final.is_dir():      # not a concurrent writer of the same run
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        _fsync_dir(self.root)
+        self.forget_failure(spec.run_id)
+        return final
+
+    # ---- failures: recorded beside the runs, never mistaken for a finished run
+    def failure_path(self, run_id: str) -> Path:
+        return self.root / FAILED_DIR / f"{run_id}.json"
+
+    def write_failure(self, spec: RunSpec, result: RunResult, executor: str = "") -> Path:
+        record = {"run_id": spec.run_id, "spec": spec.to_dict(), "error": result.error,
+                  "manifest": manifest(spec, result, executor)}
+        return write_json(self.failure_path(spec.run_id), record)
+
+    def forget_failure(self, run_id: str) -> None:
+        self.failure_path(run_id).unlink(missing_ok=True)
+
+    # ---- reading
+    def load(self, spec: RunSpec) -> RunResult:
+        """The finished run of ``spec``, checking that the folder holds that very run."""
+        folder = self.path(spec.run_id)
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+            with open(folder / "returns.csv", encoding="utf-8", newline="") as f:
+                rows = list(csv.reader(f))
+        except FileNotFoundError as exc:
+            raise CorruptFileError(f"run folder {folder} lacks {Path(exc.filename).name}; "
+                                   f"expected {', '.join(FILES)} (delete the folder to "
+                                   f"train the run again)") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CorruptFileError(f"run folder {folder} has an unreadable file: {exc}") from exc
+        expected = {"run_id": spec.run_id, **json.loads(json.dumps(spec.to_dict()))}
+        if config != expected:
+            raise CorruptFileError(
+                f"{folder / 'config.json'} describes a different run than {spec.run_id}; "
+                f"delete the folder to train the run again")
+        if not rows or tuple(rows[0]) != RUN_RETURNS_COLUMNS:
+            raise CorruptFileError(f"{folder / 'returns.csv'} must start with the header "
+                                   f"{','.join(RUN_RETURNS_COLUMNS)}")
+        try:
+            body = rows[1:]
+            returns = np.array([float(r[1]) for r in body], np.float64)
+            lengths = np.array([int(r[2]) for r in body], np.int64)
+            successes = np.array([r[3] == "1" for r in body], bool)
+        except (IndexError, ValueError) as exc:
+            raise CorruptFileError(f"{folder / 'returns.csv'} is malformed: {exc}") from exc
+        if len(returns) != metrics.get("episodes"):
+            raise CorruptFileError(f"{folder / 'returns.csv'} has {len(returns)} episodes but "
+                                   f"metrics.json says {metrics.get('episodes')!r}")
+        return RunResult(layer=spec.layer, seed=spec.seed, returns=returns, lengths=lengths,
+                         successes=successes, diverged=bool(metrics["diverged"]),
+                         error=str(metrics["error"]), updates=int(metrics["updates"]),
+                         extra={"run_id": spec.run_id})
+
+    def load_all(self, specs: Sequence[RunSpec]) -> list[RunResult]:
+        return [self.load(s) for s in specs]
