@@ -28,10 +28,26 @@ class RidgeFit:
         return ((X - self.mean) / self.scale) @ self.coef + self.intercept
 
 
-def _solve(U, s, Vt, Y_centered, alpha):
-    """Ridge coefficients from a thin SVD of the standardised design."""
-    d = s / (s * s + alpha)
-    return Vt.T @ (d[:, None] * (U.T @ Y_centered))
+class _Gram:
+    """Eigen-decomposition of the standardised Gram matrix of X's rows ``rows``.
+
+    Ridge solutions for every alpha then cost a (K, K) product each: cheaper than an SVD
+    of the tall (N, K) design, and shared by every target fitted on the same features.
+    """
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray | slice) -> None:
+        Xr = X[rows]
+        self.mean, self.scale = _standardise(Xr)
+        self.Z = (Xr - self.mean) / self.scale
+        self.n = len(Xr)
+        self.evals, self.evecs = np.linalg.eigh(self.Z.T @ self.Z)
+        np.maximum(self.evals, 0.0, out=self.evals)
+
+    def solve(self, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients (K, T) and intercept (T,) for targets ``Y`` (n, T) of these rows."""
+        ym = Y.mean(axis=0)
+        proj = self.evecs.T @ (self.Z.T @ (Y - ym))
+        return self.evecs @ (proj / (self.evals + alpha * self.n)[:, None]), ym
 
 
 def _standardise(X):
@@ -41,29 +57,35 @@ def _standardise(X):
     return mean, scale
 
 
+def fit_ridge_cv_many(X: np.ndarray, targets: dict[str, np.ndarray], rng: np.random.Generator,
+                      folds: int = 5, alphas: np.ndarray = ALPHAS) -> dict[str, RidgeFit]:
+    """Fit one ridge probe per target on the same features X (N, K), each target (N, T)
+    with its own alpha chosen by ``folds``-fold CV on these rows only."""
+    X = np.asarray(X, np.float64)
+    Ys = {k: np.asarray(v, np.float64).reshape(len(X), -1) for k, v in targets.items()}
+    fold_of = rng.permutation(len(X)) % folds
+    errors = {k: np.zeros(len(alphas)) for k in Ys}
+    for f in range(folds):
+        tr, va = fold_of != f, fold_of == f
+        gram = _Gram(X, tr)
+        Xv = (X[va] - gram.mean) / gram.scale
+        for k, Y in Ys.items():
+            for i, a in enumerate(alphas):
+                coef, ym = gram.solve(Y[tr], a)
+                errors[k][i] += ((Xv @ coef + ym - Y[va]) ** 2).sum()
+    gram = _Gram(X, slice(None))
+    fits = {}
+    for k, Y in Ys.items():
+        best = float(alphas[int(np.argmin(errors[k]))])
+        coef, ym = gram.solve(Y, best)
+        fits[k] = RidgeFit(gram.mean, gram.scale, coef, ym, best)
+    return fits
+
+
 def fit_ridge_cv(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, folds: int = 5,
                  alphas: np.ndarray = ALPHAS) -> RidgeFit:
     """Fit ridge on (X, Y), choosing alpha by ``folds``-fold CV on these rows only."""
-    X = np.asarray(X, np.float64)
-    Y = np.asarray(Y, np.float64).reshape(len(X), -1)
-    n = len(X)
-    fold_of = rng.permutation(n) % folds
-    errors = np.zeros(len(alphas))
-    for f in range(folds):
-        tr, va = fold_of != f, fold_of == f
-        mean, scale = _standardise(X[tr])
-        Xt = (X[tr] - mean) / scale
-        ym = Y[tr].mean(axis=0)
-        U, s, Vt = np.linalg.svd(Xt, full_matrices=False)
-        Xv = (X[va] - mean) / scale
-        for i, a in enumerate(alphas):
-            coef = _solve(U, s, Vt, Y[tr] - ym, a * tr.sum())
-            errors[i] += ((Xv @ coef + ym - Y[va]) ** 2).sum()
-    best = float(alphas[int(np.argmin(errors))])
-    mean, scale = _standardise(X)
-    ym = Y.mean(axis=0)
-    U, s, Vt = np.linalg.svd((X - mean) / scale, full_matrices=False)
-    return RidgeFit(mean, scale, _solve(U, s, Vt, Y - ym, best * n), ym, best)
+    return fit_ridge_cv_many(X, {"y": Y}, rng, folds, alphas)["y"]
 
 
 def r2_score(Y: np.ndarray, P: np.ndarray) -> float:

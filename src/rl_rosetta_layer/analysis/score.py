@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .dataset import TransitionData
-from .probes import fit_ridge_cv, r2_replicates, r2_score
+from .probes import fit_ridge_cv, fit_ridge_cv_many, r2_replicates, r2_score
 from .rank import effective_rank, effective_rank_replicates
 
 #: The seed's columns first, then the new probes.
@@ -63,16 +63,16 @@ def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray
     z_next = np.asarray(layer.forward(data.next_obs), np.float64)
     a_hot = np.eye(data.n_actions)[data.actions]
     za = np.concatenate([z, a_hot], axis=1)
-    targets = {
-        "reward_r2": (z, data.rewards),
-        "transition_r2": (za, z_next),
-        "value_r2": (z, data.optimal_return),
-        "state_r2": (z, data.state),
-    }
+    # Probes on the same features share one decomposition per fold.
+    fits = fit_ridge_cv_many(z[train], {"reward_r2": data.rewards[train],
+                                        "value_r2": data.optimal_return[train],
+                                        "state_r2": data.state[train]}, rng)
+    fits["transition_r2"] = fit_ridge_cv(za[train], z_next[train], rng)
+    targets = {"reward_r2": (z, data.rewards), "transition_r2": (za, z_next),
+               "value_r2": (z, data.optimal_return), "state_r2": (z, data.state)}
     scores, reps = {}, {}
     for name, (X, Y) in targets.items():
-        fit = fit_ridge_cv(X[train], Y[train], rng)
-        pred = fit.predict(X[test])
+        pred = fits[name].predict(X[test])
         scores[name] = r2_score(Y[test], pred)
         reps[name] = r2_replicates(Y[test], pred, counts)
     scores["effective_rank"] = effective_rank(z[test])

@@ -1,22 +1,19 @@
-"""Seed-compatible result files: per-episode returns, the summary, and one JSON per run."""
+"""Seed-compatible result files: per-episode returns, the summary, and one folder per run."""
 
 from __future__ import annotations
 
 import json
-import platform
-import socket
-import subprocess
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, stats
+from .. import stats
 from ..agent.result import RunResult
-from ..io import write_csv, write_json
+from ..errors import CorruptFileError
+from ..io import write_csv
 from .spec import RunSpec
+from .store import RunStore, git_commit, versions  # noqa: F401 - versions, git_commit: API
 
 #: The seed's columns first; new ones after.
 RETURNS_COLUMNS = ("layer", "seed", "episode", "return", "env_steps", "length", "success",
@@ -99,39 +96,18 @@ def write_experiment_outputs(out_dir: Path, results: Sequence[RunResult],
     return summary
 
 
-def versions() -> dict:
-    """Versions of Python and the packages a result depends on."""
-    out = {"python": platform.python_version(), "rl_rosetta_layer": __version__}
-    for pkg in ("numpy", "scipy", "torch"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def git_commit() -> str:
-    """The commit of the working tree this package runs from, or '' outside git."""
-    try:
-        here = Path(__file__).resolve().parent
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                              text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def run_record(spec: RunSpec, result: RunResult) -> dict:
-    """Everything about one run: its spec, result, versions, commit and host."""
-    return {"run_id": spec.run_id, "spec": spec.to_dict(), "result": result.to_dict(),
-            "status": result.status, "versions": versions(), "commit": git_commit(),
-            "host": socket.gethostname(),
-            "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-def write_run(runs_dir: Path, spec: RunSpec, result: RunResult) -> Path:
-    """Atomically write ``runs_dir/<run_id>.json``."""
-    return write_json(runs_dir / f"{spec.run_id}.json", run_record(spec, result))
+def write_run(runs_dir: Path, spec: RunSpec, result: RunResult, executor: str = "") -> Path:
+    """Atomically write the run's folder ``runs_dir/<run_id>/`` (see :mod:`.store`)."""
+    return RunStore(runs_dir).write(spec, result, executor)
 
 
 def load_run(path: Path) -> RunResult:
-    return RunResult.from_dict(json.loads(Path(path).read_text())["result"])
+    """The run stored in the folder ``path`` (``runs/<run_id>``)."""
+    path = Path(path)
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        spec = RunSpec.from_dict(config)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"{path} is not a run folder with a readable config.json: "
+                               f"{exc}") from exc
+    return RunStore(path.parent).load(spec)

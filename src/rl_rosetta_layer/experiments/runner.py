@@ -1,8 +1,12 @@
-"""Train many (layer, seed) runs: in this process or in worker processes, same numbers.
+"""Train many (layer, seed) runs: in this process, in worker processes or on Ray; same numbers.
 
 Each worker limits BLAS to one thread (two BLAS threads collapse when a core is shared);
 cores are used by running runs side by side. Seeds of one layer can also train in lockstep
 inside one worker, which saves call overhead but not arithmetic.
+
+Workers only train and return results; the calling process writes every file, so a worker
+that dies (or is orphaned when the sweep is killed) can never leave a half-written run.
+A unit that raises becomes failed results carrying the error; the others go on.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import threading
+import socket
+import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -22,6 +29,11 @@ from ..agent.result import RunResult
 from ..errors import ConfigError
 from ..layers.registry import build_layers
 from .spec import RunSpec
+
+EXECUTORS = ("local", "ray")
+
+#: A worker's report to the calling process: (unit index, "start" or "episodes", count).
+Event = tuple[int, str, int]
 
 _progress_queue = None
 
@@ -32,44 +44,65 @@ def _init_worker(progress_queue) -> None:
     threadpool_limits(1)
 
 
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
 def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None = None
                ) -> list[RunResult]:
     """Train runs that differ only by seed, in lockstep, in this process."""
+    from .store import versions
+
     first = specs[0]
     if any((s.env, s.layer, s.config, s.selected) != (first.env, first.layer, first.config,
                                                        first.selected) for s in specs):
         raise ConfigError("runs trained in lockstep must share env, layer and config")
+    started = _now()
     layer = build_layers([first.layer], first.env.grid_config(), first.selected)[first.layer]
     env = first.env.make(len(specs))
     results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
                              progress=progress)
+    where = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": started,
+             "finished_at": _now(), "versions": versions()}
     for spec, result in zip(specs, results):
-        result.extra["run_id"] = spec.run_id
+        result.extra.update(where, run_id=spec.run_id)
     return results
 
 
-def _worker_unit(specs: Sequence[RunSpec]) -> list[RunResult]:
-    put = None
-    if _progress_queue is not None:
-        put = _progress_queue.put
-    return train_unit(specs, put)
-
-
-def failed_results(unit: Sequence[RunSpec], exc: BaseException) -> list[RunResult]:
+def failed_results(unit: Sequence[RunSpec], exc: BaseException | str) -> list[RunResult]:
     """Empty results that carry the error of a unit that raised."""
-    import numpy as np
-
-    message = f"{type(exc).__name__}: {exc}"
+    message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
     return [RunResult(layer=s.layer, seed=s.seed, returns=np.zeros(0), lengths=np.zeros(0, int),
-                      successes=np.zeros(0, bool), error=message, extra={"run_id": s.run_id})
+                      successes=np.zeros(0, bool), error=message,
+                      extra={"run_id": s.run_id, "host": socket.gethostname(),
+                             "pid": os.getpid(), "finished_at": _now()})
             for s in unit]
 
 
-def _result_or_failure(future: Future, unit: Sequence[RunSpec]) -> list[RunResult]:
+def guarded_unit(index: int, unit: Sequence[RunSpec],
+                 report: Callable[[Event], None] | None = None) -> list[RunResult]:
+    """:func:`train_unit` that reports its start and episodes, and returns errors as results.
+
+    The same function runs in this process, in a worker process and in a Ray task, so a
+    failure carries the same message whichever executor ran it.
+    """
+    progress = None
+    if report is not None:
+        report((index, "start", len(unit)))
+
+        def progress(n: int) -> None:
+            report((index, "episodes", n))
     try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
+        return train_unit(unit, progress)
+    except Exception as exc:  # noqa: BLE001 - recorded as the run's error, the sweep goes on
         return failed_results(unit, exc)
+
+
+def _worker_unit(index: int, unit: Sequence[RunSpec]) -> list[RunResult]:
+    return guarded_unit(index, unit, _progress_queue.put if _progress_queue is not None
+                        else None)
 
 
 def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
@@ -90,60 +123,169 @@ def default_workers() -> int:
                else (os.cpu_count() or 1))
 
 
+class SweepProgress:
+    """One bar over all episodes (with ETA) whose postfix counts runs done, failed, running.
+
+    Failed runs are always reported on stderr with their error, even with ``quiet``.
+    """
+
+    def __init__(self, units: Sequence[Sequence[RunSpec]], *, quiet: bool, desc: str):
+        self.units = units
+        self.total_runs = sum(len(u) for u in units)
+        self.bar = tqdm(total=sum(s.config.episodes for u in units for s in u), unit="ep",
+                        desc=desc, disable=quiet, smoothing=0.05, dynamic_ncols=True)
+        self.reported = [0] * len(units)     # episodes counted so far, per unit
+        self.started: set[int] = set()
+        self.closed: set[int] = set()
+        self.done = self.failed = 0
+        self._post()
+
+    @property
+    def running(self) -> int:
+        return sum(len(self.units[i]) for i in self.started - self.closed)
+
+    def _post(self) -> None:
+        self.bar.set_postfix_str(f"runs {self.done + self.failed}/{self.total_runs} "
+                                 f"(failed {self.failed}, running {self.running})",
+                                 refresh=False)
+
+    def event(self, ev: Event) -> None:
+        index, kind, n = ev
+        if index in self.closed:
+            return                          # a late message of a unit already counted
+        if kind == "start":
+            self.started.add(index)
+            self._post()
+        else:
+            self.reported[index] += n
+            self.bar.update(n)
+
+    def finish(self, index: int, results: Sequence[RunResult]) -> None:
+        """A unit came back: make its episode count exact, count and report its runs."""
+        if index in self.closed:
+            return
+        self.closed.add(index)
+        self.started.add(index)
+        got = sum(len(r.returns) for r in results)
+        budget = sum(s.config.episodes for s in self.units[index])
+        if got < budget:                    # failed or diverged early: the ETA should know
+            self.bar.total -= budget - got
+        self.bar.update(got - self.reported[index])
+        for r in results:
+            if r.status == "failed":
+                self.failed += 1
+                tqdm.write(f"run {r.extra.get('run_id', r.layer)} failed: {r.error}",
+                           file=sys.stderr)
+            else:
+                self.done += 1
+        self._post()
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: int = 1,
-            on_result: Callable[[RunResult], None] | None = None, quiet: bool = False
-            ) -> list[RunResult]:
+            on_result: Callable[[RunResult], None] | None = None, quiet: bool = False,
+            executor: str = "local", ray_address: str | None = None,
+            desc: str = "training") -> list[RunResult]:
     """Train every run; results come back in the order of ``specs``.
 
-    ``on_result`` is called in this process as each run finishes (to save it at once).
-    A progress bar counts episodes over all runs, with an ETA.
+    ``executor`` is ``"local"`` (this process when ``workers`` is 1, else that many worker
+    processes; default one per core) or ``"ray"`` (a local Ray instance with ``workers``
+    CPUs, or the cluster at ``ray_address``). ``on_result`` is called in this process as
+    each run finishes (to save it at once). A progress bar counts episodes over all runs,
+    with an ETA, and shows how many runs are done, failed and running.
     """
-    workers = default_workers() if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if ray_address is not None and executor != "ray":
+        raise ConfigError(f"--ray-address needs --executor ray, got --executor {executor}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
     units = group_units(specs, lockstep)
-    total = sum(s.config.episodes for s in specs)
-    bar = tqdm(total=total, unit="ep", desc="training", disable=quiet, smoothing=0.05)
+    if not units:
+        return []
     by_id: dict[str, RunResult] = {}
+    progress = SweepProgress(units, quiet=quiet, desc=desc)
 
-    def collect(results: list[RunResult]) -> None:
+    def collect(index: int, results: list[RunResult]) -> None:
+        progress.finish(index, results)
         for r in results:
             by_id[r.extra["run_id"]] = r
             if on_result is not None:
                 on_result(r)
 
     try:
-        if workers == 1 or len(units) == 1:
-            with threadpool_limits(1):
-                for unit in units:
-                    try:
-                        collect(train_unit(unit, bar.update))
-                    except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
-                        collect(failed_results(unit, exc))
+        if executor == "ray":
+            from .ray_executor import run_units_ray
+
+            run_units_ray(units, workers, ray_address, progress.event, collect)
         else:
-            ctx = mp.get_context("spawn")
-            progress_queue = ctx.Queue()
-            stop = threading.Event()
-
-            def pump() -> None:
-                while not stop.is_set():
-                    try:
-                        bar.update(progress_queue.get(timeout=0.1))
-                    except queue.Empty:
-                        continue
-
-            thread = threading.Thread(target=pump, daemon=True)
-            thread.start()
-            try:
-                with ProcessPoolExecutor(min(workers, len(units)), mp_context=ctx,
-                                         initializer=_init_worker,
-                                         initargs=(progress_queue,)) as pool:
-                    futures = {pool.submit(_worker_unit, u): u for u in units}
-                    for f in as_completed(futures):
-                        collect(_result_or_failure(f, futures[f]))
-            finally:
-                stop.set()
-                thread.join()
+            workers = default_workers() if workers is None else workers
+            if workers == 1 or len(units) == 1:
+                with threadpool_limits(1):
+                    for index, unit in enumerate(units):
+                        collect(index, guarded_unit(index, unit, progress.event))
+            else:
+                _run_units_pool(units, workers, progress.event, collect)
     finally:
-        bar.close()
+        progress.close()
     return [by_id[s.run_id] for s in specs]
+
+
+def _run_units_pool(units: Sequence[Sequence[RunSpec]], workers: int,
+                    on_event: Callable[[Event], None],
+                    collect: Callable[[int, list[RunResult]], None]) -> None:
+    """Local worker processes (spawned). A worker that dies fails only the runs it held."""
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue()
+    started: set[int] = set()
+
+    def drain() -> None:
+        while True:
+            try:
+                ev = events.get_nowait()
+            except queue.Empty:
+                return
+            if ev[1] == "start":
+                started.add(ev[0])
+            on_event(ev)
+
+    pending = list(range(len(units)))
+    while pending:
+        pool = ProcessPoolExecutor(min(workers, len(pending)), mp_context=ctx,
+                                   initializer=_init_worker, initargs=(events,))
+        try:
+            futures = {pool.submit(_worker_unit, i, units[i]): i for i in pending}
+            retry: list[int] = []
+            lost: list[int] = []
+            waiting = set(futures)
+            while waiting:
+                done, waiting = wait(waiting, timeout=0.1, return_when=FIRST_COMPLETED)
+                drain()
+                for f in sorted(done, key=futures.get):
+                    i = futures[f]
+                    try:
+                        results = f.result()
+                    except BrokenProcessPool:
+                        (lost if i in started else retry).append(i)
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - e.g. a result that won't unpickle
+                        results = failed_results(units[i], exc)
+                    collect(i, results)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        drain()
+        if retry and not lost:              # the pool broke before any of them started
+            lost, retry = retry, []
+        for i in lost:
+            collect(i, failed_results(
+                units[i], "WorkerDied: the worker process training this run exited "
+                          "unexpectedly (killed or out of memory?); it runs again on resume"))
+        pending = retry
+    events.close()
+

@@ -43,6 +43,12 @@ class RunSpec:
                 "config": self.config.to_dict(),
                 "selected": self.selected if self.layer.startswith("random_bank_") else None}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSpec:
+        """Inverse of :meth:`to_dict` (the ``config.json`` of a run folder)."""
+        return cls(EnvSpec(**d["env"]), d["layer"], int(d["seed"]),
+                   DQNConfig.from_dict(d["config"]), d.get("selected"))
+
     @property
     def run_id(self) -> str:
         """12 hex digits of a hash of the content: the same run always gets the same id.

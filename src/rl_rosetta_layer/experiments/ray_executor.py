@@ -1,0 +1,109 @@
+"""Ray executor: each unit of runs is one Ray task with one CPU and one BLAS thread.
+
+Without an address a local Ray instance is started with ``workers`` CPUs (default: all
+cores) and shut down at the end; with ``address`` (``auto``, ``ray://host:10001`` or
+``host:6379``) the runs go to that cluster. Tasks only train and return their results;
+the calling process writes every file, so the output folder needs to exist only where the
+sweep was started. Every node must have this package (and the same versions) installed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from ..agent.result import RunResult
+from ..errors import ConfigError
+from .runner import Event, failed_results, guarded_unit
+from .spec import RunSpec
+
+#: Seconds between progress messages a task sends (one per episode would be chatty).
+PROGRESS_EVERY = 0.5
+
+
+def import_ray():
+    """The ``ray`` module, or a ConfigError saying how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError("--executor ray needs Ray: install it with "
+                          "pip install -e \".[ray]\" (or pip install \"ray[default]\")"
+                          ) from exc
+    return ray
+
+
+class ProgressSink:
+    """A Ray actor that buffers the tasks' progress messages until the driver drains them."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def put(self, events: list[Event]) -> None:
+        self.events.extend(events)
+
+    def drain(self) -> list[Event]:
+        out, self.events = self.events, []
+        return out
+
+
+def ray_unit(index: int, unit: Sequence[RunSpec], sink) -> list[RunResult]:
+    """The body of one Ray task: one BLAS thread, progress sent at most every 0.5 s."""
+    from threadpoolctl import threadpool_limits
+
+    buffer: list[Event] = []
+    last = [time.monotonic()]
+
+    def report(ev: Event) -> None:
+        buffer.append(ev)
+        if ev[1] == "start" or time.monotonic() - last[0] >= PROGRESS_EVERY:
+            sink.put.remote(list(buffer))
+            buffer.clear()
+            last[0] = time.monotonic()
+
+    with threadpool_limits(1):
+        results = guarded_unit(index, unit, report)
+    if buffer:
+        sink.put.remote(list(buffer))
+    return results
+
+
+def run_units_ray(units: Sequence[Sequence[RunSpec]], workers: int | None,
+                  address: str | None, on_event: Callable[[Event], None],
+                  collect: Callable[[int, list[RunResult]], None]) -> None:
+    """Run every unit as a Ray task; at most ``workers`` at once when it is given."""
+    ray = import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            from .runner import default_workers
+
+            ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
+                     log_to_driver=False)
+    try:
+        sink = ray.remote(num_cpus=0)(ProgressSink).remote()
+        task = ray.remote(num_cpus=1)(ray_unit)
+        queued = list(range(len(units)))
+        limit = workers if workers is not None else len(units)
+        in_flight: dict = {}
+        while queued or in_flight:
+            while queued and len(in_flight) < limit:
+                i = queued.pop(0)
+                in_flight[task.remote(i, units[i], sink)] = i
+            ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=0.2)
+            for ev in ray.get(sink.drain.remote()):
+                on_event(ev)
+            for ref in ready:
+                i = in_flight.pop(ref)
+                try:
+                    results = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a lost node or worker: recorded
+                    first = (str(exc).strip().splitlines() or [""])[0]
+                    results = failed_results(units[i], f"{type(exc).__name__}: {first}")
+                collect(i, results)
+        for ev in ray.get(sink.drain.remote()):
+            on_event(ev)
+    finally:
+        if started_here:
+            ray.shutdown()

@@ -1,0 +1,60 @@
+"""The analysis table: every probe score of every layer with its bootstrap CI, as Markdown."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..analysis.score import METRICS
+from ..io import atomic_write_text, read_csv
+from .markdown import markdown_table
+
+ANALYSIS_TABLE = "layer_analysis_table.md"
+
+#: Column headers of the analysis table, by metric.
+METRIC_HEADERS = {
+    "reward_r2": "reward R²",
+    "transition_r2": "transition R²",
+    "effective_rank": "effective rank",
+    "composite_score": "composite",
+    "value_r2": "value R²",
+    "state_r2": "state R²",
+}
+
+
+def with_ci(value: float, low: float, high: float, digits: int = 3) -> str:
+    """``'0.500 [0.400, 0.600]'``; a NaN bound drops the interval, a NaN value gives '—'.
+
+    >>> with_ci(0.5, 0.4, 0.6)
+    '0.500 [0.400, 0.600]'
+    >>> with_ci(0.5, float("nan"), 0.6)
+    '0.500'
+    """
+    if math.isnan(value):
+        return "—"
+    text = f"{value:.{digits}f}"
+    if math.isnan(low) or math.isnan(high):
+        return text
+    return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def analysis_table(rows: list[dict], selected: str | None = None) -> str:
+    """Markdown table of ``layer_analysis.csv`` rows: one column per score, with its CI."""
+    cells = []
+    for row in rows:
+        cell = {"layer": row["layer"] + (" (selected)" if row["layer"] == selected else "")}
+        for m in METRICS:
+            cell[m] = with_ci(float(row[m]), float(row[f"{m}_ci_low"]),
+                              float(row[f"{m}_ci_high"]))
+        cells.append(cell)
+    return markdown_table(cells, ["layer", *METRICS],
+                          ["Layer", *(f"{METRIC_HEADERS[m]} (95% CI)" for m in METRICS)])
+
+
+def write_analysis_table(out_dir: Path, selected: str | None = None) -> Path:
+    """Write ``layer_analysis_table.md`` from ``layer_analysis.csv``."""
+    out_dir = Path(out_dir)
+    required = ("layer",) + METRICS + tuple(f"{m}_ci_{b}" for m in METRICS
+                                            for b in ("low", "high"))
+    rows = read_csv(out_dir / "layer_analysis.csv", required, hint="rosetta analyze")
+    return atomic_write_text(out_dir / ANALYSIS_TABLE, analysis_table(rows, selected))
