@@ -29,7 +29,7 @@ def float64_params(net, n_seeds, rng):
 
 @pytest.mark.parametrize("body", list(bodies()))
 @pytest.mark.parametrize("head", ["linear", "mlp"])
-@pytest.mark.parametrize("adapter", ["dense", "lowrank"])
+@pytest.mark.parametrize("adapter", ["dense", "lowrank", "none"])
 def test_backward_matches_finite_differences(adapter, head, body):
     layer = bodies()[body]
     net = QNetwork(D, layer, A, adapter=adapter, rank=3, head=head, head_hidden=4)

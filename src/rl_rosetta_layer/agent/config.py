@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 from ..errors import ConfigError
 
-ADAPTERS = ("dense", "lowrank")
+ADAPTERS = ("dense", "lowrank", "none")
 HEADS = ("linear", "mlp")
 
 
@@ -49,7 +49,8 @@ class DQNConfig:
     double_dqn: bool = True
     """Choose next actions with the online network and value them with the target."""
     adapter: str = "lowrank"
-    """Input adapter: 'dense' (tanh(x A + c), A near identity) or 'lowrank' (x + tanh(x U) V)."""
+    """Input adapter: 'lowrank' (x + tanh(x U) V), 'dense' (tanh(x A + c), A near the
+    identity; the seed's) or 'none'."""
     head: str = "mlp"
     """Output adapter: 'linear' (the seed's) or 'mlp' (one tanh hidden layer)."""
     head_hidden: int = 64

@@ -32,7 +32,7 @@ class QNetwork:
         shapes: dict[str, tuple[int, ...]] = {}
         if adapter == "dense":
             shapes.update(A=(d, d), c=(d,))
-        else:
+        elif adapter == "lowrank":
             shapes.update(U=(d, rank), V=(rank, d))
         if self.trainable_body:
             shapes.update(W1=(d, k), b1=(k,))
@@ -60,7 +60,7 @@ class QNetwork:
         for i, rng in enumerate(rngs):
             if self.adapter == "dense":
                 p["A"][i] = np.eye(d) + rng.normal(0.0, self.init_noise, (d, d))
-            else:
+            elif self.adapter == "lowrank":
                 p["U"][i] = rng.normal(0.0, 1.0 / np.sqrt(d), (d, self.rank))
             if self.trainable_body:
                 p["W1"][i] = rng.normal(0.0, self.layer.scale, (d, k))
@@ -81,15 +81,17 @@ class QNetwork:
         ``keep`` limits the cache to the first ``keep`` rows, so one pass can serve both a
         gradient (those rows) and plain evaluation (the rest).
         """
+        t = None
         if self.adapter == "dense":
             h = x @ p["A"]
             h += p["c"][:, None, :]
             np.tanh(h, out=h)
-            t = None
-        else:
+        elif self.adapter == "lowrank":
             t = np.tanh(x @ p["U"])
             h = t @ p["V"]
             h += x
+        else:
+            h = x
         if self.trainable_body:
             z = h @ p["W1"]
             z += p["b1"][:, None, :]
@@ -129,6 +131,9 @@ class QNetwork:
             dz *= 1.0 - z * z
             np.matmul(h.transpose(0, 2, 1), dz, out=grad["W1"])
             dz.sum(axis=1, out=grad["b1"])
+        if self.adapter == "none":
+            return    # nothing before the layer trains: no input gradient needed
+        if self.trainable_body:
             dh = dz @ p["W1"].transpose(0, 2, 1)
         else:
             dh = self.layer.backward_from(ctx, dz)
@@ -137,7 +142,7 @@ class QNetwork:
             dh *= 1.0 - h * h
             np.matmul(xt, dh, out=grad["A"])
             dh.sum(axis=1, out=grad["c"])
-        else:
+        elif self.adapter == "lowrank":
             np.matmul(t.transpose(0, 2, 1), dh, out=grad["V"])
             dt = dh @ p["V"].transpose(0, 2, 1)
             dt *= 1.0 - t * t
