@@ -12,7 +12,7 @@ from rl_rosetta_layer.errors import ConfigError
     ({"episodes": 0}, "episodes must be a positive integer, got 0"),
     ({"episodes": 2.5}, "episodes must be a positive integer, got 2.5"),
     ({"batch_size": True}, "batch_size must be a positive integer, got True"),
-    ({"adapter": "x"}, "adapter must be one of ('dense', 'lowrank'), got 'x'"),
+    ({"adapter": "x"}, "adapter must be one of ('dense', 'lowrank', 'none'), got 'x'"),
     ({"head": "conv"}, "head must be one of ('linear', 'mlp'), got 'conv'"),
     ({"gamma": 1.0}, "gamma must be in [0, 1), got 1.0"),
     ({"gamma": -0.1}, "gamma must be in [0, 1), got -0.1"),
