@@ -60,7 +60,6 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     diverged = [""] * n
     ep_return = np.zeros(n)
     ep_len = np.zeros(n, np.int64)
-    rows = np.arange(n)
     obs, _ = env.reset()
     step = updates = 0
     seed_updates = np.zeros(n, np.int64)   # updates while each seed was still running
@@ -101,7 +100,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
 
         # ---- learn
         if step >= config.learning_starts and step % config.train_every == 0 \
-                and active.any() and replay.can_sample():
+                and replay.can_sample():
             both, a, ret, disc = replay.sample(sampler, batch)     # both = [o; o2]
             q_next_target = net.forward(target, both[:, batch:])
             if config.double_dqn:
@@ -147,4 +146,4 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                       diverged=bool(diverged[i]), error=diverged[i],
                       updates=int(seed_updates[i]),
                       wall_seconds=wall, extra={"lockstep": n})
-            for i in rows]
+            for i in range(n)]
