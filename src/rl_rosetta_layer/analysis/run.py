@@ -72,6 +72,7 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     write_json(out_dir / "analysis_config.json",
                {"env": env_spec.__dict__, "dataset_steps": dataset_steps, "seed": seed,
                 "layers": names + bank, "select_by": select_by, "n_bootstrap": n_bootstrap,
+                "value_target": data.value_target,
                 "selected": selected})
     atomic_write_text(out_dir / SELECTED_FILE, selected + "\n")
     return selected

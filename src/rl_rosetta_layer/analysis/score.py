@@ -63,14 +63,16 @@ def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray
     z_next = np.asarray(layer.forward(data.next_obs), np.float64)
     a_hot = np.eye(data.n_actions)[data.actions]
     za = np.concatenate([z, a_hot], axis=1)
-    # Probes on the same features share one decomposition per fold.
-    fits = fit_ridge_cv_many(z[train], {"reward_r2": data.rewards[train],
-                                        "value_r2": data.optimal_return[train],
-                                        "state_r2": data.state[train]}, rng)
+    # Probes on the same features share one decomposition per fold. An environment that
+    # exposes no true state (state of width 0) gets NaN for the state probe.
+    on_z = {"reward_r2": data.rewards, "value_r2": data.optimal_return}
+    if data.state.shape[1]:
+        on_z["state_r2"] = data.state
+    fits = fit_ridge_cv_many(z[train], {k: v[train] for k, v in on_z.items()}, rng)
     fits["transition_r2"] = fit_ridge_cv(za[train], z_next[train], rng)
-    targets = {"reward_r2": (z, data.rewards), "transition_r2": (za, z_next),
-               "value_r2": (z, data.optimal_return), "state_r2": (z, data.state)}
-    scores, reps = {}, {}
+    targets = {"transition_r2": (za, z_next), **{k: (z, v) for k, v in on_z.items()}}
+    scores = {"state_r2": float("nan")}
+    reps = {"state_r2": np.full(len(counts), np.nan)}
     for name, (X, Y) in targets.items():
         pred = fits[name].predict(X[test])
         scores[name] = r2_score(Y[test], pred)
