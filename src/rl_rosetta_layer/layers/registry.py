@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..envs.grid import GridConfig
@@ -27,21 +29,38 @@ GROUPS = {
 KNOWN = SEED_CANDIDATES + BASELINES + BANK_NAMES
 
 
-def seed_candidates(grid: GridConfig) -> dict[str, NumpyLayer]:
-    """The seed's four candidates for observations of ``grid``, seeded as the prototype."""
+@dataclass(frozen=True)
+class Observations:
+    """What layers need to know about observations that are not the seed's grid."""
+
+    obs_dim: int
+    source: str = "environment"
+    """The environment's name, for messages."""
+
+
+def seed_candidates(obs: GridConfig | Observations) -> dict[str, NumpyLayer]:
+    """The seed's candidates for observations ``obs``, seeded as the prototype.
+
+    ``structured_mid`` reads the grid's agent and goal maps, so it exists only when ``obs``
+    is the grid's :class:`GridConfig`.
+    """
     rng = np.random.default_rng(RANDOM_SEED)
     layers: dict[str, NumpyLayer] = {}
     for name, (out, scale) in RANDOM_SHAPES.items():
-        layers[name] = RandomTanhLayer(name, grid.obs_dim, out, scale, rng)
-    layers["structured_mid"] = StructuredLayer("structured_mid", grid.size, grid.history)
-    return {name: layers[name] for name in SEED_CANDIDATES}
+        layers[name] = RandomTanhLayer(name, obs.obs_dim, out, scale, rng)
+    if isinstance(obs, GridConfig):
+        layers["structured_mid"] = StructuredLayer("structured_mid", obs.size, obs.history)
+    return {name: layers[name] for name in SEED_CANDIDATES if name in layers}
 
 
-def expand_layer_names(spec: str, selected: str | None = None) -> list[str]:
+def expand_layer_names(spec: str, selected: str | None = None,
+                       unavailable: tuple[str, ...] = ()) -> list[str]:
     """Turn ``--layers`` text into candidate names, in order and without repeats.
 
     ``spec`` is a comma list of names and groups (``candidates``, ``baselines``, ``bank``,
-    ``all``) and ``selected`` (the layer in ``selected_layer.txt``).
+    ``all``) and ``selected`` (the layer in ``selected_layer.txt``). Groups leave out the
+    ``unavailable`` layers (e.g. ``structured_mid`` off the grid); named ones are kept, so
+    building them gives the error that says why.
 
     >>> expand_layer_names("structured_mid,identity")
     ['structured_mid', 'identity']
@@ -58,7 +77,8 @@ def expand_layer_names(spec: str, selected: str | None = None) -> list[str]:
                 raise ConfigError("--layers selected needs a selected layer")
             group = (selected,)
         else:
-            group = GROUPS.get(part, (part,))
+            group = tuple(n for n in GROUPS[part] if n not in unavailable) \
+                if part in GROUPS else (part,)
         for name in group:
             if name not in KNOWN:
                 raise UnknownLayerError(
@@ -69,10 +89,16 @@ def expand_layer_names(spec: str, selected: str | None = None) -> list[str]:
     return names
 
 
-def build_layers(names: list[str], grid: GridConfig, selected: str | None = None
-                 ) -> dict[str, NumpyLayer | TrainableBody]:
-    """Build the candidates ``names``; the random bank takes the selected layer's shape."""
+def build_layers(names: list[str], grid: GridConfig | Observations,
+                 selected: str | None = None) -> dict[str, NumpyLayer | TrainableBody]:
+    """Build the candidates ``names`` for observations ``grid`` (the seed's grid, or any
+    :class:`Observations`); the random bank takes the selected layer's shape."""
     seed = seed_candidates(grid)
+    if "structured_mid" in names and "structured_mid" not in seed:
+        raise ConfigError(
+            f"structured_mid reads the grid's agent and goal maps, but the observations come "
+            f"from {grid.source!r}; accepted layers there: "
+            f"{', '.join(n for n in KNOWN if n != 'structured_mid')}")
     out: dict[str, NumpyLayer | TrainableBody] = {}
     bank = None
     for name in names:
