@@ -1,17 +1,61 @@
-"""Environments by name, so configs and the CLI can select them."""
+"""Environments by name, so configs and the CLI can select them.
+
+``grid`` is the seed's video-like grid. ``gym:<id>`` is any Gymnasium environment with
+image observations and discrete actions, through :class:`GymVectorEnv` (the ``gym`` extra);
+``minigrid:<id>`` is the same for MiniGrid ids, with a sensible action subset by default.
+"""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
 from .grid import GridConfig, VectorVideoGrid
 
-ENV_NAMES = ("grid",)
+ENV_NAMES = ("grid", "gym:<id>", "minigrid:<id>")
+
+#: Actions MiniGrid tasks need, by id prefix (the rest are unused there): 0 left, 1 right,
+#: 2 forward, 3 pick up, 5 toggle.
+MINIGRID_ACTIONS = {"MiniGrid-Empty": (0, 1, 2), "MiniGrid-FourRooms": (0, 1, 2),
+                    "MiniGrid-DoorKey": (0, 1, 2, 3, 5)}
+#: MiniGrid's symbolic view is 7x7 cells: keep one value per cell.
+MINIGRID_FRAME = 7
+
+
+def split_env_name(name: str) -> tuple[str, str]:
+    """``"minigrid:MiniGrid-Empty-6x6-v0"`` -> ("minigrid", "MiniGrid-Empty-6x6-v0")."""
+    kind, sep, env_id = str(name).partition(":")
+    if name == "grid":
+        return "grid", ""
+    if not sep or kind not in ("gym", "minigrid") or not env_id:
+        raise ConfigError(f"unknown environment {name!r}; accepted: {', '.join(ENV_NAMES)}")
+    return kind, env_id
 
 
 def make_vector_env(name: str, num_envs: int, *, grid_size: int = 8, history: int = 2,
-                    max_steps: int = 60, autoreset: bool = True) -> VectorVideoGrid:
-    """Build ``num_envs`` copies of the environment ``name`` (one of :data:`ENV_NAMES`)."""
-    if name != "grid":
-        raise ConfigError(f"unknown environment {name!r}; accepted: {', '.join(ENV_NAMES)}")
-    config = GridConfig(size=grid_size, history=history, max_steps=max_steps)
-    return VectorVideoGrid(num_envs, config, autoreset=autoreset)
+                    max_steps: int | None = None, autoreset: bool = True,
+                    frame_size: int | None = None, actions: tuple[int, ...] | None = None):
+    """Build ``num_envs`` copies of the environment ``name`` (see :data:`ENV_NAMES`).
+
+    ``grid_size`` and ``max_steps`` (default 60) configure the grid; ``frame_size`` (default
+    7 for MiniGrid, 8 otherwise) and ``actions`` configure Gymnasium environments, whose
+    own step limit applies unless ``max_steps`` is given.
+    """
+    kind, env_id = split_env_name(name)
+    if kind == "grid":
+        config = GridConfig(size=grid_size, history=history,
+                            max_steps=60 if max_steps is None else max_steps)
+        return VectorVideoGrid(num_envs, config, autoreset=autoreset)
+    from .gym_adapter import GymVectorEnv
+
+    if kind == "minigrid":
+        try:
+            import minigrid  # noqa: F401  (registers the MiniGrid ids)
+        except ImportError as exc:
+            raise ConfigError(f"environment {name!r} needs minigrid: "
+                              f"pip install -e '.[gym]'") from exc
+        if actions is None:
+            actions = next((a for prefix, a in MINIGRID_ACTIONS.items()
+                            if env_id.startswith(prefix)), None)
+        frame_size = MINIGRID_FRAME if frame_size is None else frame_size
+    return GymVectorEnv(env_id, num_envs, frame_size=8 if frame_size is None else frame_size,
+                        history=history, actions=actions, max_steps=max_steps,
+                        autoreset=autoreset)
