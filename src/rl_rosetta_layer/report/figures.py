@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from ..analysis.score import METRICS
 from ..errors import CorruptFileError
 from ..experiments.outputs import LAST
 from ..io import atomic_write_bytes, read_csv
-from ..layers.registry import BANK_NAMES, BASELINES
+from ..layers.registry import BANK_NAMES, BASELINES, SEED_CANDIDATES
 from .tables import METRIC_HEADERS
 
 FIGURES_DIR = "figures"
@@ -148,8 +149,9 @@ def learning_curves(episodes: Mapping[str, Mapping[int, tuple[np.ndarray, np.nda
 
 
 def layer_colors(layers: Sequence[str], selected: str | None) -> dict[str, str]:
-    """One colour per layer: the selected layer red, the bank grey, the rest in turn."""
-    colors, k = {}, 0
+    """One colour per layer, the same in every figure: the selected layer red, the bank
+    grey, the seed's candidates by their order, other layers by a hash of their name."""
+    colors = {}
     for name in layers:
         if name == selected:
             colors[name] = SELECTED_COLOR
@@ -159,9 +161,12 @@ def layer_colors(layers: Sequence[str], selected: str | None) -> dict[str, str]:
             colors[name] = "black"
         elif name == "mlp_full":
             colors[name] = "tab:brown"
+        elif name in SEED_CANDIDATES:
+            colors[name] = CANDIDATE_COLORS[SEED_CANDIDATES.index(name)]
         else:
-            colors[name] = CANDIDATE_COLORS[k % len(CANDIDATE_COLORS)]
-            k += 1
+            k = len(SEED_CANDIDATES) + zlib.crc32(name.encode()) % (
+                len(CANDIDATE_COLORS) - len(SEED_CANDIDATES))
+            colors[name] = CANDIDATE_COLORS[k]
     return colors
 
 
@@ -188,12 +193,16 @@ def _ax(ax, figsize=(8.0, 5.0)):
     return ax if ax is not None else new_axes(figsize)[1][0, 0]
 
 
-def plot_learning_curves(curves: Mapping[str, Curve], *, ax=None, selected: str | None = None):
+def plot_learning_curves(curves: Mapping[str, Curve], *, ax=None, selected: str | None = None,
+                         layers: Sequence[str] | None = None, title: str | None = None):
     """Mean smoothed return against env steps, with a CI band per layer. Returns ``ax``.
 
-    Bank layers are drawn as one grey band: the range of their mean curves.
+    ``layers`` limits the plot to those layers (default: all). Bank layers are drawn as
+    one grey band: the range of their mean curves.
     """
     ax = _ax(ax, (9.0, 5.5))
+    if layers is not None:
+        curves = {n: curves[n] for n in layers if n in curves}
     names = [n for n in curves if layer_kind(n) != "bank"]
     names.sort(key=lambda n: (n != selected, layer_kind(n) == "baseline", n))
     colors = layer_colors(names, selected)
@@ -217,8 +226,8 @@ def plot_learning_curves(curves: Mapping[str, Curve], *, ax=None, selected: str 
                                       if some and some.window > 1 else ""))
     n_seeds = sorted({c.n_seeds for c in curves.values()})
     seeds = "/".join(str(n) for n in n_seeds)
-    ax.set_title(f"Learning curves: mean over {seeds} seeds, band = 95% bootstrap CI "
-                 "across seeds", fontsize=10)
+    ax.set_title(title or f"Learning curves: mean over {seeds} seeds, band = 95% bootstrap "
+                 "CI across seeds", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return ax
@@ -271,12 +280,13 @@ def plot_score_vs_return(scores: Mapping[str, tuple[float, float, float]],
     for name in names:
         x, xlo, xhi = (_f(v) for v in scores[name])
         y, ylo, yhi = (_f(v) for v in returns[name])
-        xerr = [[x - xlo], [xhi - x]] if math.isfinite(xlo) and xlo <= x <= xhi else None
-        yerr = [[y - ylo], [yhi - y]] if math.isfinite(ylo) and ylo <= y <= yhi else None
         marker = {"baseline": "s", "bank": "o", "candidate": "D"}[layer_kind(name)]
-        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt=marker, color=colors[name],
-                    ms=8 if name == selected else 5, mec="black" if name == selected else None,
-                    elinewidth=1, capsize=2)
+        if math.isfinite(xlo) and math.isfinite(xhi):
+            ax.plot([xlo, xhi], [y, y], color=colors[name], lw=1.2)
+        if math.isfinite(ylo) and math.isfinite(yhi):
+            ax.plot([x, x], [ylo, yhi], color=colors[name], lw=1.2)
+        ax.plot([x], [y], marker, color=colors[name], ms=8 if name == selected else 5,
+                mec="black" if name == selected else colors[name], zorder=3)
         if annotate and layer_kind(name) != "bank":
             ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xlabel(f"{METRIC_HEADERS.get(score_name, score_name)} (analysis, before RL)")
@@ -291,11 +301,12 @@ def plot_score_vs_return(scores: Mapping[str, tuple[float, float, float]],
         title += ": rank correlation not computable"
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
+    _few_ticks(ax)
     return ax
 
 
 def plot_probe_scores(rows: Sequence[Mapping], metric: str, *, ax=None,
-                      selected: str | None = None):
+                      selected: str | None = None, show_labels: bool = True):
     """One score per layer (rows of ``layer_analysis.csv``) with its bootstrap CI, in the
     file's order. Returns ``ax``."""
     ax = _ax(ax, (5.0, 4.0))
@@ -308,11 +319,20 @@ def plot_probe_scores(rows: Sequence[Mapping], metric: str, *, ax=None,
             ax.plot([lo, hi], [y, y], color=colors[name], lw=3, alpha=0.6, solid_capstyle="butt")
         ax.plot([v], [y], "o", color=colors[name], ms=5,
                 mec="black" if name == selected else colors[name])
-    ax.set_yticks(range(len(rows)), [_label(n, selected) for n in names], fontsize=7)
-    ax.invert_yaxis()
+    ax.set_yticks(range(len(rows)), [_label(n, selected) for n in names] if show_labels
+                  else [], fontsize=7)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_title(METRIC_HEADERS.get(metric, metric), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
+    _few_ticks(ax)
     return ax
+
+
+def _few_ticks(ax) -> None:
+    """At most five x ticks, so small ranges (reward R² ~ 0.005) do not overlap."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
 
 
 def _f(value) -> float:
@@ -349,8 +369,21 @@ def write_figures(out_dir: Path, selected: str | None) -> tuple[list[Path], list
                      if has_analysis else [])
     if has_runs:
         curves = learning_curves(load_episodes(out_dir), np.random.default_rng(FIGURE_SEED))
-        fig, axes = new_axes((9.0, 5.5))
-        plot_learning_curves(curves, ax=axes[0, 0], selected=selected)
+        candidates = [n for n in curves if layer_kind(n) == "candidate"]
+        others = [n for n in curves if layer_kind(n) != "candidate" or n == selected]
+        if len(others) > 1:
+            fig, axes = new_axes((15.0, 5.5), 1, 2)
+            fig.get_layout_engine().set(w_pad=0.1)
+            plot_learning_curves(curves, ax=axes[0, 0], selected=selected, layers=candidates,
+                                 title="Candidate layers")
+            plot_learning_curves(curves, ax=axes[0, 1], selected=selected, layers=others,
+                                 title="Selected layer against the baselines")
+            axes[0, 1].sharey(axes[0, 0])
+            fig.suptitle("Learning curves: mean over seeds, band = 95% bootstrap CI across "
+                         "seeds", fontsize=11)
+        else:
+            fig, axes = new_axes((9.0, 5.5))
+            plot_learning_curves(curves, ax=axes[0, 0], selected=selected)
         written.append(save_figure(fig, fig_dir / FIGURE_FILES["learning_curves"]))
     else:
         missing.append("learning curves need outputs/experiment_returns.csv: run `rosetta train`")
@@ -366,8 +399,9 @@ def write_figures(out_dir: Path, selected: str | None) -> tuple[list[Path], list
                        "experiment_returns.csv: run `rosetta train`")
     if has_analysis:
         fig, axes = new_axes((12.0, 1.6 + 0.55 * len(analysis_rows)), 2, 3)
-        for ax, metric in zip(axes.flat, METRICS):
-            plot_probe_scores(analysis_rows, metric, ax=ax, selected=selected)
+        for k, (ax, metric) in enumerate(zip(axes.flat, METRICS)):
+            plot_probe_scores(analysis_rows, metric, ax=ax, selected=selected,
+                              show_labels=k % 3 == 0)
         fig.suptitle("Analysis scores per layer (held-out data), 95% bootstrap CI", fontsize=11)
         written.append(save_figure(fig, fig_dir / FIGURE_FILES["probe_scores"]))
     else:

@@ -32,10 +32,16 @@ def with_ci(value: float, low: float, high: float, digits: int = 3) -> str:
     """
     if math.isnan(value):
         return "—"
-    text = f"{value:.{digits}f}"
+    text = _fixed(value, digits)
     if math.isnan(low) or math.isnan(high):
         return text
-    return f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{text} [{_fixed(low, digits)}, {_fixed(high, digits)}]"
+
+
+def _fixed(value: float, digits: int) -> str:
+    """Fixed-point text without a negative zero (-0.0001 -> '0.000')."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def analysis_table(rows: list[dict], selected: str | None = None) -> str:

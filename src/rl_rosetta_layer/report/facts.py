@@ -1,0 +1,322 @@
+"""``report_facts.json``: counts, setup and derived numbers behind the paper's text.
+
+Everything here is read from the other output files (or from the package's own
+definitions of the environment and layers those files name), so every number the paper
+prints can be found in an output file. Sections whose inputs are missing are left out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .. import stats
+from ..errors import CorruptFileError, RosettaError
+from ..experiments.outputs import LAST
+from ..io import read_csv, write_json
+from . import claims
+
+FACTS_FILE = "report_facts.json"
+#: Arrays in a run record that are per-episode data, not setup.
+EPISODE_ARRAYS = ("returns", "lengths", "successes")
+
+
+def _float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _clean(value):
+    """JSON-safe: NaN -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def env_facts(env: dict) -> dict:
+    """The environment a run used, completed from the package's grid definition."""
+    from ..envs.grid import MOVES, GridConfig
+
+    if env.get("name", "grid") != "grid":
+        return dict(env)
+    grid = GridConfig(size=int(env.get("grid_size", 8)), history=int(env.get("history", 2)),
+                      max_steps=int(env.get("max_steps", 60)))
+    cells = np.arange(grid.size * grid.size)
+    xy = np.stack([cells % grid.size, cells // grid.size], axis=1)
+    d = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    d = d[~np.eye(len(cells), dtype=bool)]
+    optimal = grid.goal_reward + grid.step_reward * (d - 1)
+    return {"name": "grid", "size": grid.size, "history": grid.history,
+            "max_steps": grid.max_steps, "step_reward": grid.step_reward,
+            "goal_reward": grid.goal_reward, "n_actions": int(len(MOVES)),
+            "obs_dim": grid.obs_dim, "optimal_return_mean": float(optimal.mean()),
+            "optimal_return_max": float(optimal.max()),
+            "shortest_path_mean": float(d.mean())}
+
+
+def layer_facts(names: list[str], env: dict, selected: str | None,
+                config: dict | None) -> dict[str, dict]:
+    """Kind, shape and trainable parameters (with ``config``'s adapters) of each layer."""
+    from ..agent.network import QNetwork
+    from ..envs.grid import MOVES, GridConfig
+    from ..layers.registry import KNOWN, build_layers
+    from .figures import layer_kind
+
+    grid = GridConfig(size=int(env.get("grid_size", env.get("size", 8))),
+                      history=int(env.get("history", 2)),
+                      max_steps=int(env.get("max_steps", 60)))
+    known = [n for n in names if n in KNOWN and (selected or layer_kind(n) != "bank")]
+    try:
+        built = build_layers(known, grid, selected)
+    except RosettaError:
+        built = {}
+    out = {}
+    for name in names:
+        row: dict = {"kind": layer_kind(name)}
+        layer = built.get(name)
+        if layer is not None:
+            row.update(input_dim=int(layer.input_dim), output_dim=int(layer.output_dim))
+            if config:
+                net = QNetwork(grid.obs_dim, layer, len(MOVES), adapter=config["adapter"],
+                               rank=int(config["adapter_rank"]), head=config["head"],
+                               head_hidden=int(config["head_hidden"]))
+                row.update(trainable_params=int(net.n_params()),
+                           input_adapter_params=int(net.n_adapter_params()))
+        out[name] = row
+    return out
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CorruptFileError(f"{path} is not a readable run record: {exc}") from exc
+
+
+def _record(path: Path) -> dict:
+    """One run record, the same shape whichever layout wrote it: ``spec``, ``versions``,
+    ``commit``, ``host``, ``written_at``, ``wall_seconds``, ``updates``, ``lockstep``,
+    ``episodes_run``, ``env_steps_total``.
+
+    Layouts: ``runs/<run_id>.json`` (spec, result with per-episode arrays, versions, ...)
+    or ``runs/<run_id>/`` with ``config.json``, ``metrics.json`` and ``manifest.json``.
+    """
+    if path.is_dir():
+        config = _read_json(path / "config.json")
+        metrics = _read_json(path / "metrics.json")
+        manifest = _read_json(path / "manifest.json")
+        spec = {k: v for k, v in config.items() if k != "run_id"}
+        return {"spec": spec, "versions": manifest.get("versions", {}),
+                "commit": manifest.get("commit", ""), "host": manifest.get("host", ""),
+                "written_at": manifest.get("written_at", ""),
+                "wall_seconds": float(manifest.get("wall_seconds", 0.0)),
+                "updates": int(metrics.get("updates", 0)),
+                "lockstep": int(manifest.get("lockstep", 1) or 1),
+                "episodes_run": int(metrics.get("episodes", 0)),
+                "env_steps_total": int(metrics.get("env_steps", 0)),
+                "status": metrics.get("status", "ok")}
+    rec = _read_json(path)
+    result = rec.get("result", {})
+    return {"spec": rec.get("spec", {}), "versions": rec.get("versions", {}),
+            "commit": rec.get("commit", ""), "host": rec.get("host", ""),
+            "written_at": rec.get("written_at", ""),
+            "wall_seconds": float(result.get("wall_seconds", 0.0)),
+            "updates": int(result.get("updates", 0)),
+            "lockstep": int(result.get("extra", {}).get("lockstep", 1) or 1),
+            "episodes_run": len(result.get("returns", [])),
+            "env_steps_total": int(np.sum(result.get("lengths", []))),
+            "status": rec.get("status", "ok")}
+
+
+def run_paths(out_dir: Path) -> list[Path]:
+    """Run records under ``out_dir/runs`` in either layout (see :func:`_record`)."""
+    runs_dir = Path(out_dir) / "runs"
+    if not runs_dir.is_dir():
+        return []
+    return sorted(p for p in runs_dir.iterdir() if not p.name.startswith((".", "_")) and (
+        (p.is_file() and p.suffix == ".json") or (p.is_dir() and (p / "config.json").is_file())))
+
+
+def run_records(out_dir: Path, keys: set[tuple[str, int]] | None = None) -> list[dict]:
+    """Run records (without per-episode data), one per (layer, seed) in ``keys`` (the
+    latest written when several exist)."""
+    best: dict[tuple[str, int], dict] = {}
+    for path in run_paths(out_dir):
+        rec = _record(path)
+        try:
+            key = (str(rec["spec"]["layer"]), int(rec["spec"]["seed"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptFileError(f"{path} is not a run record written by `rosetta train`: "
+                                   f"no layer or seed ({exc})") from exc
+        if keys is not None and key not in keys:
+            continue
+        if key not in best or str(rec["written_at"]) >= str(best[key]["written_at"]):
+            best[key] = rec
+    return [best[k] for k in sorted(best)]
+
+
+def _common_config(records: list[dict]) -> tuple[dict, list[str]]:
+    configs = [r["spec"].get("config", {}) for r in records]
+    keys = sorted(set().union(*configs)) if configs else []
+    common, differs = {}, []
+    for k in keys:
+        values = {json.dumps(c.get(k), sort_keys=True) for c in configs}
+        if len(values) == 1:
+            common[k] = configs[0].get(k)
+        else:
+            differs.append(k)
+    return common, differs
+
+
+def training_facts(out_dir: Path, summary: list[dict]) -> dict:
+    """Budgets, seeds, config, hardware and versions of the runs behind the summary."""
+    from .figures import layer_kind
+    from .statistics import final_returns
+
+    finals = final_returns(out_dir)
+    seeds = sorted({s for v in finals.values() for s in v})
+    layers = [r["layer"] for r in summary]
+    records = run_records(out_dir, {(layer, s) for layer in layers for s in seeds})
+    config, differs = _common_config(records)
+    wall = [r["wall_seconds"] for r in records]
+    steps = [r["env_steps_total"] for r in records]
+    updates = [r["updates"] for r in records]
+    versions: dict[str, list[str]] = defaultdict(list)
+    for r in records:
+        for k, v in r.get("versions", {}).items():
+            if v not in versions[k]:
+                versions[k].append(v)
+    return {
+        "layers": layers,
+        "n_layers": len(layers),
+        "seeds": seeds,
+        "n_seeds": len(seeds),
+        "n_runs": len(records),
+        "runs_not_ok": int(sum(int(_float(r.get("runs_not_ok", 0))) for r in summary)),
+        "episodes": config.get("episodes"),
+        "last_episodes": LAST,
+        "config": config,
+        "config_differs": differs,
+        "env_steps_per_run_min": min(steps) if steps else None,
+        "env_steps_per_run_max": max(steps) if steps else None,
+        "env_steps_total": int(sum(steps)),
+        "updates_per_run_min": min(updates) if updates else None,
+        "updates_per_run_max": max(updates) if updates else None,
+        "wall_seconds_total": float(sum(wall)),
+        "wall_seconds_per_run_min": min(wall) if wall else None,
+        "wall_seconds_per_run_max": max(wall) if wall else None,
+        "hosts": sorted({str(r.get("host", "")) for r in records}),
+        "commits": sorted({str(r.get("commit", "")) for r in records if r.get("commit")}),
+        "versions": dict(versions),
+        "written_first": min((str(r.get("written_at", "")) for r in records), default=""),
+        "written_last": max((str(r.get("written_at", "")) for r in records), default=""),
+        "lockstep": sorted({r["lockstep"] for r in records}),
+        "env": records[0]["spec"].get("env", {}) if records else {},
+        "n_layers_by_kind": {k: sum(layer_kind(n) == k for n in layers)
+                             for k in ("candidate", "baseline", "bank")},
+        "rank_by_mean_last_50": {r["layer"]: k + 1 for k, r in enumerate(
+            sorted(summary, key=lambda r: -_float(r["mean_last_50"])))},
+    }
+
+
+def comparison_facts(rows: list[dict], alpha: float = claims.ALPHA) -> dict:
+    """Verdict per comparison and what the seed count allows."""
+    if not rows:
+        return {}
+    verdicts = {r["other"]: claims.comparison_verdict(r, alpha) for r in rows}
+    n = int(_float(rows[0]["n_seeds"]))
+    m = len(rows)
+    return {
+        "n_comparisons": m,
+        "n_seeds": n,
+        "verdicts": verdicts,
+        "verdict_counts": claims.count_verdicts(list(verdicts.values())),
+        "hypothesis": claims.hypothesis_verdict(list(verdicts.values())),
+        "smallest_p": stats.smallest_p(n)["sign_flip"],
+        "smallest_p_holm": stats.smallest_p_holm(n, m),
+        "min_seeds": stats.min_seeds(alpha, 1),
+        "min_seeds_holm": stats.min_seeds(alpha, m),
+        "max_ci_coverage": stats.max_bootstrap_coverage(n),
+    }
+
+
+def validity_facts(rows: list[dict], select_by: str | None,
+                   alpha: float = claims.ALPHA) -> dict:
+    """Verdict per score, and Spearman p adjusted by Holm over the scores tested."""
+    if not rows:
+        return {}
+    n_layers = int(_float(rows[0]["n_layers"]))
+    others = [r for r in rows if r["score"] != select_by]
+    return {
+        "n_scores": len(rows),
+        "n_other_scores": len(others),
+        "n_layers": n_layers,
+        "select_by": select_by,
+        "verdicts": claims.validity_verdicts(rows, select_by, alpha),
+        "p_used": claims.validity_p(rows, select_by),
+        "smallest_p": stats.smallest_p_rank_correlation(n_layers) if n_layers >= 1 else None,
+    }
+
+
+def collect_facts(out_dir: Path, selected: str | None) -> dict:
+    """Every fact the available outputs allow (see the module docstring)."""
+    out_dir = Path(out_dir)
+    facts: dict = {"written_by": "rosetta report", "alpha": claims.ALPHA,
+                   "confidence": 0.95, "selected": selected}
+    analysis_cfg: dict = {}
+    path = out_dir / "analysis_config.json"
+    if path.is_file():
+        try:
+            analysis_cfg = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CorruptFileError(f"{path} is not valid JSON: {exc}") from exc
+    if (out_dir / "layer_analysis.csv").is_file():
+        rows = read_csv(out_dir / "layer_analysis.csv", ("layer",))
+        facts["analysis"] = {
+            "layers": [r["layer"] for r in rows],
+            "n_layers": len(rows),
+            "dataset_steps": analysis_cfg.get("dataset_steps", rows[0].get("dataset_steps")),
+            "seed": analysis_cfg.get("seed", rows[0].get("seed")),
+            "n_bootstrap": analysis_cfg.get("n_bootstrap"),
+            "select_by": analysis_cfg.get("select_by", "composite_score"),
+        }
+    summary = []
+    if (out_dir / "experiment_summary.csv").is_file() and \
+            (out_dir / "experiment_returns.csv").is_file():
+        summary = read_csv(out_dir / "experiment_summary.csv", ("layer", "mean_last_50"))
+        facts["training"] = training_facts(out_dir, summary)
+        bank = [r for r in summary if r["layer"].startswith("random_bank_")]
+        if bank:
+            iqm = [_float(r.get("iqm", r["mean_last_50"])) for r in bank]
+            facts["bank"] = {"n_layers": len(bank), "iqm_min": min(iqm), "iqm_max": max(iqm)}
+    env = (facts.get("training", {}).get("env") or analysis_cfg.get("env") or {})
+    if env:
+        facts["env"] = env_facts(env)
+        names = list(dict.fromkeys(facts.get("analysis", {}).get("layers", [])
+                                   + [r["layer"] for r in summary]))
+        facts["layers"] = layer_facts(names, env, selected,
+                                      facts.get("training", {}).get("config") or None)
+    if (out_dir / "comparisons.csv").is_file() and selected is not None:
+        rows = read_csv(out_dir / "comparisons.csv", ("selected", "other", "mean_diff"))
+        if rows and rows[0]["selected"] == selected:
+            facts["comparisons"] = comparison_facts(rows)
+    if (out_dir / "score_validity.csv").is_file():
+        rows = read_csv(out_dir / "score_validity.csv", ("score", "spearman", "spearman_p"))
+        facts["validity"] = validity_facts(rows, facts.get("analysis", {}).get("select_by"))
+    return _clean(facts)
+
+
+def write_facts(out_dir: Path, selected: str | None) -> Path:
+    """Write ``report_facts.json``."""
+    return write_json(Path(out_dir) / FACTS_FILE, collect_facts(out_dir, selected))
