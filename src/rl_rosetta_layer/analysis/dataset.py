@@ -8,7 +8,6 @@ import numpy as np
 
 from ..errors import ConfigError
 
-
 #: Discount of the random-policy return-to-go used as the value target when an
 #: environment cannot say what the best achievable return is.
 VALUE_GAMMA = 0.95
