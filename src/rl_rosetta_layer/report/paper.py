@@ -583,11 +583,10 @@ def paper_context(o: Outputs, paper_path: Path) -> dict[str, str]:
                 outside.append((max(lo - v, v - hi), r, m))
     if outside:
         _, r, m = max(outside, key=lambda t: t[0])
-        text += (f" Some point estimates lie outside their percentile bootstrap CI, e.g. the "
+        text += (f" Some point estimates lie outside their bootstrap CI, e.g. the "
                  f"{METRIC_HEADERS[m]} of {code(r['layer'])}: {f3(r[m])}, "
-                 f"{ci(r[m + '_ci_low'], r[m + '_ci_high'])}. Resampling held-out rows with "
-                 f"replacement duplicates rows, which lowers an effective rank (and the "
-                 f"composite that contains it), so these intervals are shifted down.")
+                 f"{ci(r[m + '_ci_low'], r[m + '_ci_high'])}: the resampling distribution "
+                 f"is skewed there, so read that interval with care.")
     ctx["results_analysis"] = text
     ctx["table_analysis"] = o.tables["analysis"].strip()
     ctx["figure_probes"] = figure(o.figures["probe_scores"], paper_path, 1,
