@@ -1,0 +1,120 @@
+"""Smoke tests of the benchmark suite (bench/): tiny sizes, no timing claims.
+
+The SB3 comparison is skipped when stable-baselines3 is absent (it is a bench extra); the
+GPU script must exit cleanly without a GPU.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:        # `import bench` from any working directory
+    sys.path.insert(0, str(ROOT))
+
+from bench import common  # noqa: E402
+from rl_rosetta_layer.agent import DQNConfig, QNetwork  # noqa: E402
+from rl_rosetta_layer.layers.synthetic import RandomTanhLayer  # noqa: E402
+
+
+def test_list_names_every_script():
+    out = subprocess.run([sys.executable, "-m", "bench", "--list"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    for name in ("run_order", "vs_sb3", "machine_limit", "scaling", "gpu_blocks",
+                 "stats_calibration", "rliable_check"):
+        assert name in names
+
+
+def test_unknown_script_is_refused_with_the_accepted_names():
+    res = subprocess.run([sys.executable, "-m", "bench", "no_such_bench"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "unknown script(s) no_such_bench; accepted: run_order" in res.stderr
+
+
+def test_update_flops_counted_by_hand():
+    # 256 -> 256 tanh -> 5, batch 64, no Double DQN, no input adapter:
+    # target and online forward 2 * 64 * (256*256 + 256*5) each, backward dWo, dq@Wo^T, dW1.
+    net = QNetwork(256, common.mlp_body(256), 5, adapter="none", head="linear")
+    fwd = 2 * 64 * (256 * 256 + 256 * 5)
+    bwd = 2 * 256 * 64 * 5 + 2 * 64 * 5 * 256 + 2 * 256 * 64 * 256
+    assert common.total_flops(common.update_matmuls(net, 64, double_dqn=False)) == 2 * fwd + bwd
+    # Double DQN runs the online pass on [o; o2]: one more forward of 64 rows.
+    assert common.total_flops(common.update_matmuls(net, 64, double_dqn=True)) == 3 * fwd + bwd
+
+
+def test_update_flops_with_lowrank_adapter_and_frozen_layer():
+    layer = RandomTanhLayer("r", 256, 16, 0.2, np.random.default_rng(0))
+    net = QNetwork(256, layer, 5, adapter="lowrank", rank=4, head="mlp", head_hidden=8)
+    labels = [m.label for m in common.update_matmuls(net, 2, double_dqn=False)]
+    assert labels == ["target fwd x@U", "target fwd t@V", "target fwd h@W1", "target fwd z@W2",
+                      "target fwd u@Wo", "online fwd x@U", "online fwd t@V", "online fwd h@W1",
+                      "online fwd z@W2", "online fwd u@Wo", "bwd dWo", "bwd dq@Wo^T", "bwd dW2",
+                      "bwd dz@W2^T", "bwd dz@W1^T (input grad)", "bwd dV", "bwd dh@V^T",
+                      "bwd dU"]
+
+
+def test_update_bench_runs_and_times_every_part():
+    ub = common.UpdateBench(common.mlp_body(16), common.matched_config(5), fill=100)
+    parts = ub.part_seconds(n=3, rounds=1)
+    assert set(parts) == set(common.UpdateBench.PARTS)
+    assert all(v > 0 for v in parts.values())
+    assert ub.seconds_per_update(n=3, repeat=1) > 0
+
+
+def test_matched_config_is_sb3_schedule():
+    c = common.matched_config(10)
+    assert (c.n_step, c.train_every, c.batch_size, c.buffer_size, c.double_dqn) == \
+        (1, 1, 64, 20_000, False)
+    assert isinstance(c, DQNConfig)
+
+
+def test_gym_wrapper_passes_gymnasium_checker():
+    pytest.importorskip("gymnasium")
+    from gymnasium.utils.env_checker import check_env
+
+    env = common.GridGymEnv()
+    check_env(env, skip_render_check=True)
+    obs, _ = env.reset(seed=3)
+    assert obs.shape == (256,) and obs.dtype == np.float32
+    for _ in range(60):
+        *_, terminated, truncated, _ = env.step(0)
+        if terminated or truncated:
+            break
+    assert len(env.episode_returns) == 1
+
+
+@pytest.mark.parametrize("script", ["machine_limit", "scaling"])
+def test_numpy_benches_quick(script, capsys, monkeypatch):
+    monkeypatch.setattr(common, "QUICK", False)       # --quick sets it; restored afterwards
+    module = __import__(f"bench.{script}", fromlist=["main"])
+    assert module.main(["--quick"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith(script.upper().replace("_", " ") + ":")
+
+
+def test_vs_sb3_quick(capsys):
+    pytest.importorskip("stable_baselines3")
+    from bench import vs_sb3
+
+    assert vs_sb3.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "SB3 DQN" in out
+    assert out.strip().splitlines()[-1].startswith("VS SB3: ")
+
+
+def test_gpu_blocks_exits_cleanly_without_a_gpu(capsys):
+    try:
+        import torch
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present: the real benchmark is too heavy for a smoke test")
+    except ImportError:
+        pass
+    from bench import gpu_blocks
+
+    assert gpu_blocks.main([]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("GPU BLOCKS: skipped")
