@@ -69,7 +69,7 @@ def clip_by_norm(grad: np.ndarray, max_norm: float) -> np.ndarray:
 
     A non-finite norm is returned as is (the caller marks that seed diverged).
     """
-    norms = np.sqrt(np.einsum("sp,sp->s", grad, grad, dtype=np.float64))
+    norms = np.sqrt(np.einsum("sp,sp->s", grad, grad))
     if max_norm > 0:
         over = norms > max_norm
         if over.any():

@@ -28,6 +28,7 @@ class LockstepReplay:
         self.size = 0
         self._ptr = 0
         self._base = np.arange(n_seeds)[:, None] * (2 * capacity)
+        self._flat_base = np.arange(n_seeds)[:, None] * capacity
         self._powers = (gamma ** np.arange(n_step + 1)).astype(np.float32)
 
     def add(self, obs, actions, rewards, next_obs, terminal, done) -> None:
@@ -67,11 +68,11 @@ class LockstepReplay:
         slot = (self._ptr - self.size + k) % self.capacity                   # (S, B)
         cap = self.capacity
         # Row numbers into the (S * 2 * capacity, D) view: np.take is the cheapest gather.
+        flat = slot + self._flat_base                                        # into (S * cap,)
         rows = np.concatenate([slot + self._base,
-                               np.take_along_axis(self.bootstrap, slot, axis=1) + self._base
-                               + cap], axis=1)                              # (S, 2B)
+                               self.bootstrap.ravel().take(flat) + self._base + cap],
+                              axis=1)                                       # (S, 2B)
         d = self._frames.shape[3]
         both = self._frames.reshape(-1, d).take(rows.ravel(), axis=0).reshape(*rows.shape, d)
-        return (both, np.take_along_axis(self.actions, slot, axis=1),
-                np.take_along_axis(self.returns, slot, axis=1),
-                np.take_along_axis(self.discount, slot, axis=1))
+        return (both, self.actions.ravel().take(flat), self.returns.ravel().take(flat),
+                self.discount.ravel().take(flat))
