@@ -1,6 +1,6 @@
 """Sweep scaling: 1 vs 2 local workers, and Ray against local workers, on one 12-run sweep.
 
-    python bench/sweep_scaling.py [--episodes 150] [--repeat 1] [--no-ray]
+    python bench/sweep_scaling.py [--episodes 120] [--repeat 2] [--no-ray]
 
 The sweep is the seed's comparison (4 candidate layers x 3 seeds, 8x8 grid, default DQN)
 with a shorter budget. Each mode runs ``rosetta sweep`` as its own process into a fresh
@@ -110,8 +110,9 @@ def stop_ray() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=150, help="episodes per run")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds over all modes")
+    parser.add_argument("--episodes", type=int, default=120, help="episodes per run")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="rounds over all modes; the best of each is reported")
     parser.add_argument("--no-ray", action="store_true", help="local workers only")
     args = parser.parse_args()
     try:

@@ -1,4 +1,4 @@
-"""The ``rosetta`` command: analyze | train | report | run.
+"""The ``rosetta`` command: analyze | train | report | paper | run | sweep.
 
 Bad input prints one line (``rosetta: error: ...``) and exits with status 2; nothing
 already written is changed.
@@ -80,6 +80,40 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="seeds of one layer trained together in one process")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any DQN setting, e.g. --set lr=0.001 (repeatable)")
+    _executor_args(p)
+
+
+def _executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local worker processes (default) or Ray")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="an existing Ray cluster (e.g. auto, or ray://head:10001); without "
+                        "it --executor ray starts a local Ray instance")
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sweep", nargs="?", default=None,
+                   help="a TOML sweep file or a built-in sweep (tiny); without it the grid "
+                        "comes from the flags")
+    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path,
+                   help="folder for every output file (default: outputs)")
+    p.add_argument("--layers", default=None, help="layers or groups (comma list)")
+    p.add_argument("--seeds", default=None, help="comma list or ranges like 0-9")
+    p.add_argument("--episodes", default=None, help="episodes per run (comma list: a grid)")
+    p.add_argument("--batch-size", default=None, help="transitions per update (comma list)")
+    p.add_argument("--grid-size", default=None, help="side of the grid (comma list)")
+    p.add_argument("--history", default=None, help="frames per observation (comma list)")
+    p.add_argument("--max-steps", default=None, help="episode step limit (comma list)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=V[,V...]",
+                   help="any DQN setting; a comma list makes it a grid axis (repeatable)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes or Ray CPUs (default: one per core)")
+    p.add_argument("--lockstep", type=_positive_int, default=1,
+                   help="seeds of one layer trained together in one process")
+    _executor_args(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs and which are finished; train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,12 +125,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the DQN on every (layer, seed)")
     _common(p)
     _train_args(p)
-    p = sub.add_parser("report", help="tables and statistics from existing outputs")
+    p = sub.add_parser("report", help="tables, statistics and figures from existing outputs")
     p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path)
+    p = sub.add_parser("paper", help="the report, then paper/paper.md from the template")
+    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path)
+    p.add_argument("--paper", default=Path("paper") / "paper.md", type=Path,
+                   help="where to write the paper (default: paper/paper.md)")
+    p.add_argument("--template", default=None, type=Path,
+                   help="paper template (default: paper/dummy_paper.md of this package's "
+                        "source tree, else of the working folder)")
+    p.add_argument("--bib", default=None, type=Path,
+                   help="bibliography (default: paper/references.bib, found as --template)")
+    p.add_argument("--skip-report", action="store_true",
+                   help="use the report files as they are instead of regenerating them")
     p = sub.add_parser("run", help="analyze, then train, then report")
     _common(p)
     _analysis_args(p)
     _train_args(p)
+    p = sub.add_parser("sweep", help="run a grid of runs from a sweep file or flags; resumes")
+    _sweep_args(p)
     return parser
 
 
@@ -145,7 +192,8 @@ def cmd_train(args) -> None:
     seeds = parse_seeds(args.seeds)
     summary = run_experiments(args.output_dir, _env_spec(args), config, seeds,
                               layers=args.layers, workers=args.workers,
-                              lockstep=args.lockstep, quiet=args.quiet)
+                              lockstep=args.lockstep, quiet=args.quiet,
+                              executor=args.executor, ray_address=args.ray_address)
     print(markdown_table(summary, ["layer", "mean_last_50", "std_last_50", "mean_auc",
                                    "success_last_50", "runs_not_ok"]), end="")
     bad = [row["layer"] for row in summary if row["runs_not_ok"]]
@@ -170,8 +218,22 @@ def cmd_report(args) -> None:
     print(f"wrote {path}")
     text, missing = write_statistics(args.output_dir, selected, final)
     print(text, end="")
-    for line in missing:
+    from .report.build import write_report_extras
+
+    written, not_drawn = write_report_extras(args.output_dir, selected)
+    for path in written:
+        print(f"wrote {path}")
+    for line in missing + not_drawn:
         print(f"not computed: {line}")
+
+
+def cmd_paper(args) -> None:
+    from .report.paper import write_paper
+
+    if not args.skip_report:
+        cmd_report(args)
+    path = write_paper(args.output_dir, args.paper, args.template, args.bib)
+    print(f"wrote {path}")
 
 
 def cmd_run(args) -> None:
@@ -180,13 +242,47 @@ def cmd_run(args) -> None:
     cmd_report(args)
 
 
+def cmd_sweep(args) -> int:
+    from .experiments.sweep import load_sweep
+    from .experiments.sweep_cli import sweep_overrides
+    from .experiments.train import run_sweep
+
+    overrides, flags = sweep_overrides(args)
+    sweep = load_sweep(args.sweep, out_dir=args.output_dir, overrides=overrides, flags=flags)
+    if args.executor != "ray" and args.ray_address is not None:
+        from .errors import ConfigError
+
+        raise ConfigError("--ray-address needs --executor ray")
+    if args.dry_run:
+        from .experiments.store import RunStore
+
+        store = RunStore(args.output_dir / "runs")
+        done = sum(store.is_finished(s.run_id) for s in sweep.specs)
+        for s in sweep.specs:
+            mark = "finished" if store.is_finished(s.run_id) else "to run"
+            print(f"{s.run_id}  {mark}")
+        print(f"sweep {sweep.name}: {len(sweep.specs)} runs, {done} finished, "
+              f"{len(sweep.specs) - done} to run")
+        return 0
+    outcome, folder = run_sweep(args.output_dir, sweep, workers=args.workers,
+                                lockstep=args.lockstep, executor=args.executor,
+                                ray_address=args.ray_address, quiet=args.quiet)
+    print(f"sweep {sweep.name}: {len(sweep.specs)} runs: {len(outcome.trained)} trained, "
+          f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed; "
+          f"tables in {folder}")
+    for r in outcome.failed:
+        print(f"failed: {r.extra['run_id']}: {r.error}")
+    return 1 if outcome.failed else 0
+
+
 def _env_spec(args):
     from .experiments.spec import EnvSpec
 
     return EnvSpec("grid", args.grid_size, args.history, args.max_steps)
 
 
-COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run}
+COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,
+            "sweep": cmd_sweep, "paper": cmd_paper}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,14 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # One BLAS thread: two collapse whenever another process shares the cores.
         with threadpool_limits(1):
-            COMMANDS[args.command](args)
+            rc = COMMANDS[args.command](args)
     except RosettaError as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rosetta: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return rc if isinstance(rc, int) else 0   # sweep: 1 when some runs failed
 
 
 if __name__ == "__main__":

@@ -145,9 +145,10 @@ def test_run_record_round_trip(tmp_path):
     spec = RunSpec(ENV, "identity", 3, CONFIG)
     r = result("identity", 3, [0.5, -0.6])
     path = write_run(tmp_path, spec, r)
-    assert path.name == f"{spec.run_id}.json"
-    record = json.loads(path.read_text())
-    assert record["status"] == "ok" and record["spec"]["seed"] == 3
+    assert path.name == spec.run_id
+    assert sorted(p.name for p in path.iterdir()) == [
+        "config.json", "manifest.json", "metrics.json", "returns.csv"]
+    assert json.loads((path / "metrics.json").read_text())["status"] == "ok"
     back = load_run(path)
     np.testing.assert_array_equal(back.returns, r.returns)
     np.testing.assert_array_equal(back.successes, r.successes)

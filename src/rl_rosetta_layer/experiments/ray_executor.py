@@ -5,12 +5,15 @@ cores) and shut down at the end; with ``address`` (``auto``, ``ray://host:10001`
 ``host:6379``) the runs go to that cluster. Tasks only train and return their results;
 the calling process writes every file, so the output folder needs to exist only where the
 sweep was started. Every node must have this package (and the same versions) installed.
+Tasks' output and warnings are forwarded to the calling process (never silenced).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 
 from ..agent.result import RunResult
 from ..errors import ConfigError
@@ -67,43 +70,63 @@ def ray_unit(index: int, unit: Sequence[RunSpec], sink) -> list[RunResult]:
     return results
 
 
-def run_units_ray(units: Sequence[Sequence[RunSpec]], workers: int | None,
-                  address: str | None, on_event: Callable[[Event], None],
-                  collect: Callable[[int, list[RunResult]], None]) -> None:
-    """Run every unit as a Ray task; at most ``workers`` at once when it is given."""
+@contextmanager
+def ray_session(workers: int | None, address: str | None, quiet: bool = False):
+    """Connect to Ray for the duration of the block (a local instance: started and stopped).
+
+    Reuses a Ray connection the caller already made; with ``address`` joins that cluster,
+    otherwise starts a local instance with ``workers`` CPUs (default: all cores).
+    """
     ray = import_ray()
-    started_here = not ray.is_initialized()
-    if started_here:
+    if ray.is_initialized():
+        yield ray
+        return
+    level = logging.ERROR if quiet else logging.WARNING
+    try:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=True, logging_level=level)
         else:
             from .runner import default_workers
 
             ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=True, logging_level=level)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+        raise ConfigError(f"could not start or reach {where}: {type(exc).__name__}: "
+                          f"{first}") from exc
     try:
-        sink = ray.remote(num_cpus=0)(ProgressSink).remote()
-        task = ray.remote(num_cpus=1)(ray_unit)
-        queued = list(range(len(units)))
-        limit = workers if workers is not None else len(units)
-        in_flight: dict = {}
-        while queued or in_flight:
-            while queued and len(in_flight) < limit:
-                i = queued.pop(0)
-                in_flight[task.remote(i, units[i], sink)] = i
-            ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=0.2)
-            for ev in ray.get(sink.drain.remote()):
-                on_event(ev)
-            for ref in ready:
-                i = in_flight.pop(ref)
-                try:
-                    results = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - a lost node or worker: recorded
-                    first = (str(exc).strip().splitlines() or [""])[0]
-                    results = failed_results(units[i], f"{type(exc).__name__}: {first}")
-                collect(i, results)
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def run_units_ray(units: Sequence[Sequence[RunSpec]], workers: int | None,
+                  on_event: Callable[[Event], None],
+                  collect: Callable[[int, list[RunResult]], None]) -> None:
+    """Run every unit as a Ray task (inside :func:`ray_session`); at most ``workers`` at once
+    when it is given, else as many as the cluster has CPUs for."""
+    import ray
+
+    sink = ray.remote(num_cpus=0)(ProgressSink).remote()
+    task = ray.remote(num_cpus=1)(ray_unit)
+    queued = list(range(len(units)))
+    limit = workers if workers is not None else len(units)
+    in_flight: dict = {}
+    while queued or in_flight:
+        while queued and len(in_flight) < limit:
+            i = queued.pop(0)
+            in_flight[task.remote(i, units[i], sink)] = i
+        ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=0.2)
         for ev in ray.get(sink.drain.remote()):
             on_event(ev)
-    finally:
-        if started_here:
-            ray.shutdown()
+        for ref in ready:
+            i = in_flight.pop(ref)
+            try:
+                results = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - a lost node or worker: recorded
+                first = (str(exc).strip().splitlines() or [""])[0]
+                results = failed_results(units[i], f"{type(exc).__name__}: {first}")
+            collect(i, results)
+    for ev in ray.get(sink.drain.remote()):
+        on_event(ev)

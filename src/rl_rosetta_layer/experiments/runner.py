@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -208,20 +209,23 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: i
     if not units:
         return []
     by_id: dict[str, RunResult] = {}
-    progress = SweepProgress(units, quiet=quiet, desc=desc)
-
-    def collect(index: int, results: list[RunResult]) -> None:
-        progress.finish(index, results)
-        for r in results:
-            by_id[r.extra["run_id"]] = r
-            if on_result is not None:
-                on_result(r)
-
-    try:
+    with ExitStack() as stack:
         if executor == "ray":
-            from .ray_executor import run_units_ray
+            from .ray_executor import ray_session, run_units_ray
 
-            run_units_ray(units, workers, ray_address, progress.event, collect)
+            stack.enter_context(ray_session(workers, ray_address, quiet))
+        progress = SweepProgress(units, quiet=quiet, desc=desc)
+        stack.callback(progress.close)
+
+        def collect(index: int, results: list[RunResult]) -> None:
+            progress.finish(index, results)
+            for r in results:
+                by_id[r.extra["run_id"]] = r
+                if on_result is not None:
+                    on_result(r)
+
+        if executor == "ray":
+            run_units_ray(units, workers, progress.event, collect)
         else:
             workers = default_workers() if workers is None else workers
             if workers == 1 or len(units) == 1:
@@ -230,8 +234,6 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: i
                         collect(index, guarded_unit(index, unit, progress.event))
             else:
                 _run_units_pool(units, workers, progress.event, collect)
-    finally:
-        progress.close()
     return [by_id[s.run_id] for s in specs]
 
 

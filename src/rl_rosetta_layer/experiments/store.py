@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -46,6 +47,8 @@ RUN_RETURNS_COLUMNS = ("episode", "return", "length", "success", "env_steps")
 LAST = 50
 FAILED_DIR = "_failed"
 _TMP_PREFIX = ".tmp-"
+#: Age after which another host's temporary run folder is taken to be abandoned.
+STALE_SECONDS = 600.0
 
 
 @lru_cache(maxsize=1)
@@ -173,8 +176,13 @@ class RunStore:
         return sorted(p.name for p in self.root.iterdir()
                       if p.is_dir() and not p.name.startswith((".", "_")))
 
-    def clean_stale(self) -> list[Path]:
-        """Remove temporary folders left by a writer that is no longer running."""
+    def clean_stale(self, max_age: float = STALE_SECONDS) -> list[Path]:
+        """Remove temporary folders left by writers that are gone.
+
+        A folder is named ``.tmp-<host>-<pid>-<random>``: one of this host whose process has
+        exited is removed at once; one of another host (a store shared by several machines)
+        only once it is ``max_age`` seconds old, since writing a run takes milliseconds.
+        """
         removed = []
         if not self.root.is_dir():
             return removed
@@ -182,13 +190,16 @@ class RunStore:
         for p in self.root.iterdir():
             if not p.name.startswith(_TMP_PREFIX):
                 continue
-            # .tmp-<host>-<pid>-<random>: only this host's dead writers are certain to be gone
             parts = p.name[len(_TMP_PREFIX):].rsplit("-", 2)
-            if len(parts) == 3 and parts[0] == host and parts[1].isdigit() \
-                    and int(parts[1]) != os.getpid() and _pid_alive(int(parts[1])):
+            mine = len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+            try:
+                age = time.time() - p.stat().st_mtime
+            except OSError:
                 continue
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+            if mine and int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])) \
+                    or age > max_age:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
         return removed
 
     def write(self, spec: RunSpec, result: RunResult, executor: str = "") -> Path:

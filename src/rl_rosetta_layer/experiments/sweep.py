@@ -30,9 +30,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..agent.config import DQNConfig
-from ..envs.registry import ENV_NAMES
 from ..errors import ConfigError, MissingInputError, RosettaError
-from ..layers.registry import BANK_NAMES, expand_layer_names
+from ..layers.registry import BANK_NAMES, BASELINES, SEED_CANDIDATES, expand_layer_names
 from .spec import EnvSpec, RunSpec
 
 if sys.version_info >= (3, 11):
@@ -262,6 +261,11 @@ def build_sweep(raw: dict, where: _Where, name: str, source: str,
     env_axes = _table(where, raw, "env", ENV_TYPES)
     dqn_axes = _table(where, raw, "dqn", DQN_TYPES)
     layers = _layers(where, raw, selected)
+    shapeable = SEED_CANDIDATES + BASELINES
+    if any(n in BANK_NAMES for n in layers) and selected not in shapeable:
+        raise ConfigError(f"{where(None, 'selected')}: selected must be a layer whose shape "
+                          f"the random bank copies, one of {', '.join(shapeable)}; got "
+                          f"{selected!r}")
     seeds = _seeds(where, raw)
 
     env_keys = [k for k in ENV_TYPES if k in env_axes]
@@ -269,9 +273,9 @@ def build_sweep(raw: dict, where: _Where, name: str, source: str,
     for combo in itertools.product(*(env_axes[k] for k in env_keys)):
         values = dict(zip(env_keys, combo))
         env = EnvSpec(**values)
-        if env.name not in ENV_NAMES:
-            raise ConfigError(f"{where('env', 'name')}: [env] name {env.name!r} is not an "
-                              f"environment; accepted: {', '.join(ENV_NAMES)}")
+        if env.name != "grid":
+            raise ConfigError(f"{where('env', 'name')}: [env] name {env.name!r}: sweeps run "
+                              f"on the grid only so far; accepted: grid")
         try:
             env.grid_config()
         except ConfigError as exc:

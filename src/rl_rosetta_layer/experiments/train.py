@@ -1,18 +1,32 @@
-"""The training step: expand layers and seeds into runs, train them, write the outputs."""
+"""The training step: expand runs, skip those already finished, train the rest, write outputs.
+
+Both ``rosetta train`` (the seed's Run Order) and ``rosetta sweep`` go through
+:func:`execute_runs`: every run is looked up in the run store (``runs/<run_id>/``) first, so
+running the same command again after a crash trains only what is missing, and the result
+files are always built from the stored runs, so they are byte for byte the same whether
+the runs were trained now, earlier, by another executor or by another number of workers.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..agent.config import DQNConfig
+from ..agent.result import RunResult
 from ..analysis.run import read_selected
 from ..errors import ConfigError
+from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
-from .outputs import write_experiment_outputs, write_run
+from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
 from .runner import run_all
 from .spec import EnvSpec, RunSpec
+from .store import RunStore, run_metrics
+from .sweep import Sweep
 
 #: Seed of the generator behind the summary's bootstrap CIs (fixed: same outputs each time).
 SUMMARY_SEED = 20_240_601
@@ -51,15 +65,111 @@ def plan_runs(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[i
     return [RunSpec(env_spec, name, seed, config, selected) for name in names for seed in seeds]
 
 
+@dataclass
+class Outcome:
+    """What :func:`execute_runs` did. ``results`` follow the order of ``specs``."""
+
+    specs: list[RunSpec]
+    results: list[RunResult]
+    skipped: list[str] = field(default_factory=list)
+    """Run ids found finished in the store and not trained again."""
+    trained: list[str] = field(default_factory=list)
+    failed: list[RunResult] = field(default_factory=list)
+    """Runs that raised: not stored as finished, so the next invocation retries them."""
+
+
+def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None = None,
+                 lockstep: int = 1, executor: str = "local", ray_address: str | None = None,
+                 quiet: bool = False, desc: str = "training") -> Outcome:
+    """Train the runs of ``specs`` not yet in ``out_dir/runs``; return every run's result.
+
+    Each run is written to the store the moment it finishes. Results of finished runs are
+    read back from the store, so what follows depends only on the runs' content.
+    """
+    store = RunStore(Path(out_dir) / "runs")
+    store.clean_stale()
+    finished = {s.run_id: store.load(s) for s in specs if store.is_finished(s.run_id)}
+    todo = [s for s in specs if s.run_id not in finished]
+    by_id = {s.run_id: s for s in specs}
+    failures: dict[str, RunResult] = {}
+
+    def save(r: RunResult) -> None:
+        spec = by_id[r.extra["run_id"]]
+        if r.status == "failed":
+            store.write_failure(spec, r, executor)
+            failures[spec.run_id] = r
+        else:
+            store.write(spec, r, executor)
+
+    if finished and not quiet:
+        print(f"{len(finished)} of {len(specs)} runs already finished in {store.root}; "
+              f"training the other {len(todo)}", file=sys.stderr)
+    run_all(todo, workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
+            ray_address=ray_address, on_result=save, desc=desc)
+    results = [failures[s.run_id] if s.run_id in failures else
+               finished.get(s.run_id) or store.load(s) for s in specs]
+    return Outcome(specs=list(specs), results=results, skipped=list(finished),
+                   trained=[s.run_id for s in todo if s.run_id not in failures],
+                   failed=[failures[s.run_id] for s in todo if s.run_id in failures])
+
+
 def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[int], *,
                     layers: str = "candidates", workers: int | None = None, lockstep: int = 1,
-                    quiet: bool = False) -> list[dict]:
-    """Train all runs, save each as it finishes, then write the seed's CSVs."""
+                    quiet: bool = False, executor: str = "local",
+                    ray_address: str | None = None) -> list[dict]:
+    """Train all runs not yet finished, save each as it finishes, then write the seed's CSVs."""
     if not seeds:
         raise ConfigError("--seeds must name at least one seed")
     out_dir = Path(out_dir)
     specs = plan_runs(out_dir, env_spec, config, seeds, layers)
-    by_id = {s.run_id: s for s in specs}
-    results = run_all(specs, workers=workers, lockstep=lockstep, quiet=quiet,
-                      on_result=lambda r: write_run(out_dir / "runs", by_id[r.extra["run_id"]], r))
-    return write_experiment_outputs(out_dir, results, np.random.default_rng(SUMMARY_SEED))
+    outcome = execute_runs(out_dir, specs, workers=workers, lockstep=lockstep,
+                           executor=executor, ray_address=ray_address, quiet=quiet)
+    return write_experiment_outputs(out_dir, outcome.results,
+                                    np.random.default_rng(SUMMARY_SEED))
+
+
+# ---- sweeps
+RUNS_COLUMNS = ("run_id", "layer", "seed", "status", "episodes", "env_steps", "mean_last_50",
+                "mean_auc", "success_last_50", "error")
+
+
+def sweep_dir(out_dir: Path, sweep: Sweep) -> Path:
+    return Path(out_dir) / "sweeps" / sweep.name
+
+
+def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult]) -> Path:
+    """Tables of one sweep under ``out_dir/sweeps/<name>/``; returns that folder.
+
+    ``runs.csv`` has one row per run (its varied settings after ``seed``), ``returns.csv``
+    one per episode. A sweep whose runs share env and config also gets the seed's
+    ``experiment_returns.csv`` and ``experiment_summary.csv`` there (``rosetta report
+    --output-dir`` that folder reads them).
+    """
+    folder = sweep_dir(out_dir, sweep)
+    columns = RUNS_COLUMNS[:3] + sweep.varied + RUNS_COLUMNS[3:]
+    rows = []
+    for spec, r in zip(sweep.specs, results):
+        m = run_metrics(r)
+        rows.append({"run_id": spec.run_id, "layer": spec.layer, "seed": spec.seed,
+                     **sweep.point(spec),
+                     **{k: ("" if m[k] is None else m[k]) for k in RUNS_COLUMNS[3:]}})
+    write_csv(folder / "runs.csv", rows, columns)
+    ids = {r.extra["run_id"]: spec.run_id for spec, r in zip(sweep.specs, results)}
+    episode_rows = ({"run_id": ids[r.extra["run_id"]], **row}
+                    for r in results for row in returns_rows([r]))
+    write_csv(folder / "returns.csv", episode_rows, ("run_id",) + RETURNS_COLUMNS)
+    write_json(folder / "sweep.json", {"name": sweep.name, "varied": list(sweep.varied),
+                                       "runs": sweep.run_ids})
+    if sweep.single_point:
+        write_experiment_outputs(folder, results, np.random.default_rng(SUMMARY_SEED))
+    return folder
+
+
+def run_sweep(out_dir: Path, sweep: Sweep, *, workers: int | None = None, lockstep: int = 1,
+              executor: str = "local", ray_address: str | None = None,
+              quiet: bool = False) -> tuple[Outcome, Path]:
+    """Run a sweep (resuming: finished runs are skipped) and write its tables."""
+    outcome = execute_runs(out_dir, list(sweep.specs), workers=workers, lockstep=lockstep,
+                           executor=executor, ray_address=ray_address, quiet=quiet,
+                           desc=f"sweep {sweep.name}")
+    return outcome, write_sweep_outputs(out_dir, sweep, outcome.results)
