@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from .agent.config import DQNConfig
 from .errors import RosettaError
+from .experiments.sweep_cli import parse_bool as _bool
 
 DEFAULT_OUT = "outputs"
 
@@ -164,14 +165,6 @@ def dqn_config(args: argparse.Namespace) -> DQNConfig:
         except ValueError as exc:
             raise ConfigError(f"--set {key}: {text!r} is not a valid {types[key]}") from exc
     return DQNConfig(**values)
-
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes"):
-        return True
-    if text.lower() in ("0", "false", "no"):
-        return False
-    raise ValueError(text)
 
 
 def cmd_analyze(args) -> None:

@@ -12,7 +12,8 @@ FLAGS = {"layers": (None, "layers"), "seeds": (None, "seeds"),
          "max_steps": ("env", "max_steps")}
 
 
-def _bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
+    """``"true"``/``"1"``/``"yes"`` -> True, ``"false"``/``"0"``/``"no"`` -> False."""
     if text.lower() in ("1", "true", "yes"):
         return True
     if text.lower() in ("0", "false", "no"):
@@ -22,7 +23,7 @@ def _bool(text: str) -> bool:
 
 def _convert(flag: str, text: str, kind: str):
     """``"1,2"`` -> [1, 2] and ``"3"`` -> 3 for a setting of type ``kind``."""
-    parse = {"int": int, "float": float, "str": str, "bool": _bool}[kind]
+    parse = {"int": int, "float": float, "str": str, "bool": parse_bool}[kind]
     values = []
     for part in text.split(","):
         try:
