@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..seeding import check_seed
+from .copies import SeededCopies
 
 #: (dx, dy) of each action.
 MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], dtype=np.int64)
@@ -51,7 +51,7 @@ class GridConfig:
         return self.history * self.frame_dim
 
 
-class VectorVideoGrid:
+class VectorVideoGrid(SeededCopies):
     """``num_envs`` independent copies of the grid stepped at once.
 
     Each copy draws from its own generator, so copy ``i`` behaves exactly like a single
@@ -80,24 +80,6 @@ class VectorVideoGrid:
         self.steps = np.zeros(n, dtype=np.int64)
         self._obs = np.zeros((n, c.history, c.frame_dim), dtype=np.float32)
         self._rows = np.arange(n)
-
-    # ----------------------------------------------------------------------------- seeding
-    def seed_with(self, rngs: list[np.random.Generator]) -> None:
-        """Give copy ``i`` the generator ``rngs[i]`` (used by lockstep training)."""
-        if len(rngs) != self.num_envs:
-            raise ConfigError(f"need {self.num_envs} generators, got {len(rngs)}")
-        self._rngs = list(rngs)
-
-    def _seed(self, seed: int | list[int] | None) -> None:
-        if seed is None:
-            if self._rngs is None:
-                self._rngs = [np.random.default_rng() for _ in range(self.num_envs)]
-            return
-        seeds = [check_seed(seed) + i for i in range(self.num_envs)] if not isinstance(
-            seed, (list, tuple)) else [check_seed(s) for s in seed]
-        if len(seeds) != self.num_envs:
-            raise ConfigError(f"need {self.num_envs} seeds, got {len(seeds)}: {seed!r}")
-        self._rngs = [np.random.default_rng(s) for s in seeds]
 
     # ----------------------------------------------------------------------------- dynamics
     def _place(self, i: int) -> None:

@@ -69,7 +69,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from ..seeding import check_seed
+from .copies import SeededCopies
 
 SOURCES = ("auto", "obs", "render")
 #: Reset seeds are drawn from each copy's generator in [0, SEED_BOUND).
@@ -251,7 +251,7 @@ class _MiniGridTracker:
         return 1.0 - 0.9 * total / env.max_steps
 
 
-class GymVectorEnv:
+class GymVectorEnv(SeededCopies):
     """``num_envs`` copies of the Gymnasium environment ``env_id``, with VectorVideoGrid's API.
 
     Each copy draws its reset seeds from its own generator (``seed_with``; every reset asks
@@ -471,24 +471,6 @@ class GymVectorEnv:
             x = rows @ x @ cols
         x = np.clip(x, 0.0, 1.0, dtype=np.float32)     # resampling rounds a hair past 1
         return x.reshape(len(raw), -1)
-
-    # ----------------------------------------------------------------------------- seeding
-    def seed_with(self, rngs: list[np.random.Generator]) -> None:
-        """Give copy ``i`` the generator ``rngs[i]`` (used by lockstep training)."""
-        if len(rngs) != self.num_envs:
-            raise ConfigError(f"need {self.num_envs} generators, got {len(rngs)}")
-        self._rngs = list(rngs)
-
-    def _seed(self, seed: int | list[int] | None) -> None:
-        if seed is None:
-            if self._rngs is None:
-                self._rngs = [np.random.default_rng() for _ in range(self.num_envs)]
-            return
-        seeds = [check_seed(seed) + i for i in range(self.num_envs)] if not isinstance(
-            seed, (list, tuple)) else [check_seed(s) for s in seed]
-        if len(seeds) != self.num_envs:
-            raise ConfigError(f"need {self.num_envs} seeds, got {len(seeds)}: {seed!r}")
-        self._rngs = [np.random.default_rng(s) for s in seeds]
 
     # ----------------------------------------------------------------------------- dynamics
     def _reset_copy(self, i: int) -> np.ndarray:
