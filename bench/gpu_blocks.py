@@ -19,20 +19,29 @@ warm-up; FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` on one ca
 peak is the data-sheet dense bf16 figure for the GPU's name (``--peak-tflops`` overrides);
 a large bf16 matmul measured in the same run is shown too.
 
-Agent update: observation (64, 256) -> 16 tokens of 16 values -> a trainable linear token
-adapter -> the frozen block -> mean over tokens -> a trainable 64-unit head -> 5 Q-values;
-Double DQN target from a target copy of the adapters, Huber loss, gradient clipping, Adam,
-every tensor on the device. Its FLOPs are counted the same way.
+Agent update: the project's own path. The block is wrapped with the token-block attributes
+(name, width, grid, n_params, embed_init, pos_init, describe) and given to
+``rl_rosetta_layer.video.candidate.VideoCandidate`` with observations of shape
+(F, C, H, W) = (4, 4, 4, 4) (D = 256) and patch 2, so each observation is 16 tokens of
+C*p*p = 16 values; the timed call is ``TorchLearner.update`` (from
+``candidate.make_learner``) on a replay batch of 64: patch-embedding adapter -> frozen bf16
+block -> mean over tokens -> 64-unit tanh head -> 5 Q-values, Double DQN with a target
+network, Huber gradient, per-seed clipping, SGD on the input adapter and Adam on the head.
+Per update the batch goes host -> device and the (S,) norms and flags come back (that copy
+waits for the GPU, so the time is the real end-to-end time); every state tensor is checked
+to be on the device. ``--seeds S`` trains S seeds in lockstep. FLOPs are counted the same
+way as for the block.
 
-Without torch, CUDA or diffusers it says so and exits 0. Written on a machine without a
-GPU: the CUDA path has not been run yet; ``--device cpu --tiny`` runs the same code on
-tiny blocks.
+All weights and data are drawn with numpy generators (no torch random state). Without
+torch, CUDA or diffusers it says so and exits 0. **Not yet run on a GPU**: the session that
+wrote this had none, so the CUDA numbers (the 40 % target) are unmeasured;
+``--device cpu --tiny`` runs the same code on tiny blocks (its numbers check the code path,
+nothing more).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
@@ -41,10 +50,14 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
 from bench.common import one_thread, print_machine, print_table  # noqa: E402
 
 TARGET = 0.40
 BATCH, TOKENS = 64, 16
+#: Agent observations (F, C, H, W) and patch: 4 frames of 2 x 2 patches = 16 tokens.
+OBS_SHAPE, PATCH, GRID, N_ACTIONS = (4, 4, 4, 4), 2, (4, 2, 2), 5
 
 #: Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, TFLOP/s; the first
 #: name fragment found in torch.cuda.get_device_name() wins, so specific names come first.
@@ -125,9 +138,22 @@ def count_flops(torch, fn) -> int:
     return int(counter.get_total_flops())
 
 
-def build_block(torch, name: str, tiny: bool, device: str):
-    """A block of ``name`` with random weights, frozen, bf16, on ``device``; and a function
-    ``call(x)`` that runs it on hidden states (B, T, d) with the fixed extra inputs."""
+def draw_weights(torch, module, rng) -> None:
+    """Fill every parameter of ``module`` from numpy: N(0, 1/sqrt(fan_in)) for matrices,
+    N(0, 0.02) for vectors (norm scales, biases)."""
+    with torch.no_grad():
+        for p in module.parameters():
+            std = 1.0 / np.sqrt(p[0].numel()) if p.ndim > 1 else 0.02
+            a = rng.standard_normal(tuple(p.shape), dtype=np.float32)
+            a *= std
+            p.copy_(torch.from_numpy(a))
+
+
+def token_block(torch, name: str, tiny: bool, device: str):
+    """The block ``name`` with random weights as a *token block*: a frozen bf16 module on
+    ``device`` mapping tokens (B, T, d) -> (B, T, d), its fixed extra inputs (timestep
+    embedding, text tokens) held as buffers, with the attributes VideoCandidate reads
+    (name, width, grid, n_params, embed_init, pos_init, describe)."""
     from diffusers.models.transformers import cogvideox_transformer_3d as cog
     from diffusers.models.transformers import transformer_hunyuan_video as hun
 
@@ -135,104 +161,104 @@ def build_block(torch, name: str, tiny: bool, device: str):
     if tiny:
         kwargs, dim, temb_dim = {**kwargs, **TINY[name][0]}, TINY[name][1], TINY[name][2]
     cls = getattr(cog if cls_name.startswith("CogVideoX") else hun, cls_name)
-    torch.manual_seed(0)
-    block = cls(**kwargs).to(device=device, dtype=torch.bfloat16).eval()
-    block.requires_grad_(False)
-    dt = torch.bfloat16
-    temb = torch.randn(1, temb_dim, device=device, dtype=dt)
-    text_states = torch.randn(1, text, dim, device=device, dtype=dt)
+    rng = np.random.default_rng(0)
+    with torch.device("meta"):              # no torch init (and no torch random state)
+        inner = cls(**kwargs)
+    inner = inner.to_empty(device="cpu")
+    draw_weights(torch, inner, rng)
 
-    def call(x):
-        enc = text_states.expand(x.shape[0], -1, -1)
-        if cls_name == "CogVideoXBlock":
-            out, _ = block(hidden_states=x, encoder_hidden_states=enc, temb=temb)
-        else:
-            out, _ = block(hidden_states=x, encoder_hidden_states=enc, temb=temb,
-                           attention_mask=None, image_rotary_emb=None)
-        return out
+    class TokenBlock(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = inner
+            self.register_buffer("temb", torch.from_numpy(
+                rng.standard_normal((1, temb_dim), dtype=np.float32)))
+            self.register_buffer("text", torch.from_numpy(
+                rng.standard_normal((1, text, dim), dtype=np.float32)))
+            self.name = f"{name}{'-tiny' if tiny else ''}:random"
+            self.width, self.grid = dim, GRID
+            self.n_params = sum(p.numel() for p in inner.parameters())
+            self.embed_init = self.pos_init = None
 
-    params = sum(p.numel() for p in block.parameters())
-    return block, call, dim, params
+        def forward(self, x):
+            enc = self.text.expand(x.shape[0], -1, -1)
+            if cls_name == "CogVideoXBlock":
+                out, _ = self.inner(hidden_states=x, encoder_hidden_states=enc, temb=self.temb)
+            else:
+                out, _ = self.inner(hidden_states=x, encoder_hidden_states=enc,
+                                    temb=self.temb, attention_mask=None,
+                                    image_rotary_emb=None)
+            return out
+
+        def describe(self):
+            return {"name": self.name, "class": cls_name, "width": self.width,
+                    "grid": list(self.grid), "n_params": self.n_params}
+
+    block = TokenBlock().to(device=device, dtype=torch.bfloat16).eval()
+    return block.requires_grad_(False)
 
 
 def bench_block(torch, timer: Timer, name: str, tiny: bool, device: str) -> dict:
-    block, call, dim, params = build_block(torch, name, tiny, device)
-    x = torch.randn(BATCH, TOKENS, dim, device=device, dtype=torch.bfloat16,
-                    requires_grad=True)
-    g = torch.randn(BATCH, TOKENS, dim, device=device, dtype=torch.bfloat16)
+    block = token_block(torch, name, tiny, device)
+    rng = np.random.default_rng(1)
+    x, g = (torch.from_numpy(rng.standard_normal((BATCH, TOKENS, block.width),
+                                                 dtype=np.float32)).to(device, torch.bfloat16)
+            for _ in range(2))
+    x.requires_grad_(True)
 
     def fwd():
         with torch.no_grad():
-            return call(x)
+            return block(x)
 
     def fwd_grad():
         # backward() rather than autograd.grad: FlopCounterMode's module hooks refuse the
         # latter on a leaf input. Only x requires a gradient, so only x.grad is computed.
         x.grad = None
-        call(x).backward(g)
+        block(x).backward(g)
         return x.grad
 
-    res = {"name": name, "params": params, "dim": dim,
+    res = {"name": name, "params": block.n_params, "dim": block.width,
            "fwd_flops": count_flops(torch, fwd), "fb_flops": count_flops(torch, fwd_grad)}
     res["fwd_s"] = timer(fwd)
     res["fb_s"] = timer(fwd_grad)
-    del block
     return res
 
 
-def bench_agent_update(torch, timer: Timer, name: str, tiny: bool, device: str) -> dict:
-    """One Double DQN update of adapters around the frozen block, all on ``device``."""
-    nn, F = torch.nn, torch.nn.functional
-    block, call, dim, _ = build_block(torch, name, tiny, device)
-    obs_dim, n_actions, patch = 256, 5, 256 // TOKENS
+def bench_agent_update(torch, timer: Timer, name: str, tiny: bool, device: str,
+                       n_seeds: int = 1) -> dict:
+    """``TorchLearner.update`` of a VideoCandidate around the frozen bf16 block ``name``
+    for ``n_seeds`` seeds, batch 64, every state tensor on ``device``."""
+    from rl_rosetta_layer.agent.config import DQNConfig
+    from rl_rosetta_layer.video.candidate import VideoCandidate
 
-    class Agent(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.adapter = nn.Linear(patch, dim)                    # per-token input adapter
-            self.head = nn.Sequential(nn.Linear(dim, 64), nn.Tanh(), nn.Linear(64, n_actions))
-
-        def forward(self, obs):
-            tokens = self.adapter(obs.view(obs.shape[0], TOKENS, patch))
-            z = call(tokens.to(torch.bfloat16)).float().mean(dim=1)
-            return self.head(z)
-
-    online = Agent().to(device)
-    target = copy.deepcopy(online).requires_grad_(False)
-    opt = torch.optim.Adam(online.parameters(), lr=1e-3)
-    gen = torch.Generator(device=device).manual_seed(0)
-    obs = torch.rand(BATCH, obs_dim, device=device, generator=gen)
-    nxt = torch.rand(BATCH, obs_dim, device=device, generator=gen)
-    act = torch.randint(n_actions, (BATCH,), device=device, generator=gen)
-    rew = torch.rand(BATCH, device=device, generator=gen)
-    done = torch.zeros(BATCH, device=device)
+    block = token_block(torch, name, tiny, device)
+    cand = VideoCandidate(block, OBS_SHAPE, patch=PATCH, device=device, dtype="bfloat16")
+    assert cand.layout.tokens == TOKENS
+    config = DQNConfig(batch_size=BATCH, head="mlp", head_hidden=64)
+    learner = cand.make_learner(cand.input_dim, N_ACTIONS, config,
+                                [np.random.default_rng(s) for s in range(n_seeds)])
+    rng = np.random.default_rng(2)
+    both = rng.random((n_seeds, 2 * BATCH, cand.input_dim), dtype=np.float32)
+    actions = rng.integers(N_ACTIONS, size=(n_seeds, BATCH))
+    returns = rng.normal(size=(n_seeds, BATCH)).astype(np.float32)
+    discounts = np.full((n_seeds, BATCH), config.gamma ** config.n_step, np.float32)
 
     def update():
-        q_both = online(torch.cat([obs, nxt]))
-        q, q_next_online = q_both[:BATCH], q_both[BATCH:].detach()
-        with torch.no_grad():
-            q_next = target(nxt).gather(1, q_next_online.argmax(1, keepdim=True))[:, 0]
-            y = rew + 0.98 * (1.0 - done) * q_next
-        loss = F.smooth_l1_loss(q.gather(1, act[:, None])[:, 0], y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(online.parameters(), 10.0)
-        opt.step()
+        return learner.update(both, actions, returns, discounts)
 
-    update()
-    on_device = all(t.device.type == torch.device(device).type
-                    for t in [*online.parameters(), *target.parameters(),
-                              *(s for st in opt.state.values() for s in st.values()
-                                if torch.is_tensor(s))])
-    res = {"flops": count_flops(torch, update), "on_device": on_device,
-           "trainable": sum(p.numel() for p in online.parameters())}
+    norms, finite = update()
+    dev = torch.device(device).type
+    res = {"flops": count_flops(torch, update), "trainable": learner.n_params(),
+           "on_device": all(t.device.type == dev for t in learner.state_tensors()),
+           "finite": bool(np.isfinite(norms).all() and finite.all()), "seeds": n_seeds}
     res["s"] = timer(update, iters=10)
     return res
 
 
 def matmul_tflops(torch, timer: Timer, device: str, n: int) -> float:
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    rng = np.random.default_rng(3)
+    a, b = (torch.from_numpy(rng.standard_normal((n, n), dtype=np.float32)).to(
+        device, torch.bfloat16) for _ in range(2))
     t = timer(lambda: a @ b, iters=10, rounds=3)
     return 2 * n ** 3 / t / 1e12
 
@@ -249,6 +275,8 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--blocks", default=",".join(BLOCKS), help="comma list of blocks")
     parser.add_argument("--agent-block", default="cogvideox-2b",
                         help="block used in the agent update ('' to skip)")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="seeds trained in lockstep in the agent update (default 1)")
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help="bf16 peak of this GPU, TFLOP/s (default: from its name)")
     args = parser.parse_args(argv)
@@ -256,6 +284,8 @@ def _main(argv: list[str] | None) -> int:
     unknown = sorted(set(names + ([args.agent_block] if args.agent_block else [])) - set(BLOCKS))
     if unknown:
         parser.error(f"unknown block(s) {unknown}; accepted: {', '.join(BLOCKS)}")
+    if args.seeds < 1:
+        parser.error(f"--seeds must be a positive integer, got {args.seeds}")
 
     print_machine()
     try:
@@ -309,10 +339,14 @@ def _main(argv: list[str] | None) -> int:
 
     agent = None
     if args.agent_block:
-        agent = bench_agent_update(torch, timer, args.agent_block, args.tiny, device)
-        print(f"agent update with a {args.agent_block} block (Double DQN, batch {BATCH}, "
-              f"{agent['trainable']:,} trainable parameters; every tensor on the device: "
-              f"{agent['on_device']})")
+        agent = bench_agent_update(torch, timer, args.agent_block, args.tiny, device,
+                                   args.seeds)
+        print(f"agent update: VideoCandidate + TorchLearner.update with a {args.agent_block}"
+              f"{' (tiny)' if args.tiny else ''} block in bf16, obs {OBS_SHAPE} -> {TOKENS} "
+              f"tokens, Double DQN, batch {BATCH}, {agent['seeds']} seed(s), "
+              f"{agent['trainable']:,} trainable parameters per seed; every state tensor on "
+              f"the device: {agent['on_device']}; norms and TD errors finite: "
+              f"{agent['finite']}")
         print_table(["GFLOP / update", "ms / update", "updates/s", "TFLOP/s", "of bf16 peak"],
                     [[f"{agent['flops'] / 1e9:.2f}", f"{agent['s'] * 1e3:.3f}",
                       f"{1 / agent['s']:.0f}", f"{agent['flops'] / agent['s'] / 1e12:.2f}",

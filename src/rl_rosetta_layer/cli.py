@@ -14,10 +14,12 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from .agent.config import DQNConfig
+from .envs.registry import ENV_NAMES
 from .errors import RosettaError
 from .experiments.sweep_cli import parse_bool as _bool
 
 DEFAULT_OUT = "outputs"
+ENV_HELP = ", ".join(ENV_NAMES)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -47,12 +49,37 @@ def _nonneg_int(text: str) -> int:
     return value
 
 
+def _output_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output-dir", default=None, type=Path,
+                   help="folder for every output file (default: outputs, or "
+                        "outputs/BACKBONE with --backbone)")
+    p.add_argument("--backbone", default=None, metavar="NAME",
+                   help="a video backbone (e.g. tiny-video, cogvideox-2b): its blocks are the "
+                        "'blocks' / 'twins' layer groups and outputs go to outputs/NAME")
+
+
+def _video_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="checkpoint folder or Hugging Face cache path of the backbone "
+                        "(default: the backbone's own, for tiny-video)")
+    p.add_argument("--timestep", type=_nonneg_int, default=500,
+                   help="diffusion timestep of a video block's fixed conditioning (0-999)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (video blocks)")
+    p.add_argument("--dtype", default="float32", help="float32 or bfloat16 (video blocks)")
+    p.add_argument("--patch", type=_positive_int, default=2,
+                   help="side of the frame patch that becomes one token (video blocks)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path,
-                   help="folder for every output file (default: outputs)")
-    p.add_argument("--grid-size", type=_positive_int, default=8, help="side of the grid")
+    _output_dir(p)
+    _video_args(p)
+    p.add_argument("--env", default="grid", metavar="NAME",
+                   help=f"environment: {ENV_HELP} (default: grid)")
+    p.add_argument("--grid-size", type=_positive_int, default=8,
+                   help="side of the grid-format tasks")
     p.add_argument("--history", type=_positive_int, default=2, help="frames per observation")
-    p.add_argument("--max-steps", type=_positive_int, default=60, help="episode step limit")
+    p.add_argument("--max-steps", type=_positive_int, default=None,
+                   help="episode step limit (default: 60 on the grid, else the environment's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -60,8 +87,9 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset-steps", type=_positive_int, default=8000,
                    help="random-policy transitions to collect")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the dataset")
-    p.add_argument("--analysis-layers", default="candidates",
-                   help="layers to score (names or groups: candidates, baselines, bank, all)")
+    p.add_argument("--analysis-layers", default=None,
+                   help="layers to score (names or groups: candidates (default), baselines, "
+                        "bank, all; with --backbone: blocks (default), twins)")
     p.add_argument("--select-by", default="composite_score",
                    help="score that picks selected_layer.txt (default: the seed's composite)")
     p.add_argument("--bootstrap", type=_positive_int, default=200,
@@ -72,9 +100,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=_positive_int, default=350, help="episodes per run")
     p.add_argument("--seeds", default="0,1,2", help="comma list (or ranges like 0-9)")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="transitions per update")
-    p.add_argument("--layers", default="candidates",
+    p.add_argument("--layers", default=None,
                    help="comma list of layers or groups: candidates (default), baselines, "
-                        "bank, all, selected")
+                        "bank, all, selected; with --backbone: blocks (default), twins, "
+                        "BACKBONE:BLOCK[:random]")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes (default: one per core)")
     p.add_argument("--lockstep", type=_positive_int, default=1,
@@ -102,6 +131,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default=None, help="comma list or ranges like 0-9")
     p.add_argument("--episodes", default=None, help="episodes per run (comma list: a grid)")
     p.add_argument("--batch-size", default=None, help="transitions per update (comma list)")
+    p.add_argument("--env", default=None, help="environment name (comma list)")
     p.add_argument("--grid-size", default=None, help="side of the grid (comma list)")
     p.add_argument("--history", default=None, help="frames per observation (comma list)")
     p.add_argument("--max-steps", default=None, help="episode step limit (comma list)")
@@ -126,10 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the DQN on every (layer, seed)")
     _common(p)
     _train_args(p)
+    p = sub.add_parser("pretrain", help="pretrain the tiny-video model on sprite videos "
+                                        "(the video extra)")
+    from .video import pretrain_command
+
+    pretrain_command.configure_parser(p)
     p = sub.add_parser("report", help="tables, statistics and figures from existing outputs")
-    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path)
+    _output_dir(p)
     p = sub.add_parser("paper", help="the report, then paper/paper.md from the template")
-    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path)
+    _output_dir(p)
     p.add_argument("--paper", default=Path("paper") / "paper.md", type=Path,
                    help="where to write the paper (default: paper/paper.md)")
     p.add_argument("--template", default=None, type=Path,
@@ -173,7 +208,8 @@ def cmd_analyze(args) -> None:
     selected = run_analysis(args.output_dir, _env_spec(args), dataset_steps=args.dataset_steps,
                             seed=args.seed, layers=args.analysis_layers,
                             select_by=args.select_by, n_bootstrap=args.bootstrap,
-                            quiet=args.quiet)
+                            quiet=args.quiet, backbone=args.backbone,
+                            video=_video_settings(args))
     print(f"selected layer: {selected} (written to {args.output_dir / 'selected_layer.txt'})")
 
 
@@ -186,7 +222,8 @@ def cmd_train(args) -> None:
     summary = run_experiments(args.output_dir, _env_spec(args), config, seeds,
                               layers=args.layers, workers=args.workers,
                               lockstep=args.lockstep, quiet=args.quiet,
-                              executor=args.executor, ray_address=args.ray_address)
+                              executor=args.executor, ray_address=args.ray_address,
+                              backbone=args.backbone, video=_video_settings(args))
     print(markdown_table(summary, ["layer", "mean_last_50", "std_last_50", "mean_auc",
                                    "success_last_50", "runs_not_ok"]), end="")
     bad = [row["layer"] for row in summary if row["runs_not_ok"]]
@@ -268,14 +305,46 @@ def cmd_sweep(args) -> int:
     return 1 if outcome.failed else 0
 
 
+def cmd_pretrain(args) -> int:
+    from .video import pretrain_command
+
+    return pretrain_command.run(args)
+
+
+def _video_settings(args):
+    from .layers.video import VideoSettings
+
+    return VideoSettings(weights=args.weights, timestep=args.timestep, device=args.device,
+                         dtype=args.dtype, patch=args.patch)
+
+
+def _resolve_defaults(args) -> None:
+    """Defaults that depend on --backbone: the output folder and the layer groups."""
+    if args.command in ("sweep", "pretrain"):
+        return                       # a sweep's flags left None mean "not overridden"
+    backbone = getattr(args, "backbone", None)
+    if backbone is not None:
+        from .video.backbones import backbone_spec
+
+        backbone_spec(backbone)      # an unknown name fails before anything is written
+    if getattr(args, "output_dir", "") is None:
+        args.output_dir = Path(DEFAULT_OUT) / backbone if backbone else Path(DEFAULT_OUT)
+    for name in ("layers", "analysis_layers"):
+        if getattr(args, name, "") is None:
+            setattr(args, name, "blocks" if backbone else "candidates")
+
+
 def _env_spec(args):
     from .experiments.spec import EnvSpec
 
-    return EnvSpec("grid", args.grid_size, args.history, args.max_steps)
+    max_steps = args.max_steps
+    if max_steps is None and args.env == "grid":
+        max_steps = 60          # the seed's grid
+    return EnvSpec(args.env, args.grid_size, args.history, max_steps)
 
 
 COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,
-            "sweep": cmd_sweep, "paper": cmd_paper}
+            "sweep": cmd_sweep, "paper": cmd_paper, "pretrain": cmd_pretrain}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # One BLAS thread: two collapse whenever another process shares the cores.
         with threadpool_limits(1):
+            _resolve_defaults(args)
             rc = COMMANDS[args.command](args)
     except RosettaError as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)

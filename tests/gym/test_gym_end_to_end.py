@@ -1,6 +1,6 @@
-"""The DQN trainer and the analysis dataset run unchanged on GymVectorEnv; speed figures."""
+"""The DQN trainer, the analysis dataset and the CLI run unchanged on Gymnasium environments.
 
-import time
+Speed and random-policy returns are measured by ``bench/gym_envs.py``, not here."""
 
 import numpy as np
 import pytest
@@ -33,48 +33,51 @@ def test_collect_transitions_on_minigrid():
     assert ((0 <= data.optimal_return) & (data.optimal_return <= 1)).all()
 
 
-def steps_per_second(env_id, num_envs, steps=800):
-    env = GymVectorEnv(env_id, num_envs)
-    env.reset(seed=0)
-    actions = np.random.default_rng(0).integers(env.n_actions, size=(steps // num_envs,
-                                                                    num_envs))
-    start = time.perf_counter()
-    for a in actions:
-        env.step(a)
-    return len(actions) * num_envs / (time.perf_counter() - start)
+EMPTY = "minigrid:MiniGrid-Empty-6x6-v0"
 
 
-def random_mean_return(env_id, episodes=200, num_envs=8, actions=None):
-    """Mean return and success rate of ``episodes // num_envs`` random episodes per copy
-    (the first episodes of each copy, so short episodes are not favoured)."""
-    env = GymVectorEnv(env_id, num_envs, actions=actions)
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    per_copy = episodes // num_envs
-    returns = [[] for _ in range(num_envs)]
-    running = np.zeros(num_envs)
-    while min(len(r) for r in returns) < per_copy:
-        _, reward, term, trunc, _ = env.step(rng.integers(env.n_actions, size=num_envs))
-        running += reward
-        for i in np.flatnonzero(term | trunc):
-            returns[i].append(running[i])
-            running[i] = 0.0
-    kept = np.array([r[:per_copy] for r in returns]).ravel()
-    return float(kept.mean()), float((kept > 0).mean())
+def _cli(argv, capsys):
+    from rl_rosetta_layer.cli import main
+
+    rc = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
 
 
-def test_adapter_speed_is_reported():
-    for env_id in ("MiniGrid-Empty-6x6-v0", "MiniGrid-DoorKey-5x5-v0"):
-        for n in (1, 8):
-            rate = steps_per_second(env_id, n)
-            print(f"\n{env_id} num_envs={n}: {rate:.0f} env steps/s (random actions)")
-            assert rate > 0
+def test_cli_runs_analysis_training_and_report_on_minigrid(tmp_path, capsys):
+    out = tmp_path / "out"
+    rc, text, err = _cli(["run", "--env", EMPTY, "--output-dir", out, "--dataset-steps", 300,
+                          "--episodes", 2, "--seeds", "0,1", "--layers", "candidates",
+                          "--workers", 1, "--quiet", "--set", "learning_starts=20"], capsys)
+    assert rc == 0, err
+    rows = (out / "layer_analysis.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["random_wide", "random_narrow",
+                                                   "bottleneck"]
+    summary = (out / "experiment_summary.csv").read_text()
+    assert "structured_mid" not in summary and "random_wide" in summary
+    import json
+
+    run_dirs = sorted((out / "runs").glob("random_wide-s0-*"))
+    config = json.loads((run_dirs[0] / "config.json").read_text())
+    assert config["env"]["name"] == EMPTY and config["env"]["max_steps"] is None
 
 
-@pytest.mark.slow
-def test_random_policy_mean_return_is_reported():
-    for env_id in ("MiniGrid-Empty-6x6-v0", "MiniGrid-DoorKey-5x5-v0"):
-        for actions in (None, (0, 1, 2)):
-            mean, success = random_mean_return(env_id, actions=actions)
-            print(f"\n{env_id} actions={actions}: random-policy mean return {mean:.4f}, "
-                  f"success rate {success:.3f} over 200 episodes")
+def test_cli_names_the_layer_a_minigrid_cannot_have(tmp_path, capsys):
+    rc, _, err = _cli(["analyze", "--env", EMPTY, "--output-dir", tmp_path,
+                       "--analysis-layers", "structured_mid", "--dataset-steps", 100,
+                       "--quiet"], capsys)
+    assert rc == 2
+    assert err.strip().splitlines() == [
+        f"rosetta: error: structured_mid reads the grid's agent and goal maps, but the "
+        f"observations come from {EMPTY!r}; accepted layers there: random_wide, "
+        f"random_narrow, bottleneck, identity, mlp_full, random_bank_0, random_bank_1, "
+        f"random_bank_2, random_bank_3, random_bank_4, random_bank_5, random_bank_6, "
+        f"random_bank_7"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_rejects_an_unknown_environment_in_one_line(tmp_path, capsys):
+    rc, _, err = _cli(["train", "--env", "atari:Pong", "--output-dir", tmp_path], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "unknown environment 'atari:Pong'; accepted: grid" in err
+    assert not list(tmp_path.iterdir())

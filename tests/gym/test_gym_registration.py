@@ -9,13 +9,13 @@ gym = pytest.importorskip("gymnasium")
 
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
-from rl_rosetta_layer.envs.gym_registration import ENV_ID, register_envs  # noqa: E402
+from rl_rosetta_layer.envs.gym_registration import ENV_ID, ENV_IDS, register_envs  # noqa: E402
 
 
 def test_register_envs_is_idempotent():
-    assert register_envs() == [ENV_ID]
+    assert register_envs() == list(ENV_IDS)
     spec = gym.envs.registry[ENV_ID]
-    assert register_envs() == [ENV_ID] and gym.envs.registry[ENV_ID] is spec
+    assert register_envs() == list(ENV_IDS) and gym.envs.registry[ENV_ID] is spec
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"size": 4, "history": 1, "render_mode": "rgb_array"}])

@@ -118,7 +118,8 @@ BASE = "layers = ['identity']\nseeds = [0]\n"
     (BASE + "[env]\ngrid_size = [4, 1]\n",
      r"line 4: \[env\] grid size must be an integer >= 2, got 1$"),
     (BASE + "[env]\nname = 'atari'\n",
-     r"line 4: \[env\] name 'atari': sweeps run on the grid only so far; accepted: grid$"),
+     r"line 4: \[env\] unknown environment 'atari'; accepted: grid, moving-goal, catch, "
+     r"gym:<id>, minigrid:<id>$"),
     (BASE + "env = 3\n", r"line 3: env must be a table \(\[env\]\), got 3$"),
     ("name = 'a b'\n" + BASE, r"line 1: name must be letters, digits"),
     ("layers = ['random_bank_0']\nseeds = [0]\nselected = 'random_bank_1'\n",

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import atomic_write_text, write_csv, write_json
 from ..layers.registry import build_layers, expand_layer_names
+from ..layers.video import VideoSettings, is_video_layer
 from ..seeding import check_seed
 from .dataset import collect_transitions
 from .score import METRICS, analyze_layers, prepare_split, select_layer
@@ -19,6 +20,18 @@ ANALYSIS_COLUMNS = METRICS + tuple(f"{m}_ci_{b}" for m in METRICS for b in ("low
 BOOTSTRAP_COLUMNS = ("replicate", "layer") + METRICS
 SELECTED_FILE = "selected_layer.txt"
 N_DATA_ENVS = 8
+
+
+class OneAtATime:
+    """Layers by name, each built only when its turn comes and dropped after: one video
+    block in memory at a time, however many are analysed."""
+
+    def __init__(self, names, obs, selected=None, video=None) -> None:
+        self.names, self.obs, self.selected, self.video = list(names), obs, selected, video
+
+    def values(self):
+        for name in self.names:
+            yield build_layers([name], self.obs, self.selected, self.video)[name]
 
 
 def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
@@ -33,11 +46,13 @@ def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
 
 def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: int = 0,
                  layers: str = "candidates", select_by: str = "composite_score",
-                 n_bootstrap: int = 200, quiet: bool = False) -> str:
+                 n_bootstrap: int = 200, quiet: bool = False, backbone: str | None = None,
+                 video: VideoSettings | None = None) -> str:
     """Score candidate layers and write ``layer_analysis.csv``, its bootstrap replicates
     and ``selected_layer.txt``. Returns the selected layer's name."""
     seed = check_seed(seed)
-    names = expand_layer_names(layers)
+    names = expand_layer_names(layers, unavailable=env_spec.unavailable_layers,
+                               backbone=backbone, weights=video.weights if video else None)
     if "mlp_full" in names:
         names.remove("mlp_full")   # trained end to end: no frozen features to probe
     if not names:
@@ -47,7 +62,7 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     if not names:
         raise ConfigError("the random bank copies the selected layer's shape: analyse at "
                           "least one candidate beside it")
-    grid = env_spec.grid_config()
+    grid = env_spec.observations()
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(N_DATA_ENVS + 2)]
     env = env_spec.make(N_DATA_ENVS)
     env.seed_with(rngs[:N_DATA_ENVS])
@@ -56,12 +71,12 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     split = prepare_split(data, probe_rng, n_bootstrap=n_bootstrap)
     with tqdm(total=len(names) + len(bank), unit="layer", desc="analysis",
               disable=quiet) as bar:
-        results = analyze_layers(build_layers(names, grid), data, probe_rng, split=split,
-                                 progress=bar.update)
+        results = analyze_layers(OneAtATime(names, grid, video=video), data, probe_rng,
+                                 split=split, progress=bar.update)
         # The bank is a baseline of the selected layer's shape, so it is never selected.
         selected = select_layer(results, select_by)
         if bank:
-            results += analyze_layers(build_layers(bank, grid, selected), data, probe_rng,
+            results += analyze_layers(OneAtATime(bank, grid, selected), data, probe_rng,
                                       split=split, progress=bar.update)
     out_dir = Path(out_dir)
     write_csv(out_dir / "layer_analysis.csv", analysis_rows(results, dataset_steps, seed),
@@ -73,6 +88,7 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
                {"env": env_spec.__dict__, "dataset_steps": dataset_steps, "seed": seed,
                 "layers": names + bank, "select_by": select_by, "n_bootstrap": n_bootstrap,
                 "value_target": data.value_target,
+                "video": video.to_dict() if video and any(map(is_video_layer, names)) else None,
                 "selected": selected})
     atomic_write_text(out_dir / SELECTED_FILE, selected + "\n")
     return selected

@@ -1,4 +1,5 @@
-"""The project's grid as a real Gymnasium environment, registered as ``rosetta/GridVideo-v0``.
+"""The project's own tasks as real Gymnasium environments: ``rosetta/GridVideo-v0`` (the
+grid), ``rosetta/MovingGoal-v0`` and ``rosetta/Catch-v0`` (the motion tasks).
 
 ``GymGridEnv`` wraps :class:`~rl_rosetta_layer.envs.grid.VideoGridEnv`: observations are
 ``Box(0, 1, (obs_dim,), float32)`` (the grid's stacked one-hot frames, flattened), actions
@@ -8,18 +9,26 @@ size)``), which is how :class:`~rl_rosetta_layer.envs.gym_adapter.GymVectorEnv` 
 flat observations as images. ``render_mode="rgb_array"`` draws the agent red and the goal
 green on a ``size x size`` image.
 
-Gymnasium is optional: this module imports it only when ``GymGridEnv`` is first looked up
-(the class is built then) or :func:`register_envs` runs, so importing the module is free.
+``GymMovingGoalEnv`` and ``GymCatchEnv`` do the same for
+:class:`~rl_rosetta_layer.envs.moving_goal.MovingGoalEnv` (``Discrete(5)``, as the grid) and
+:class:`~rl_rosetta_layer.envs.catch.CatchEnv` (``Discrete(3)``: stay, left, right); their
+keyword arguments are the fields of ``MovingGoalConfig`` / ``CatchConfig``, their ``info``
+also carries ``"success"`` on steps, and ``rgb_array`` renders draw channel 0 (agent or
+paddle) red and channel 1 (goal or ball) green.
+
+Gymnasium is optional: this module imports it only when one of the classes is first looked
+up (it is built then) or :func:`register_envs` runs, so importing the module is free.
 
 >>> import gymnasium as gym                                     # doctest: +SKIP
 >>> register_envs()                                             # doctest: +SKIP
-['rosetta/GridVideo-v0']
+['rosetta/GridVideo-v0', 'rosetta/MovingGoal-v0', 'rosetta/Catch-v0']
 >>> gym.make("rosetta/GridVideo-v0", size=4).reset(seed=0)[0].shape   # doctest: +SKIP
 (64,)
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import cache
 
 import numpy as np
@@ -28,6 +37,12 @@ from .grid import ACTION_NAMES, GridConfig, VideoGridEnv
 
 ENV_ID = "rosetta/GridVideo-v0"
 ENTRY_POINT = "rl_rosetta_layer.envs.gym_registration:GymGridEnv"
+MOVING_GOAL_ID = "rosetta/MovingGoal-v0"
+CATCH_ID = "rosetta/Catch-v0"
+#: Class name of each motion task's Gymnasium environment, by id.
+MOTION_CLASSES = {MOVING_GOAL_ID: "GymMovingGoalEnv", CATCH_ID: "GymCatchEnv"}
+#: Every id :func:`register_envs` registers, in order.
+ENV_IDS = (ENV_ID, MOVING_GOAL_ID, CATCH_ID)
 
 
 @cache
@@ -85,15 +100,89 @@ def _build_class():
     return GymGridEnv
 
 
+@cache
+def _build_motion_class(class_name: str):
+    """Build ``GymMovingGoalEnv`` or ``GymCatchEnv`` (see the module docstring)."""
+    import gymnasium as gym
+    from gymnasium import spaces
+
+    from ..errors import ConfigError
+    from .catch import ACTION_NAMES as CATCH_ACTION_NAMES
+    from .catch import CatchConfig, CatchEnv
+    from .moving_goal import MovingGoalConfig, MovingGoalEnv
+
+    task_env, task_config, names = {
+        "GymMovingGoalEnv": (MovingGoalEnv, MovingGoalConfig, ACTION_NAMES),
+        "GymCatchEnv": (CatchEnv, CatchConfig, CATCH_ACTION_NAMES)}[class_name]
+
+    class GymMotionEnv(gym.Env):
+        """A motion task behind Gymnasium's ``Env`` API (see the module docstring).
+
+        Keyword arguments are the task config's fields. ``reset(seed=s)`` seeds
+        Gymnasium's ``np_random``; each episode is drawn from a seed taken from it, so
+        seeded resets repeat and unseeded ones go on.
+        """
+
+        metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+        action_names = names
+
+        def __init__(self, render_mode: str | None = None, **settings) -> None:
+            if render_mode not in (None, *self.metadata["render_modes"]):
+                raise ConfigError(f"render_mode must be None or one of "
+                                  f"{self.metadata['render_modes']}, got {render_mode!r}")
+            accepted = [f.name for f in fields(task_config)]
+            unknown = sorted(set(settings) - set(accepted))
+            if unknown:
+                raise ConfigError(f"unknown {class_name} setting(s) {', '.join(unknown)}; "
+                                  f"accepted: render_mode, {', '.join(accepted)}")
+            self.render_mode = render_mode
+            self.config = task_config(**settings)
+            self._task = task_env(self.config)
+            self.observation_space = spaces.Box(0.0, 1.0, (self.config.obs_dim,), np.float32)
+            self.action_space = spaces.Discrete(self._task.n_actions)
+            self.frame_layout = self._task.obs_shape
+            self.max_steps = self.config.max_steps
+            self._last_obs = np.zeros(self.config.obs_dim, np.float32)
+
+        def reset(self, *, seed: int | None = None, options: dict | None = None):
+            super().reset(seed=seed)
+            obs, info = self._task.reset(seed=int(self.np_random.integers(2**31 - 1)))
+            self._last_obs = obs
+            return obs, info
+
+        def step(self, action):
+            obs, reward, terminated, truncated, info = self._task.step(int(action))
+            self._last_obs = obs
+            return obs, reward, terminated, truncated, info
+
+        def render(self):
+            if self.render_mode != "rgb_array":
+                return None
+            newest = self._last_obs.reshape(self.frame_layout)[-1]         # (2, size, size)
+            image = np.zeros((*newest.shape[1:], 3), np.uint8)
+            image[..., 0] = 255 * newest[0].astype(np.uint8)
+            image[..., 1] = 255 * newest[1].astype(np.uint8)
+            return image
+
+    GymMotionEnv.__name__ = GymMotionEnv.__qualname__ = class_name
+    GymMotionEnv.__module__ = __name__
+    return GymMotionEnv
+
+
 def __getattr__(name: str):
     if name == "GymGridEnv":
         return _build_class()
+    if name in MOTION_CLASSES.values():
+        return _build_motion_class(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def register_envs() -> list[str]:
-    """Register ``rosetta/GridVideo-v0`` with Gymnasium (again is a no-op); return the ids."""
+    """Register :data:`ENV_IDS` with Gymnasium (again is a no-op); return the ids."""
     import gymnasium as gym
-    if ENV_ID not in gym.envs.registry:
-        gym.register(id=ENV_ID, entry_point=ENTRY_POINT)
-    return [ENV_ID]
+    entry_points = {ENV_ID: ENTRY_POINT,
+                    **{i: f"{__name__}:{c}" for i, c in MOTION_CLASSES.items()}}
+    for env_id in ENV_IDS:
+        if env_id not in gym.envs.registry:
+            gym.register(id=env_id, entry_point=entry_points[env_id])
+    return list(ENV_IDS)

@@ -1,16 +1,22 @@
 """Environments by name, so configs and the CLI can select them.
 
-``grid`` is the seed's video-like grid. ``gym:<id>`` is any Gymnasium environment with
-image observations and discrete actions, through :class:`GymVectorEnv` (the ``gym`` extra);
-``minigrid:<id>`` is the same for MiniGrid ids, with a sensible action subset by default.
+``grid`` is the seed's video-like grid; ``moving-goal`` and ``catch`` are the tasks where
+motion matters (:mod:`.moving_goal`, :mod:`.catch`), with the grid's observation format.
+``gym:<id>`` is any Gymnasium environment with image observations and discrete actions,
+through :class:`GymVectorEnv` (the ``gym`` extra); ``minigrid:<id>`` is the same for
+MiniGrid ids, with a sensible action subset by default.
 """
 
 from __future__ import annotations
 
 from ..errors import ConfigError
+from .catch import CatchConfig, VectorCatch
 from .grid import GridConfig, VectorVideoGrid
+from .moving_goal import MovingGoalConfig, VectorMovingGoal
 
-ENV_NAMES = ("grid", "gym:<id>", "minigrid:<id>")
+ENV_NAMES = ("grid", "moving-goal", "catch", "gym:<id>", "minigrid:<id>")
+#: The project's own tasks, built without Gymnasium.
+OWN_ENVS = ("grid", "moving-goal", "catch")
 
 #: Actions MiniGrid tasks need, by id prefix (the rest are unused there): 0 left, 1 right,
 #: 2 forward, 3 pick up, 5 toggle.
@@ -23,8 +29,8 @@ MINIGRID_FRAME = 7
 def split_env_name(name: str) -> tuple[str, str]:
     """``"minigrid:MiniGrid-Empty-6x6-v0"`` -> ("minigrid", "MiniGrid-Empty-6x6-v0")."""
     kind, sep, env_id = str(name).partition(":")
-    if name == "grid":
-        return "grid", ""
+    if name in OWN_ENVS:
+        return name, ""
     if not sep or kind not in ("gym", "minigrid") or not env_id:
         raise ConfigError(f"unknown environment {name!r}; accepted: {', '.join(ENV_NAMES)}")
     return kind, env_id
@@ -35,7 +41,8 @@ def make_vector_env(name: str, num_envs: int, *, grid_size: int = 8, history: in
                     frame_size: int | None = None, actions: tuple[int, ...] | None = None):
     """Build ``num_envs`` copies of the environment ``name`` (see :data:`ENV_NAMES`).
 
-    ``grid_size`` and ``max_steps`` (default 60) configure the grid; ``frame_size`` (default
+    ``grid_size``, ``history`` and ``max_steps`` configure the grid (max_steps default 60)
+    and the motion tasks (default 40, their configs' default); ``frame_size`` (default
     7 for MiniGrid, 8 otherwise) and ``actions`` configure Gymnasium environments, whose
     own step limit applies unless ``max_steps`` is given.
     """
@@ -44,6 +51,12 @@ def make_vector_env(name: str, num_envs: int, *, grid_size: int = 8, history: in
         config = GridConfig(size=grid_size, history=history,
                             max_steps=60 if max_steps is None else max_steps)
         return VectorVideoGrid(num_envs, config, autoreset=autoreset)
+    if kind in ("moving-goal", "catch"):
+        config_class = MovingGoalConfig if kind == "moving-goal" else CatchConfig
+        steps = {} if max_steps is None else {"max_steps": max_steps}
+        config = config_class(size=grid_size, history=history, **steps)
+        env_class = VectorMovingGoal if kind == "moving-goal" else VectorCatch
+        return env_class(num_envs, config, autoreset=autoreset)
     from .gym_adapter import GymVectorEnv
 
     if kind == "minigrid":

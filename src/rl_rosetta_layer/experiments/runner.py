@@ -29,6 +29,7 @@ from ..agent.dqn import train_lockstep
 from ..agent.result import RunResult
 from ..errors import ConfigError
 from ..layers.registry import build_layers
+from ..layers.video import is_video_layer
 from .spec import RunSpec
 
 EXECUTORS = ("local", "ray")
@@ -57,11 +58,18 @@ def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None 
     from .store import versions
 
     first = specs[0]
-    if any((s.env, s.layer, s.config, s.selected) != (first.env, first.layer, first.config,
-                                                       first.selected) for s in specs):
+    if any((s.env, s.layer, s.config, s.selected, s.video)
+           != (first.env, first.layer, first.config, first.selected, first.video)
+           for s in specs):
         raise ConfigError("runs trained in lockstep must share env, layer and config")
     started = _now()
-    layer = build_layers([first.layer], first.env.grid_config(), first.selected)[first.layer]
+    if is_video_layer(first.layer):
+        import torch
+
+        # threadpoolctl limits torch only when it was imported first: one thread per worker.
+        torch.set_num_threads(1)
+    layer = build_layers([first.layer], first.env.observations(), first.selected,
+                         first.video)[first.layer]
     env = first.env.make(len(specs))
     results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
                              progress=progress)
@@ -112,7 +120,7 @@ def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
         raise ConfigError(f"lockstep must be a positive integer, got {lockstep!r}")
     groups: dict[tuple, list[RunSpec]] = {}
     for s in specs:
-        groups.setdefault((s.env, s.layer, s.config, s.selected), []).append(s)
+        groups.setdefault((s.env, s.layer, s.config, s.selected, s.video), []).append(s)
     units = []
     for runs in groups.values():
         units += [runs[i:i + lockstep] for i in range(0, len(runs), lockstep)]

@@ -8,20 +8,56 @@ from dataclasses import asdict, dataclass
 
 from ..agent.config import DQNConfig
 from ..envs.grid import GridConfig
-from ..envs.registry import make_vector_env
+from ..envs.registry import make_vector_env, split_env_name
+from ..errors import ConfigError
+from ..layers.registry import Observations
+from ..layers.video import VideoSettings, is_video_layer
+
+#: Tasks drawn in the grid's format (two one-hot maps per frame: agent, goal or ball).
+MAP_ENVS = ("grid", "moving-goal", "catch")
 
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """Which environment, with its settings."""
+    """Which environment, with its settings.
+
+    ``grid_size`` is the side of the grid-format tasks (ignored by Gymnasium environments);
+    ``max_steps`` None keeps the environment's own step limit.
+    """
 
     name: str = "grid"
     grid_size: int = 8
     history: int = 2
-    max_steps: int = 60
+    max_steps: int | None = 60
+
+    def __post_init__(self) -> None:
+        split_env_name(self.name)      # an unknown name fails here, with the accepted ones
 
     def grid_config(self) -> GridConfig:
-        return GridConfig(size=self.grid_size, history=self.history, max_steps=self.max_steps)
+        if self.name != "grid":
+            raise ConfigError(f"environment {self.name!r} is not the grid")
+        return GridConfig(size=self.grid_size, history=self.history,
+                          max_steps=60 if self.max_steps is None else self.max_steps)
+
+    @property
+    def maps(self) -> bool:
+        """Whether observations are the grid's one-hot maps (structured_mid reads them)."""
+        return self.name in MAP_ENVS
+
+    @property
+    def unavailable_layers(self) -> tuple[str, ...]:
+        """Layers the groups leave out on this environment."""
+        return () if self.maps else ("structured_mid",)
+
+    def observations(self) -> Observations:
+        """Shape of the observations, for building layers (makes one copy off the grid)."""
+        if self.name == "grid":
+            return Observations.of_grid(self.grid_config())
+        env = self.make(1)
+        try:
+            return Observations(int(env.obs_dim), self.name, tuple(env.obs_shape), self.maps)
+        finally:
+            getattr(env, "close", lambda: None)()
 
     def make(self, num_envs: int):
         return make_vector_env(self.name, num_envs, grid_size=self.grid_size,
@@ -30,24 +66,35 @@ class EnvSpec:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One (env, layer, seed, config) run. ``selected`` fixes the random bank's shape."""
+    """One (env, layer, seed, config) run. ``selected`` fixes the random bank's shape;
+    ``video`` says how a video block is loaded and run (video layers only)."""
 
     env: EnvSpec
     layer: str
     seed: int
     config: DQNConfig
     selected: str | None = None
+    video: VideoSettings | None = None
+
+    def __post_init__(self) -> None:
+        # Video layers always carry their settings (so they enter the run id); others never.
+        video = (self.video or VideoSettings()) if is_video_layer(self.layer) else None
+        object.__setattr__(self, "video", video)
 
     def to_dict(self) -> dict:
-        return {"env": asdict(self.env), "layer": self.layer, "seed": self.seed,
-                "config": self.config.to_dict(),
-                "selected": self.selected if self.layer.startswith("random_bank_") else None}
+        d = {"env": asdict(self.env), "layer": self.layer, "seed": self.seed,
+             "config": self.config.to_dict(),
+             "selected": self.selected if self.layer.startswith("random_bank_") else None}
+        if self.video is not None:
+            d["video"] = self.video.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> RunSpec:
         """Inverse of :meth:`to_dict` (the ``config.json`` of a run folder)."""
+        video = VideoSettings(**d["video"]) if d.get("video") else None
         return cls(EnvSpec(**d["env"]), d["layer"], int(d["seed"]),
-                   DQNConfig.from_dict(d["config"]), d.get("selected"))
+                   DQNConfig.from_dict(d["config"]), d.get("selected"), video)
 
     @property
     def run_id(self) -> str:

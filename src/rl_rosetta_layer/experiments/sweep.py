@@ -183,7 +183,8 @@ def _table(where: _Where, raw: dict, table: str, types: dict) -> dict[str, list]
     return axes
 
 
-def _layers(where: _Where, raw: dict, selected: str | None) -> list[str]:
+def _layers(where: _Where, raw: dict, selected: str | None,
+            unavailable: tuple[str, ...] = ()) -> list[str]:
     value = raw.get("layers", "candidates")
     loc = f"{where(None, 'layers')}: layers"
     items = value if isinstance(value, list) else [value]
@@ -194,7 +195,7 @@ def _layers(where: _Where, raw: dict, selected: str | None) -> list[str]:
     names: list[str] = []
     for part in parts:
         try:
-            group = expand_layer_names(part, selected)
+            group = expand_layer_names(part, selected, unavailable)
         except RosettaError as exc:
             raise type(exc)(f"{loc}: {exc}") from exc
         for name in group:
@@ -260,29 +261,34 @@ def build_sweep(raw: dict, where: _Where, name: str, source: str,
         selected = read_selected(out_dir)
     env_axes = _table(where, raw, "env", ENV_TYPES)
     dqn_axes = _table(where, raw, "dqn", DQN_TYPES)
-    layers = _layers(where, raw, selected)
+    env_keys = [k for k in ENV_TYPES if k in env_axes]
+    envs = []
+    for combo in itertools.product(*(env_axes[k] for k in env_keys)):
+        values = dict(zip(env_keys, combo))
+        if values.get("name", "grid") != "grid" and "max_steps" not in values:
+            values["max_steps"] = None     # the environment's own step limit
+        try:
+            env = EnvSpec(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{where('env', 'name')}: [env] {exc}") from exc
+        if env.name == "grid":
+            try:
+                env.grid_config()
+            except ConfigError as exc:
+                bad = next((k for k in env_keys
+                            if k.replace("grid_", "") in str(exc).split()[1:2]),
+                           env_keys[0] if env_keys else None)
+                raise ConfigError(f"{where('env', bad)}: [env] {exc}") from exc
+        envs.append(env)
+
+    unavailable = tuple(sorted({n for e in envs for n in e.unavailable_layers}))
+    layers = _layers(where, raw, selected, unavailable)
     shapeable = SEED_CANDIDATES + BASELINES
     if any(n in BANK_NAMES for n in layers) and selected not in shapeable:
         raise ConfigError(f"{where(None, 'selected')}: selected must be a layer whose shape "
                           f"the random bank copies, one of {', '.join(shapeable)}; got "
                           f"{selected!r}")
     seeds = _seeds(where, raw)
-
-    env_keys = [k for k in ENV_TYPES if k in env_axes]
-    envs = []
-    for combo in itertools.product(*(env_axes[k] for k in env_keys)):
-        values = dict(zip(env_keys, combo))
-        env = EnvSpec(**values)
-        if env.name != "grid":
-            raise ConfigError(f"{where('env', 'name')}: [env] name {env.name!r}: sweeps run "
-                              f"on the grid only so far; accepted: grid")
-        try:
-            env.grid_config()
-        except ConfigError as exc:
-            bad = next((k for k in env_keys if k.replace("grid_", "") in str(exc).split()[1:2]),
-                       env_keys[0] if env_keys else None)
-            raise ConfigError(f"{where('env', bad)}: [env] {exc}") from exc
-        envs.append(env)
 
     dqn_keys = [k for k in DQN_TYPES if k in dqn_axes]
     configs = []

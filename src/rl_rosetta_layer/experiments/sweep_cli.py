@@ -9,7 +9,7 @@ from .sweep import DQN_TYPES
 FLAGS = {"layers": (None, "layers"), "seeds": (None, "seeds"),
          "episodes": ("dqn", "episodes"), "batch_size": ("dqn", "batch_size"),
          "grid_size": ("env", "grid_size"), "history": ("env", "history"),
-         "max_steps": ("env", "max_steps")}
+         "max_steps": ("env", "max_steps"), "env": ("env", "name")}
 
 
 def parse_bool(text: str) -> bool:

@@ -22,6 +22,7 @@ from ..analysis.run import read_selected
 from ..errors import ConfigError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
+from ..layers.video import VideoSettings
 from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
 from .runner import run_all
 from .spec import EnvSpec, RunSpec
@@ -56,13 +57,19 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan_runs(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[int],
-              layers: str) -> list[RunSpec]:
-    """Every (layer, seed) run of a comparison, all with the same budget and config."""
+              layers: str, *, backbone: str | None = None,
+              video: VideoSettings | None = None) -> list[RunSpec]:
+    """Every (layer, seed) run of a comparison, all with the same budget and config.
+
+    ``backbone`` gives the ``blocks`` / ``twins`` groups their meaning; ``video`` says how
+    video blocks are loaded and run."""
     needs_selection = any(p.strip() in ("selected", "bank", "baselines", "all")
                           or p.strip() in BANK_NAMES for p in str(layers).split(","))
     selected = read_selected(out_dir) if needs_selection else None
-    names = expand_layer_names(layers, selected)
-    return [RunSpec(env_spec, name, seed, config, selected) for name in names for seed in seeds]
+    names = expand_layer_names(layers, selected, env_spec.unavailable_layers,
+                               backbone=backbone, weights=video.weights if video else None)
+    return [RunSpec(env_spec, name, seed, config, selected, video)
+            for name in names for seed in seeds]
 
 
 @dataclass
@@ -116,12 +123,13 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
 def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[int], *,
                     layers: str = "candidates", workers: int | None = None, lockstep: int = 1,
                     quiet: bool = False, executor: str = "local",
-                    ray_address: str | None = None) -> list[dict]:
+                    ray_address: str | None = None, backbone: str | None = None,
+                    video: VideoSettings | None = None) -> list[dict]:
     """Train all runs not yet finished, save each as it finishes, then write the seed's CSVs."""
     if not seeds:
         raise ConfigError("--seeds must name at least one seed")
     out_dir = Path(out_dir)
-    specs = plan_runs(out_dir, env_spec, config, seeds, layers)
+    specs = plan_runs(out_dir, env_spec, config, seeds, layers, backbone=backbone, video=video)
     outcome = execute_runs(out_dir, specs, workers=workers, lockstep=lockstep,
                            executor=executor, ray_address=ray_address, quiet=quiet)
     return write_experiment_outputs(out_dir, outcome.results,

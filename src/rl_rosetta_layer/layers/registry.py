@@ -11,6 +11,14 @@ from ..errors import ConfigError, UnknownLayerError
 from .base import NumpyLayer
 from .baselines import BANK_SIZE, TrainableBody, random_bank
 from .synthetic import IdentityLayer, RandomTanhLayer, StructuredLayer
+from .video import (
+    VIDEO_GROUPS,
+    VideoSettings,
+    backbone_group,
+    build_video_layer,
+    check_video_layer,
+    is_video_layer,
+)
 
 #: The seed's four candidates, in the order their random weights are drawn.
 SEED_CANDIDATES = ("random_wide", "random_narrow", "bottleneck", "structured_mid")
@@ -36,31 +44,49 @@ class Observations:
     obs_dim: int
     source: str = "environment"
     """The environment's name, for messages."""
+    obs_shape: tuple[int, ...] | None = None
+    """(frames, channels, height, width) of one flat observation, when it is frames."""
+    maps: bool = False
+    """Frames are the grid's two one-hot maps (agent, goal), which structured_mid reads."""
+
+    @classmethod
+    def of_grid(cls, grid: GridConfig, source: str = "grid") -> Observations:
+        """The grid's observations (or a task drawn in the grid's format)."""
+        return cls(grid.obs_dim, source, (grid.history, 2, grid.size, grid.size), maps=True)
+
+
+def as_observations(obs: GridConfig | Observations) -> Observations:
+    return Observations.of_grid(obs) if isinstance(obs, GridConfig) else obs
 
 
 def seed_candidates(obs: GridConfig | Observations) -> dict[str, NumpyLayer]:
     """The seed's candidates for observations ``obs``, seeded as the prototype.
 
     ``structured_mid`` reads the grid's agent and goal maps, so it exists only when ``obs``
-    is the grid's :class:`GridConfig`.
+    is in the grid's format (a :class:`GridConfig`, or :class:`Observations` with ``maps``).
     """
+    obs = as_observations(obs)
     rng = np.random.default_rng(RANDOM_SEED)
     layers: dict[str, NumpyLayer] = {}
     for name, (out, scale) in RANDOM_SHAPES.items():
         layers[name] = RandomTanhLayer(name, obs.obs_dim, out, scale, rng)
-    if isinstance(obs, GridConfig):
-        layers["structured_mid"] = StructuredLayer("structured_mid", obs.size, obs.history)
+    if obs.maps:
+        frames, _, size, _ = obs.obs_shape
+        layers["structured_mid"] = StructuredLayer("structured_mid", size, frames)
     return {name: layers[name] for name in SEED_CANDIDATES if name in layers}
 
 
 def expand_layer_names(spec: str, selected: str | None = None,
-                       unavailable: tuple[str, ...] = ()) -> list[str]:
+                       unavailable: tuple[str, ...] = (), *, backbone: str | None = None,
+                       weights: str | None = None) -> list[str]:
     """Turn ``--layers`` text into candidate names, in order and without repeats.
 
     ``spec`` is a comma list of names and groups (``candidates``, ``baselines``, ``bank``,
     ``all``) and ``selected`` (the layer in ``selected_layer.txt``). Groups leave out the
     ``unavailable`` layers (e.g. ``structured_mid`` off the grid); named ones are kept, so
-    building them gives the error that says why.
+    building them gives the error that says why. Video blocks are named
+    ``BACKBONE:BLOCK[:random]``; the groups ``blocks`` and ``twins`` are the blocks of
+    ``backbone`` and their random twins.
 
     >>> expand_layer_names("structured_mid,identity")
     ['structured_mid', 'identity']
@@ -69,30 +95,37 @@ def expand_layer_names(spec: str, selected: str | None = None,
     parts = [p.strip() for p in str(spec).split(",")]
     if not spec or any(not p for p in parts):
         raise ConfigError(f"--layers must be a comma list of layer names, got {spec!r}; "
-                          f"accepted: {', '.join(KNOWN)}, or the groups "
-                          f"{', '.join(GROUPS)}, selected")
+                          f"accepted: {', '.join(KNOWN)}, BACKBONE:BLOCK, or the groups "
+                          f"{', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
     for part in parts:
         if part == "selected":
             if selected is None:
                 raise ConfigError("--layers selected needs a selected layer")
             group = (selected,)
+        elif part in VIDEO_GROUPS:
+            group = tuple(backbone_group(part, backbone, weights))
+        elif is_video_layer(part):
+            group = (check_video_layer(part, weights),)
         else:
             group = tuple(n for n in GROUPS[part] if n not in unavailable) \
                 if part in GROUPS else (part,)
         for name in group:
-            if name not in KNOWN:
+            if name not in KNOWN and not is_video_layer(name):
                 raise UnknownLayerError(
-                    f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}, or the groups "
-                    f"{', '.join(GROUPS)}, selected")
+                    f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}, BACKBONE:BLOCK, "
+                    f"or the groups {', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
             if name not in names:
                 names.append(name)
     return names
 
 
 def build_layers(names: list[str], grid: GridConfig | Observations,
-                 selected: str | None = None) -> dict[str, NumpyLayer | TrainableBody]:
+                 selected: str | None = None, video: VideoSettings | None = None
+                 ) -> dict[str, NumpyLayer | TrainableBody]:
     """Build the candidates ``names`` for observations ``grid`` (the seed's grid, or any
-    :class:`Observations`); the random bank takes the selected layer's shape."""
+    :class:`Observations`); the random bank takes the selected layer's shape; video blocks
+    are built with ``video`` (default settings when None)."""
+    grid = as_observations(grid)
     seed = seed_candidates(grid)
     if "structured_mid" in names and "structured_mid" not in seed:
         raise ConfigError(
@@ -104,6 +137,8 @@ def build_layers(names: list[str], grid: GridConfig | Observations,
     for name in names:
         if name in seed:
             out[name] = seed[name]
+        elif is_video_layer(name):
+            out[name] = build_video_layer(name, grid, video or VideoSettings())
         elif name == "identity":
             out[name] = IdentityLayer("identity", grid.obs_dim)
         elif name == "mlp_full":

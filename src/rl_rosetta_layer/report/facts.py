@@ -68,17 +68,21 @@ def env_facts(env: dict) -> dict:
 def layer_facts(names: list[str], env: dict, selected: str | None,
                 config: dict | None) -> dict[str, dict]:
     """Kind, shape and trainable parameters (with ``config``'s adapters) of each layer."""
-    from ..agent.network import QNetwork
-    from ..envs.grid import MOVES, GridConfig
+    from ..agent.config import DQNConfig
+    from ..agent.learner import make_learner
+    from ..experiments.spec import EnvSpec
     from ..layers.registry import KNOWN, build_layers
     from .figures import layer_kind
 
-    grid = GridConfig(size=int(env.get("grid_size", env.get("size", 8))),
-                      history=int(env.get("history", 2)),
-                      max_steps=int(env.get("max_steps", 60)))
+    try:
+        spec = EnvSpec(**env)
+        obs = spec.observations()
+        n_actions = int(spec.make(1).n_actions)
+    except (RosettaError, TypeError):
+        return {name: {"kind": layer_kind(name)} for name in names}
     known = [n for n in names if n in KNOWN and (selected or layer_kind(n) != "bank")]
     try:
-        built = build_layers(known, grid, selected)
+        built = build_layers(known, obs, selected)
     except RosettaError:
         built = {}
     out = {}
@@ -88,11 +92,12 @@ def layer_facts(names: list[str], env: dict, selected: str | None,
         if layer is not None:
             row.update(input_dim=int(layer.input_dim), output_dim=int(layer.output_dim))
             if config:
-                net = QNetwork(grid.obs_dim, layer, len(MOVES), adapter=config["adapter"],
-                               rank=int(config["adapter_rank"]), head=config["head"],
-                               head_hidden=int(config["head_hidden"]))
-                row.update(trainable_params=int(net.n_params()),
-                           input_adapter_params=int(net.n_adapter_params()))
+                learner = make_learner(layer, obs.obs_dim, n_actions,
+                                       DQNConfig.from_dict(config), [np.random.default_rng(0)])
+                row["trainable_params"] = int(learner.n_params())
+                net = getattr(learner, "net", None)
+                if net is not None:
+                    row["input_adapter_params"] = int(net.n_adapter_params())
         out[name] = row
     return out
 

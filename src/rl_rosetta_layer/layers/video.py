@@ -1,0 +1,119 @@
+"""Video-model blocks as candidates, seen from the numpy side: names, groups and settings.
+
+A video layer is named ``BACKBONE:BLOCK`` (``cogvideox-2b:transformer_blocks.14``), and its
+random-initialised twin ``BACKBONE:BLOCK:random``. This module only parses names and holds
+the settings; building one (torch, diffusers) happens in :func:`build_video_layer`, which
+imports the ``video`` extra lazily, so the numpy path never pays for it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: Groups that expand to the blocks of ``--backbone``: its candidates, or their random twins.
+VIDEO_GROUPS = ("blocks", "twins")
+#: Root of the seeds of random twins (one stream per block name, so a twin never changes).
+TWIN_SEED = 4242
+DTYPES = ("float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """How video blocks are loaded and run; saved with every run that uses one."""
+
+    weights: str | None = None
+    """Checkpoint folder or Hugging Face cache path (default: the backbone's own, if any)."""
+    timestep: int = 500
+    """Diffusion timestep of the block's fixed timestep embedding (0-999)."""
+    device: str = "cpu"
+    """Where the block and the adapters run: cpu, cuda, cuda:N or auto."""
+    dtype: str = "float32"
+    """The block's dtype (the adapters stay float32): float32 or bfloat16."""
+    patch: int = 2
+    """Side of the square patch of a frame that becomes one token."""
+    chunk_size: int = 1024
+    """Rows per block call in the analysis (bounds memory)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.timestep, bool) or not isinstance(self.timestep, (int, np.integer)) \
+                or not 0 <= self.timestep <= 999:
+            raise ConfigError(f"--timestep must be an integer in 0-999, got {self.timestep!r}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        for name in ("patch", "chunk_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def is_video_layer(name: str) -> bool:
+    """Whether ``name`` names a block of a backbone (it has a ``:``)."""
+    return ":" in str(name)
+
+
+def check_video_layer(name: str, weights: str | None = None) -> str:
+    """``name`` if it is a known backbone's candidate block, else an
+    :class:`UnknownLayerError` listing the backbone's blocks."""
+    from ..errors import UnknownLayerError
+    from ..video.backbones import candidate_blocks, compact_blocks, parse_layer_name
+
+    backbone, block, _ = parse_layer_name(name)
+    blocks = candidate_blocks(backbone, weights)
+    if block not in blocks:
+        raise UnknownLayerError(f"layer {name!r}: {backbone} has no candidate block {block!r}; "
+                                f"accepted: {compact_blocks(blocks)}")
+    return name
+
+
+def backbone_group(group: str, backbone: str | None, weights: str | None = None) -> list[str]:
+    """The layer names of ``blocks`` or ``twins`` for ``backbone``."""
+    if backbone is None:
+        raise ConfigError(f"--layers {group} means the blocks of a backbone; give --backbone "
+                          f"NAME")
+    from ..video.backbones import candidate_blocks
+
+    blocks = candidate_blocks(backbone, weights)
+    suffix = ":random" if group == "twins" else ""
+    return [f"{backbone}:{block}{suffix}" for block in blocks]
+
+
+def token_grid(obs_shape: tuple[int, ...], patch: int) -> tuple[int, int, int]:
+    """(frames, rows, columns) of tokens for observations (F, C, H, W) and ``patch``."""
+    frames, _, height, width = obs_shape
+    return frames, -(-height // patch), -(-width // patch)
+
+
+def twin_rng(name: str) -> np.random.Generator:
+    """The generator of a random twin's weights: fixed per layer name."""
+    return np.random.default_rng([TWIN_SEED, zlib.crc32(name.encode())])
+
+
+def build_video_layer(name: str, obs, settings: VideoSettings):
+    """The candidate ``name`` for observations ``obs`` (needs the ``video`` extra)."""
+    if obs.obs_shape is None or len(obs.obs_shape) != 4:
+        raise ConfigError(f"video layer {name!r} needs observations that are frames "
+                          f"(frames, channels, height, width); {obs.source!r} gives "
+                          f"{obs.obs_shape!r}")
+    try:
+        from ..video.backbones import parse_layer_name
+        from ..video.candidate import VideoCandidate
+        from ..video.loader import load_token_block
+    except ImportError as exc:
+        raise ConfigError(f"video layer {name!r} needs the video extra (torch, diffusers, "
+                          f"transformers): pip install -e '.[video]' ({exc})") from exc
+    _, _, random = parse_layer_name(name)
+    block = load_token_block(name, grid=token_grid(obs.obs_shape, settings.patch),
+                             weights=settings.weights, timestep=settings.timestep,
+                             dtype=settings.dtype, device=settings.device,
+                             twin_rng=twin_rng(name) if random else None)
+    return VideoCandidate(block, tuple(obs.obs_shape), patch=settings.patch,
+                          device=settings.device, dtype=settings.dtype,
+                          chunk_size=settings.chunk_size)

@@ -1,0 +1,267 @@
+"""A frozen video-model block between token adapters: a candidate layer and its learner.
+
+Observations are flat (N, D) float32 with D = F*C*H*W, ``obs_shape`` = (F, C, H, W), frames
+oldest first (the grid's is (2, 2, 8, 8)). The input adapter embeds them as tokens the way
+video diffusion transformers do: each frame is zero-padded to a multiple of ``patch``, each
+p x p patch of each frame becomes one token of ``width`` values through a shared linear map
+(CogVideoX's ``patch_embed.proj``), and a learned position (T, width) is added per token.
+Token order is frame, patch row, patch column: T = F * ceil(H/p) * ceil(W/p). The frozen
+block maps tokens (B, T, width) -> (B, T, width); the output adapter takes their mean.
+
+For the *analysis*, :class:`VideoCandidate` is a layer on the numpy protocol, (N, D) ->
+(N, width): the pooled block output with the input adapter at its initial state (drawn
+from ``np.random.default_rng(analysis_seed)``, or taken from the block's ``embed_init`` /
+``pos_init`` where it brings them). For *training*, ``make_learner`` builds a
+:class:`~rl_rosetta_layer.video.learner.TorchLearner` that keeps everything on the device.
+
+The block is a "TokenBlock": a torch module with attributes ``name``, ``width``,
+``grid`` = (F, h, w), ``n_params``, ``embed_init`` (None or numpy (weight (width, C', p, p),
+bias (width,))), ``pos_init`` (None or numpy (T, width)) and ``describe()``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..layers.base import NumpyLayer
+from ..seeding import check_seed
+from .bridge import check_chunk_size, chunked_forward, chunked_input_grad, freeze, host_dtype
+from .devices import dtype_name, resolve_device, resolve_dtype
+
+#: Standard deviation of the initial per-token positions (when the block brings none).
+POS_STD = 0.02
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class TokenLayout:
+    """How flat observations become tokens: shapes only, no parameters."""
+
+    frames: int
+    """F: frames per observation, oldest first."""
+    channels: int
+    """C: channels per frame."""
+    rows: int
+    """H: frame height in pixels."""
+    cols: int
+    """W: frame width in pixels."""
+    patch: int
+    """p: side of the square patch that becomes one token."""
+    width: int
+    """Token width (the block's hidden size)."""
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """Token grid (F, h, w), h = ceil(H/p), w = ceil(W/p)."""
+        p = self.patch
+        return (self.frames, -(-self.rows // p), -(-self.cols // p))
+
+    @property
+    def tokens(self) -> int:
+        return math.prod(self.grid)
+
+    @property
+    def patch_dim(self) -> int:
+        """Values per patch, C*p*p, in (channel, row, column) order."""
+        return self.channels * self.patch * self.patch
+
+    @property
+    def obs_dim(self) -> int:
+        return self.frames * self.channels * self.rows * self.cols
+
+    def adapter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Input-adapter parameters: patch map (C*p*p, width), its bias, positions."""
+        return {"patch_w": (self.patch_dim, self.width), "patch_b": (self.width,),
+                "pos": (self.tokens, self.width)}
+
+    def patchify(self, obs: torch.Tensor) -> torch.Tensor:
+        """(N, D) observations -> (N, T, C*p*p) patches, frames zero-padded."""
+        f, c, p = self.frames, self.channels, self.patch
+        _, h, w = self.grid
+        n = obs.shape[0]
+        x = obs.reshape(n, f, c, self.rows, self.cols)
+        if (h * p, w * p) != (self.rows, self.cols):
+            x = torch.nn.functional.pad(x, (0, w * p - self.cols, 0, h * p - self.rows))
+        x = x.reshape(n, f, c, h, p, w, p).permute(0, 1, 3, 5, 2, 4, 6)
+        return x.reshape(n, f * h * w, c * p * p)
+
+    def embed(self, obs: torch.Tensor, adapter: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Tokens (N, T, width) of observations (N, D) under adapter parameters."""
+        tokens = self.patchify(obs) @ adapter["patch_w"]
+        return tokens + adapter["patch_b"] + adapter["pos"]
+
+
+def init_adapter(layout: TokenLayout, rng: np.random.Generator, embed_init=None,
+                 pos_init=None) -> dict[str, np.ndarray]:
+    """Initial input adapter (float32 arrays of :meth:`TokenLayout.adapter_shapes`).
+
+    Patch weights N(0, 1/sqrt(C*p*p)), bias 0, positions N(0, 0.02). Both random arrays are
+    always drawn, in that order, so the stream does not depend on what the block brings;
+    ``embed_init`` (weight (width, C', p, p), bias (width,)) then replaces the first
+    min(C, C') channels and the bias, and ``pos_init`` (T, width) the positions.
+    """
+    c, p, width = layout.channels, layout.patch, layout.width
+    weight = rng.normal(0.0, 1.0 / np.sqrt(c * p * p), (width, c, p, p))
+    pos = rng.normal(0.0, POS_STD, (layout.tokens, width))
+    bias = np.zeros(width)
+    if embed_init is not None:
+        w0, b0 = embed_init
+        k = min(c, w0.shape[1])
+        weight[:, :k] = w0[:, :k]
+        bias = np.asarray(b0, np.float64)
+    if pos_init is not None:
+        pos = np.asarray(pos_init, np.float64)
+    return {"patch_w": weight.reshape(width, layout.patch_dim).T.astype(np.float32),
+            "patch_b": bias.astype(np.float32), "pos": pos.astype(np.float32)}
+
+
+def _check_block(block: object) -> tuple[str, int, tuple[int, int, int]]:
+    if not isinstance(block, torch.nn.Module):
+        raise ConfigError(f"a video candidate needs a torch.nn.Module token block, got "
+                          f"{type(block).__name__}")
+    missing = [a for a in ("name", "width", "grid") if not hasattr(block, a)]
+    if missing:
+        raise ConfigError(f"token block {type(block).__name__} lacks attribute(s) "
+                          f"{', '.join(missing)}; a token block has name, width, grid, "
+                          f"n_params, embed_init, pos_init and describe()")
+    width = _positive_int(block.width, "block width")
+    grid = tuple(block.grid)
+    if len(grid) != 3:
+        raise ConfigError(f"block grid must be (frames, h, w), got {block.grid!r}")
+    return str(block.name), width, tuple(_positive_int(g, "block grid entry") for g in grid)
+
+
+def _check_inits(block, layout: TokenLayout):
+    """The block's embed_init / pos_init as float arrays, shapes checked against layout."""
+    name, p, width = block.name, layout.patch, layout.width
+    embed_init = getattr(block, "embed_init", None)
+    pos_init = getattr(block, "pos_init", None)
+    if embed_init is not None:
+        try:
+            w0, b0 = (np.asarray(a, np.float64) for a in embed_init)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"block {name!r}: embed_init must be (weight, bias) arrays, "
+                              f"got {type(embed_init).__name__}") from err
+        if w0.ndim != 4 or w0.shape[0] != width or w0.shape[2:] != (p, p) \
+                or b0.shape != (width,):
+            raise ConfigError(f"block {name!r}: embed_init must be weight ({width}, C, {p}, "
+                              f"{p}) and bias ({width},) for patch {p}, got {w0.shape} and "
+                              f"{b0.shape}")
+        embed_init = (w0, b0)
+    if pos_init is not None:
+        pos_init = np.asarray(pos_init, np.float64)
+        if pos_init.shape != (layout.tokens, width):
+            raise ConfigError(f"block {name!r}: pos_init must have shape "
+                              f"({layout.tokens}, {width}) for token grid {layout.grid}, "
+                              f"got {pos_init.shape}")
+    return embed_init, pos_init
+
+
+class VideoCandidate(NumpyLayer):
+    """Patch-embedding adapter -> frozen token block -> mean over tokens, as a layer.
+
+    ``forward(obs)`` (..., D) float32 -> (..., width) float32 pooled features and
+    ``backward(obs, grad)`` the input gradient, ``chunk_size`` observations at a time. The
+    block is moved in place to ``device`` and cast to ``dtype`` ('float32', 'bfloat16';
+    'float64' for gradient checks); adapters are float32 (float64 with a float64 block),
+    and tokens are cast to the block's dtype and back around the block call.
+    """
+
+    def __init__(self, block: torch.nn.Module, obs_shape: tuple[int, int, int, int], *,
+                 patch: int = 2, device: str = "cpu", dtype: str = "float32",
+                 chunk_size: int = 1024, analysis_seed: int = 0) -> None:
+        name, width, grid = _check_block(block)
+        shape = tuple(obs_shape) if isinstance(obs_shape, (tuple, list)) else ()
+        if len(shape) != 4:
+            raise ConfigError(f"obs_shape must be (frames, channels, height, width), got "
+                              f"{obs_shape!r}")
+        f, c, h, w = (_positive_int(v, "obs_shape entry") for v in shape)
+        self.layout = TokenLayout(f, c, h, w, _positive_int(patch, "patch"), width)
+        if grid != self.layout.grid:
+            raise ConfigError(f"block {name!r} expects a token grid {grid}, but observations "
+                              f"{tuple(shape)} with patch {patch} give {self.layout.grid}")
+        self.embed_init, self.pos_init = _check_inits(block, self.layout)
+        self.name, self.input_dim, self.output_dim = name, self.layout.obs_dim, width
+        self.obs_shape = (f, c, h, w)
+        self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
+        own = getattr(block, "dtype", None)       # a loader's block casts inputs to this
+        if isinstance(own, torch.dtype) and own != self.dtype:
+            raise ConfigError(f"block {name!r} was built for {dtype_name(own)} but the "
+                              f"candidate asks for {dtype_name(self.dtype)}; load the block "
+                              f"in the dtype the candidate runs")
+        self.param_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
+        self.chunk_size = check_chunk_size(chunk_size)
+        self.analysis_seed = check_seed(analysis_seed)
+        self.block = freeze(block, self.device, self.dtype)
+        adapter = init_adapter(self.layout, np.random.default_rng(self.analysis_seed),
+                               self.embed_init, self.pos_init)
+        self.analysis_adapter = {k: self.to_device(v) for k, v in adapter.items()}
+
+    # ------------------------------------------------------------------ torch building blocks
+    def to_device(self, a: np.ndarray) -> torch.Tensor:
+        """A numpy array as a parameter-dtype tensor on the device."""
+        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.param_dtype)
+
+    def run_block(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Frozen block on tokens (N, T, width), mean over tokens -> (N, width)."""
+        out = self.block(tokens.to(self.dtype))
+        if not isinstance(out, torch.Tensor) or out.shape != tokens.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ConfigError(f"block {self.name!r} returned {got} for tokens "
+                              f"{tuple(tokens.shape)}; a token block maps (B, T, width) to "
+                              f"the same shape")
+        return out.to(self.param_dtype).mean(dim=1)
+
+    def features(self, obs: torch.Tensor, adapter: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Pooled block features (N, width) of observations (N, D) on the device."""
+        return self.run_block(self.layout.embed(obs.to(self.param_dtype), adapter))
+
+    def _analysis_fn(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.features(obs, self.analysis_adapter)
+
+    # ------------------------------------------------------------------ numpy layer protocol
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(..., D) observations -> (..., width) pooled features, float32."""
+        return chunked_forward(self._analysis_fn, x, self.input_dim, self.output_dim,
+                               chunk_size=self.chunk_size, device=self.device,
+                               in_dtype=host_dtype(self.dtype), name=self.name)
+
+    def backward(self, x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+        """Gradient with respect to the observations (..., D) given dL/dfeatures."""
+        return chunked_input_grad(self._analysis_fn, x, grad_out, self.input_dim,
+                                  self.output_dim, chunk_size=self.chunk_size,
+                                  device=self.device, in_dtype=host_dtype(self.dtype),
+                                  name=self.name)
+
+    def make_learner(self, obs_dim: int, n_actions: int, config, init_rngs):
+        """A :class:`~rl_rosetta_layer.video.learner.TorchLearner` for S = len(init_rngs)
+        seeds, seed i's parameters drawn from ``init_rngs[i]`` alone."""
+        from .learner import TorchLearner
+
+        return TorchLearner(self, obs_dim, n_actions, config, init_rngs)
+
+    def block_params(self) -> int:
+        """Frozen parameters of the block."""
+        return int(getattr(self.block, "n_params", None)
+                   or sum(p.numel() for p in self.block.parameters()))
+
+    def describe(self) -> dict:
+        own = getattr(self.block, "describe", None)
+        return {**super().describe(), "obs_shape": list(self.obs_shape),
+                "patch": self.layout.patch, "grid": list(self.layout.grid),
+                "tokens": self.layout.tokens, "device": str(self.device),
+                "dtype": dtype_name(self.dtype), "chunk_size": self.chunk_size,
+                "analysis_seed": self.analysis_seed, "block_params": self.block_params(),
+                "embed_init": self.embed_init is not None,
+                "pos_init": self.pos_init is not None,
+                "block": own() if callable(own) else {"name": self.name}}

@@ -1,0 +1,409 @@
+"""Load ONE block of a video backbone from (sharded) safetensors, without the model.
+
+Recipe (shared/spec/video-backbones.md): find the folder holding config.json and the
+safetensors (:func:`resolve_weights`), build the model class from config.json on the meta
+device (no memory), take the block with ``get_submodule``, read only the block's keys
+(prefix ending with a dot) plus the small embeddings its conditioning needs, from just the
+shards that hold them (``safetensors.safe_open``, read into fresh memory with ``pread``
+where the installed safetensors offers it), ``load_state_dict(strict=True, assign=True)``,
+cast, move, freeze. Pickled checkpoints are never opened and no remote code runs.
+
+Accepted ``--weights PATH`` layouts:
+
+- a diffusers model folder: config.json + ``diffusion_pytorch_model.safetensors`` (single
+  file), or shards + ``diffusion_pytorch_model.safetensors.index.json``, or a variant
+  (``diffusion_pytorch_model.fp16.safetensors``, ``...safetensors.index.fp16.json``);
+- a diffusers pipeline folder whose ``transformer/`` subfolder is such a model folder;
+- a Hugging Face cache repository folder ``models--ORG--NAME`` (the snapshot named by
+  ``refs/main``, or its only snapshot), or a ``snapshots/<hash>`` folder inside it;
+- for VideoMAE a transformers folder: config.json + ``model.safetensors`` (or sharded with
+  ``model.safetensors.index.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, CorruptFileError, MissingInputError, UnknownLayerError
+from .backbones import (
+    BackboneSpec,
+    backbone_spec,
+    blocks_from_config,
+    check_model_type,
+    compact_blocks,
+    default_weights,
+    parse_layer_name,
+    read_config,
+)
+
+#: Weight files, in order of preference: diffusers, then transformers names (index before
+#: single file), then variants (``.fp16.`` ...) in name order.
+INDEX_NAMES = ("diffusion_pytorch_model.safetensors.index.json", "model.safetensors.index.json")
+SINGLE_NAMES = ("diffusion_pytorch_model.safetensors", "model.safetensors")
+SHARD = re.compile(r".*-\d{5}-of-\d{5}\.safetensors$")
+PICKLED = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+#: VideoMAE checkpoints store these names; the layer module expects the ones on the right.
+VIDEOMAE_RENAMES = {"attention.attention.q_bias": "attention.attention.query.bias",
+                    "attention.attention.v_bias": "attention.attention.value.bias"}
+VIDEOMAE_PREFIX = "videomae."
+
+
+# ----------------------------------------------------------------------------- the folder
+
+
+def resolve_weights(path: str | Path) -> Path:
+    """The folder holding config.json and the safetensors weights for ``path``.
+
+    ``path`` may be a model folder, a pipeline folder (uses ``transformer/``), a Hugging
+    Face cache repository folder ``models--ORG--NAME`` or one of its snapshots, or a file
+    inside a model folder. MissingInputError names what is missing.
+    """
+    if path is None or (isinstance(path, str) and not path.strip()):
+        raise MissingInputError("no weights path given; pass --weights PATH (a model folder, "
+                                "a pipeline folder or a Hugging Face cache folder)")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MissingInputError(f"weights path {p} does not exist; give a model folder "
+                                f"(config.json + *.safetensors), a pipeline folder with "
+                                f"transformer/, or a Hugging Face cache folder models--ORG--NAME")
+    if p.is_file():
+        p = p.parent
+    p = _snapshot(p)
+    candidates = [p, p / "transformer"]
+    with_config = [c for c in candidates if (c / "config.json").is_file()]
+    for folder in with_config:
+        if any(folder.glob("*.safetensors")):
+            return folder
+    if not with_config:
+        raise MissingInputError(f"no config.json in {p} (nor in {p / 'transformer'}); a model "
+                                f"folder holds config.json and its *.safetensors weights")
+    folder = with_config[0]
+    pickled = sorted(f.name for pattern in PICKLED for f in folder.glob(pattern))
+    found = f" (found {', '.join(pickled)}: pickled checkpoints are refused, never " \
+            f"unpickled; convert them to safetensors)" if pickled else ""
+    raise MissingInputError(f"no *.safetensors weights in {folder}{found}")
+
+
+def _snapshot(p: Path) -> Path:
+    """The snapshot folder of a Hugging Face cache repository folder; else ``p``."""
+    if p.name == "snapshots":
+        repo, snapshots = p.parent, p
+    elif p.name.startswith("models--") and (p / "snapshots").is_dir():
+        repo, snapshots = p, p / "snapshots"
+    else:
+        return p
+    ref = repo / "refs" / "main"
+    if ref.is_file():
+        commit = ref.read_text(encoding="utf-8").strip()
+        if (snapshots / commit).is_dir():
+            return snapshots / commit
+    found = sorted(d for d in snapshots.iterdir() if d.is_dir())
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise MissingInputError(f"Hugging Face cache folder {repo} has no snapshot; download "
+                                f"the model first")
+    raise ConfigError(f"Hugging Face cache folder {repo} has {len(found)} snapshots and no "
+                      f"refs/main; pass one of them: "
+                      f"{', '.join(str(d) for d in found)}")
+
+
+# ------------------------------------------------------------------------- the checkpoint
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Which safetensors file holds each key of a model folder (nothing loaded yet)."""
+
+    folder: Path
+    files: dict[str, Path]
+    """checkpoint key -> the file that holds it."""
+    layout: str
+    """'single file NAME' or 'sharded (N files, INDEX)'."""
+
+    @classmethod
+    def open(cls, folder: Path) -> Checkpoint:
+        """Read the index (or the single file's header) of the weights in ``folder``."""
+        folder = Path(folder)
+        variant_indexes = sorted(f.name for f in folder.glob("*.safetensors.index*.json")
+                                 if f.name not in INDEX_NAMES)
+        variant_singles = sorted(f.name for f in folder.glob("*.safetensors")
+                                 if f.name not in SINGLE_NAMES and not SHARD.match(f.name))
+        order = [(INDEX_NAMES[0], True), (SINGLE_NAMES[0], False), (INDEX_NAMES[1], True),
+                 (SINGLE_NAMES[1], False), *((n, True) for n in variant_indexes),
+                 *((n, False) for n in variant_singles)]
+        for name, is_index in order:
+            path = folder / name
+            if not path.is_file():
+                continue
+            if is_index:
+                return cls._from_index(folder, path)
+            return cls(folder, {k: path for k in _header_keys(path)}, f"single file {name}")
+        raise MissingInputError(f"no safetensors index or single weights file in {folder}; "
+                                f"found {sorted(f.name for f in folder.iterdir())}")
+
+    @classmethod
+    def _from_index(cls, folder: Path, index: Path) -> Checkpoint:
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            files = {str(k): folder / str(v) for k, v in weight_map.items()}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+                AttributeError) as err:
+            raise CorruptFileError(f"{index} is not a safetensors index (a JSON object with "
+                                   f"a weight_map): {err}") from err
+        shards = len(set(files.values()))
+        return cls(folder, files, f"sharded ({shards} files, {index.name})")
+
+    def keys_under(self, prefix: str) -> list[str]:
+        """Checkpoint keys that start with ``prefix`` (which should end with a dot)."""
+        return sorted(k for k in self.files if k.startswith(prefix))
+
+    def read(self, keys: list[str], *, dtype=None, device=None) -> dict:
+        """{key: tensor} for ``keys``, opening only the files that hold them; floating
+        tensors cast to ``dtype``; all moved to ``device`` one tensor at a time."""
+        from safetensors import SafetensorError, safe_open
+
+        by_file: dict[Path, list[str]] = {}
+        for key in keys:
+            by_file.setdefault(self.files[key], []).append(key)
+        out = {}
+        for path, file_keys in by_file.items():
+            if not path.is_file():
+                raise MissingInputError(f"shard {path.name} listed in the index of "
+                                        f"{self.folder} does not exist")
+            try:
+                with _safe_open(safe_open, path) as f:
+                    for key in file_keys:
+                        tensor = f.get_tensor(key)
+                        if dtype is not None and tensor.is_floating_point():
+                            tensor = tensor.to(dtype)
+                        out[key] = tensor if device is None else tensor.to(device)
+            except SafetensorError as err:
+                raise CorruptFileError(f"cannot read {path}: {err}") from err
+        return out
+
+    def files_for(self, keys: list[str]) -> list[str]:
+        return sorted({self.files[k].name for k in keys})
+
+
+def _safe_open(safe_open, path: Path):
+    """safe_open reading with pread(2) into fresh memory where supported (no mapping of
+    the shard stays in the process), else the default memory map."""
+    try:
+        return safe_open(str(path), framework="pt", device="cpu", backend="pread")
+    except TypeError:          # safetensors < 0.8 has no backend argument
+        return safe_open(str(path), framework="pt", device="cpu")
+
+
+def _header_keys(path: Path) -> list[str]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return list(f.keys())
+    except SafetensorError as err:
+        raise CorruptFileError(f"{path} is not a safetensors file: {err}") from err
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def build_meta_model(spec: BackboneSpec, config: dict, folder: Path):
+    """The model class of ``spec`` built from ``config`` on the meta device (no memory)."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            if spec.library == "diffusers":
+                import diffusers
+
+                return getattr(diffusers, spec.class_name).from_config(config)
+            import transformers
+
+            cfg_class = getattr(transformers, spec.class_name.replace("Model", "Config"))
+            cfg = cfg_class.from_dict({k: v for k, v in config.items()
+                                       if k not in ("architectures", "auto_map")})
+            # VideoMAE's embeddings build their position table in pure Python (6 s for the
+            # base config); no layer depends on it, so build it for a single patch.
+            cfg.image_size, cfg.num_frames = cfg.patch_size, cfg.tubelet_size
+            return getattr(transformers, spec.class_name)(cfg)
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
+        raise CorruptFileError(f"{folder}/config.json does not build a {spec.class_name}: "
+                               f"{err}") from err
+
+
+def _key_map(spec: BackboneSpec, block: str, ckpt: Checkpoint) -> tuple[str, dict[str, str]]:
+    """(checkpoint prefix, {checkpoint key: key inside the block}) for ``block``."""
+    base = ""
+    if spec.family == "videomae" and any(k.startswith(VIDEOMAE_PREFIX + "encoder.")
+                                         for k in ckpt.files):
+        base = VIDEOMAE_PREFIX
+    prefix = f"{base}{block}."
+    mapping = {}
+    for key in ckpt.keys_under(prefix):
+        inner = key[len(prefix):]
+        if spec.family == "videomae":
+            inner = VIDEOMAE_RENAMES.get(inner, inner)
+        mapping[key] = inner
+    return prefix, mapping
+
+
+def _read_into(module, mapping: dict[str, str], ckpt: Checkpoint, what: str, *, dtype,
+               device) -> None:
+    """Read the keys of ``mapping`` and load them into ``module`` (strict, assign)."""
+    expected = module.state_dict()
+    got = set(mapping.values())
+    missing = [k for k in expected if k not in got]
+    if missing:
+        prefix = what + "."
+        raise CorruptFileError(f"{ckpt.folder} lacks key {prefix + missing[0]!r}"
+                               f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
+                               f" of {what}; found {len(got)} of its {len(expected)} keys")
+    extra = sorted(k for k, v in mapping.items() if v not in expected)
+    if extra:
+        raise CorruptFileError(f"{ckpt.folder} has key {extra[0]!r}, which {what} "
+                               f"({type(module).__name__}) does not have")
+    tensors = ckpt.read(list(mapping), dtype=dtype, device=device)
+    state = {}
+    for key, inner in mapping.items():
+        tensor = tensors.pop(key)
+        if tuple(tensor.shape) != tuple(expected[inner].shape):
+            raise CorruptFileError(f"{ckpt.folder}: {key!r} has shape {tuple(tensor.shape)}, "
+                                   f"config.json implies {tuple(expected[inner].shape)}")
+        state[inner] = tensor
+    module.load_state_dict(state, strict=True, assign=True)
+
+
+def conditioning_prefixes(spec: BackboneSpec, config: dict) -> list[str]:
+    """Module paths of the embeddings the conditioning of ``spec`` reads (with a dot)."""
+    if spec.family == "cogvideox":
+        prefixes = ["time_embedding."]
+        if config.get("ofs_embed_dim"):
+            prefixes.append("ofs_embedding.")
+        if spec.name == "tiny-video":
+            prefixes.append("patch_embed.proj.")
+        return prefixes
+    if spec.family == "hunyuanvideo":
+        return ["time_text_embed."]
+    return []
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def check_grid(grid: object) -> tuple[int, int, int]:
+    ok = isinstance(grid, (tuple, list)) and len(grid) == 3 and all(
+        isinstance(g, (int, np.integer)) and not isinstance(g, bool) and g >= 1 for g in grid)
+    if not ok:
+        raise ConfigError(f"grid must be (frames, rows, columns) of tokens, three positive "
+                          f"integers, got {grid!r}")
+    return tuple(int(g) for g in grid)
+
+
+def check_timestep(timestep: object) -> int:
+    if isinstance(timestep, bool) or not isinstance(timestep, (int, np.integer)) \
+            or not 0 <= timestep <= 999:
+        raise ConfigError(f"timestep must be an integer in 0-999, got {timestep!r}")
+    return int(timestep)
+
+
+# ---------------------------------------------------------------------------- the entry
+
+
+def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=None,
+                     timestep: int = 500, dtype="float32", device="cpu",
+                     twin_rng: np.random.Generator | None = None):
+    """The block ``layer_name`` (``BACKBONE:BLOCK[:random]``) as a frozen
+    :class:`~.conditioning.TokenBlock` over a token grid ``grid`` = (F, h, w).
+
+    ``weights``: a path :func:`resolve_weights` accepts (default: the backbone's own, for
+    tiny-video). ``timestep`` (0-999) picks the timestep embedding. ``dtype``: 'float32' or
+    'bfloat16'; ``device``: 'cpu', 'cuda', 'cuda:N' or 'auto'. A ``:random`` twin needs
+    ``twin_rng``: its block weights are drawn from it (:func:`.twins.random_twin`) and none
+    of the block's keys are read; the conditioning embeddings stay pretrained.
+    """
+    backbone, block_name, random = parse_layer_name(layer_name)
+    spec = backbone_spec(backbone)
+    grid = check_grid(grid)
+    timestep = check_timestep(timestep)
+    if random and not isinstance(twin_rng, np.random.Generator):
+        raise ConfigError(f"{layer_name!r} is a random twin: pass twin_rng, a "
+                          f"numpy.random.Generator, got {type(twin_rng).__name__}")
+    import torch
+
+    from .conditioning import (
+        TokenBlock,
+        cogvideox_conditioning,
+        hunyuan_conditioning,
+        videomae_conditioning,
+    )
+    from .devices import resolve_device, resolve_dtype
+    from .twins import random_twin
+
+    torch_dtype, torch_device = resolve_dtype(dtype), resolve_device(device)
+    folder = resolve_weights(default_weights(spec) if weights is None else weights)
+    config = read_config(folder)
+    check_model_type(spec, config, folder)
+    valid = blocks_from_config(spec, config)
+    if block_name not in valid:
+        raise UnknownLayerError(f"{spec.name} has no block {block_name!r} in {folder}; "
+                                f"valid: {compact_blocks(valid)}")
+    ckpt = Checkpoint.open(folder)
+    model = build_meta_model(spec, config, folder)
+    block = model.get_submodule(block_name)
+    keys_read: list[str] = []
+    if random:
+        random_twin(block, twin_rng)
+    else:
+        prefix, mapping = _key_map(spec, block_name, ckpt)
+        _read_into(block, mapping, ckpt, prefix.rstrip("."), dtype=torch_dtype,
+                   device=torch_device)
+        keys_read += list(mapping)
+    for prefix in conditioning_prefixes(spec, config):
+        sub = model.get_submodule(prefix.rstrip("."))
+        mapping = {k: k[len(prefix):] for k in ckpt.keys_under(prefix)}
+        _read_into(sub, mapping, ckpt, prefix.rstrip("."), dtype=torch.float32, device="cpu")
+        keys_read += list(mapping)
+    width = _width(spec, config)
+    if spec.family == "cogvideox":
+        cond, kind = cogvideox_conditioning(model, config, grid, timestep, width), "cogvideox"
+    elif spec.family == "hunyuanvideo":
+        cond = hunyuan_conditioning(model, config, grid, timestep, width)
+        kind = "hunyuan-single" if block_name.startswith("single_") else "hunyuan-dual"
+    else:
+        cond, kind = videomae_conditioning(), "videomae"
+    meta_left = [n for n, t in (*block.named_parameters(), *block.named_buffers())
+                 if t.device.type == "meta"]
+    if meta_left:
+        raise CorruptFileError(f"{folder}: block {block_name} still has unloaded tensors "
+                               f"{meta_left[:3]} after reading its keys")
+    info = {"backbone": spec.name, "block": block_name, "random_twin": random,
+            "weights": str(folder), "layout": ckpt.layout, "device": str(torch_device)}
+    return TokenBlock(layer_name, kind, block, cond, grid=grid, width=width,
+                      dtype=torch_dtype, device=torch_device, keys_read=keys_read,
+                      files_read=ckpt.files_for(keys_read), embed_init=_embed_init(spec, model),
+                      info=info)
+
+
+def _width(spec: BackboneSpec, config: dict) -> int:
+    if spec.family == "videomae":
+        return int(config.get("hidden_size", 768))
+    heads = config.get("num_attention_heads", 30 if spec.family == "cogvideox" else 24)
+    head_dim = config.get("attention_head_dim", 64 if spec.family == "cogvideox" else 128)
+    return int(heads) * int(head_dim)
+
+
+def _embed_init(spec: BackboneSpec, model):
+    """tiny-video's own patch embedding as numpy float32 (weight (width, C, p, p), bias)."""
+    if spec.name != "tiny-video":
+        return None
+    proj = model.patch_embed.proj
+    if proj.weight.dim() != 4 or proj.bias is None:   # CogVideoX 1.5 patches are a Linear
+        return None
+    return (proj.weight.detach().float().numpy().copy(),
+            proj.bias.detach().float().numpy().copy())

@@ -1,0 +1,259 @@
+"""A frozen token block between a patch-embedding adapter and mean pooling, as a candidate."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXBlock  # noqa: E402
+
+from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
+from rl_rosetta_layer.errors import ConfigError  # noqa: E402
+from rl_rosetta_layer.layers.base import FrozenLayer  # noqa: E402
+from rl_rosetta_layer.video.candidate import (  # noqa: E402
+    TokenLayout,
+    VideoCandidate,
+    init_adapter,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class CogTokenBlock(torch.nn.Module):
+    """A tiny diffusers CogVideoXBlock as a token block: zero text tokens, a fixed timestep
+    embedding buffer, weights drawn by numpy."""
+
+    def __init__(self, seed=0, grid=(2, 2, 2), width=32, embed_init=None, pos_init=None):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.inner = CogVideoXBlock(dim=width, num_attention_heads=2, attention_head_dim=16,
+                                    time_embed_dim=16, attention_bias=True)
+        with torch.no_grad():
+            for p in self.inner.parameters():
+                std = 1.0 / np.sqrt(p.shape[1]) if p.ndim > 1 else 0.1
+                p.copy_(torch.from_numpy(rng.normal(0.0, std, tuple(p.shape))))
+        self.register_buffer("temb", torch.from_numpy(rng.normal(size=(1, 16))).float())
+        self.name, self.width, self.grid = "tiny-cog:transformer_blocks.0", width, grid
+        self.n_params = sum(p.numel() for p in self.inner.parameters())
+        self.embed_init, self.pos_init = embed_init, pos_init
+
+    def forward(self, x):
+        enc = x.new_zeros(x.shape[0], 0, self.width)
+        out, _ = self.inner(hidden_states=x, encoder_hidden_states=enc, temb=self.temb)
+        return out
+
+    def describe(self):
+        return {"name": self.name, "width": self.width, "grid": list(self.grid)}
+
+
+OBS = (2, 2, 4, 4)          # frames, channels, height, width: grid (2, 2, 2), 8 tokens
+D = 2 * 2 * 4 * 4
+
+
+def obs(n, seed=1):
+    return np.random.default_rng(seed).random((n, D), dtype=np.float32)
+
+
+def test_patch_embedding_is_a_strided_conv_per_frame():
+    # Known answer: CogVideoX embeds each frame with a p x p, stride p convolution and
+    # orders tokens (frame, row, column). Frames 5 x 7 are zero-padded to 6 x 8.
+    layout = TokenLayout(frames=3, channels=2, rows=5, cols=7, patch=2, width=4)
+    assert layout.grid == (3, 3, 4) and layout.tokens == 36
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(4, 2, 2, 2))
+    b = rng.normal(size=4)
+    adapter = {"patch_w": torch.from_numpy(w.reshape(4, 8).T), "patch_b": torch.from_numpy(b),
+               "pos": torch.zeros(36, 4, dtype=torch.float64)}
+    x = rng.normal(size=(5, 3 * 2 * 5 * 7))
+    tokens = layout.embed(torch.from_numpy(x), adapter)
+    frames = torch.nn.functional.pad(torch.from_numpy(x).reshape(15, 2, 5, 7), (0, 1, 0, 1))
+    conv = torch.nn.functional.conv2d(frames, torch.from_numpy(w), torch.from_numpy(b),
+                                      stride=2)                       # (15, 4, 3, 4)
+    ref = conv.reshape(5, 3, 4, 12).permute(0, 1, 3, 2).reshape(5, 36, 4)
+    np.testing.assert_allclose(tokens.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_forward_is_the_mean_pooled_block_output():
+    block = CogTokenBlock()
+    cand = VideoCandidate(block, OBS, analysis_seed=5)
+    assert (cand.name, cand.input_dim, cand.output_dim) == (block.name, D, 32)
+    assert isinstance(cand, FrozenLayer)
+    x = obs(6)
+    adapter = {k: torch.from_numpy(v) for k, v in
+               init_adapter(cand.layout, np.random.default_rng(5)).items()}
+    with torch.no_grad():
+        ref = block(cand.layout.embed(torch.from_numpy(x), adapter)).mean(dim=1).numpy()
+    y = cand.forward(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+    assert cand.forward(x.reshape(2, 3, D)).shape == (2, 3, 32)
+
+
+def test_initial_adapter_draws_in_a_fixed_order():
+    layout = TokenLayout(2, 2, 4, 4, 2, 32)
+    got = init_adapter(layout, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    w = rng.normal(0.0, 1.0 / np.sqrt(2 * 2 * 2), (32, 2, 2, 2))
+    pos = rng.normal(0.0, 0.02, (8, 32))
+    np.testing.assert_array_equal(got["patch_w"], w.reshape(32, 8).T.astype(np.float32))
+    np.testing.assert_array_equal(got["pos"], pos.astype(np.float32))
+    np.testing.assert_array_equal(got["patch_b"], np.zeros(32, np.float32))
+
+
+def test_analysis_seed_decides_the_features():
+    x = obs(4)
+    a = VideoCandidate(CogTokenBlock(), OBS, analysis_seed=1).forward(x)
+    b = VideoCandidate(CogTokenBlock(), OBS, analysis_seed=1).forward(x)
+    c = VideoCandidate(CogTokenBlock(), OBS, analysis_seed=2).forward(x)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_block_inits_are_used_and_the_draw_fills_the_rest():
+    rng = np.random.default_rng(4)
+    w0, b0 = rng.normal(size=(32, 1, 2, 2)), rng.normal(size=32)    # one channel of two
+    pos0 = rng.normal(size=(8, 32))
+    cand = VideoCandidate(CogTokenBlock(embed_init=(w0, b0), pos_init=pos0), OBS,
+                          analysis_seed=9)
+    got = {k: v.numpy() for k, v in cand.analysis_adapter.items()}
+    drawn = init_adapter(cand.layout, np.random.default_rng(9))
+    w = got["patch_w"].T.reshape(32, 2, 2, 2)
+    np.testing.assert_array_equal(w[:, :1], w0.astype(np.float32))
+    np.testing.assert_array_equal(w[:, 1:], drawn["patch_w"].T.reshape(32, 2, 2, 2)[:, 1:])
+    np.testing.assert_array_equal(got["patch_b"], b0.astype(np.float32))
+    np.testing.assert_array_equal(got["pos"], pos0.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_backward_matches_finite_differences(dtype):
+    cand = VideoCandidate(CogTokenBlock(), OBS, dtype=dtype)
+    rng = np.random.default_rng(5)
+    x = rng.random((3, D))
+    x = x.astype(np.float32) if dtype == "float32" else x
+    g = rng.normal(size=(3, 32))
+    grad = cand.backward(x, g)
+    assert grad.shape == (3, D) and grad.dtype == np.float32
+    rtol = 1e-4 if dtype == "float64" else 5e-3
+
+    def loss(z):
+        return float((cand.forward(z).astype(np.float64) * g).sum())
+
+    def central(v, eps):
+        return (loss(x + eps * v) - loss(x - eps * v)) / (2 * eps)
+
+    for _ in range(2):
+        v = rng.normal(size=x.shape).astype(x.dtype)
+        # Richardson: (4 D(h/2) - D(h)) / 3 cancels the h^2 error; forward returns float32,
+        # so h cannot be small.
+        fd = (4 * central(v, 1e-2) - central(v, 2e-2)) / 3
+        assert fd == pytest.approx(float((grad * v).sum()), rel=rtol)
+
+
+def test_chunks_give_the_result_of_one_chunk():
+    x = obs(11)
+    g = np.random.default_rng(6).normal(size=(11, 32)).astype(np.float32)
+    small = VideoCandidate(CogTokenBlock(), OBS, chunk_size=3)
+    whole = VideoCandidate(CogTokenBlock(), OBS)
+    np.testing.assert_allclose(small.forward(x), whole.forward(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(small.backward(x, g), whole.backward(x, g), rtol=1e-6,
+                               atol=1e-7)
+
+
+def test_block_is_frozen_and_unchanged():
+    block = CogTokenBlock()
+    before = {k: v.clone() for k, v in block.state_dict().items()}
+    cand = VideoCandidate(block, OBS)
+    x = obs(5)
+    cand.backward(x, np.ones((5, 32), np.float32))
+    after = block.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not block.training and not any(p.requires_grad for p in block.parameters())
+
+
+def test_bfloat16_block_is_close_to_float32():
+    x = obs(6)
+    g = np.random.default_rng(7).normal(size=(6, 32)).astype(np.float32)
+    c16 = VideoCandidate(CogTokenBlock(), OBS, dtype="bfloat16")
+    c32 = VideoCandidate(CogTokenBlock(), OBS)
+    assert next(c16.block.parameters()).dtype == torch.bfloat16
+    assert all(t.dtype == torch.float32 for t in c16.analysis_adapter.values())
+    y16, y32 = c16.forward(x), c32.forward(x)
+    assert y16.dtype == np.float32
+    assert np.abs(y16 - y32).max() < 0.05 * np.abs(y32).max()
+    d16, d32 = c16.backward(x, g), c32.backward(x, g)
+    assert np.abs(d16 - d32).max() < 0.05 * np.abs(d32).max()
+
+
+def test_describe_is_json_ready():
+    d = VideoCandidate(CogTokenBlock(), OBS, chunk_size=7).describe()
+    d = json.loads(json.dumps(d))
+    assert d["grid"] == [2, 2, 2] and d["tokens"] == 8 and d["chunk_size"] == 7
+    assert d["block"]["name"] == "tiny-cog:transformer_blocks.0"
+    assert d["block_params"] == CogTokenBlock().n_params
+
+
+# ------------------------------------------------------------------------------ bad input
+
+def test_grid_mismatch_is_named():
+    with pytest.raises(ConfigError, match=r"block 'tiny-cog:transformer_blocks.0' expects a "
+                                          r"token grid \(2, 2, 2\), but observations "
+                                          r"\(2, 2, 8, 8\) with patch 2 give \(2, 4, 4\)"):
+        VideoCandidate(CogTokenBlock(), (2, 2, 8, 8))
+
+
+def test_bad_obs_shape_is_named():
+    with pytest.raises(ConfigError, match=r"obs_shape must be \(frames, channels, height, "
+                                          r"width\), got \(2, 8, 8\)"):
+        VideoCandidate(CogTokenBlock(), (2, 8, 8))
+
+
+def test_pos_init_of_the_wrong_shape_is_named():
+    with pytest.raises(ConfigError, match=r"pos_init must have shape \(8, 32\) for token grid "
+                                          r"\(2, 2, 2\), got \(16, 32\)"):
+        VideoCandidate(CogTokenBlock(pos_init=np.zeros((16, 32))), OBS)
+
+
+def test_embed_init_of_another_patch_is_named():
+    bad = (np.zeros((32, 2, 4, 4)), np.zeros(32))
+    with pytest.raises(ConfigError, match=r"embed_init must be weight \(32, C, 2, 2\) and bias "
+                                          r"\(32,\) for patch 2, got \(32, 2, 4, 4\)"):
+        VideoCandidate(CogTokenBlock(embed_init=bad), OBS)
+
+
+def test_module_without_token_block_attributes_is_named():
+    with pytest.raises(ConfigError, match="token block Linear lacks attribute"):
+        VideoCandidate(torch.nn.Linear(4, 4), OBS)
+
+
+def test_block_built_for_another_dtype_is_named():
+    block = CogTokenBlock()
+    block.dtype = torch.bfloat16                  # a loader's block records its dtype
+    with pytest.raises(ConfigError, match="was built for bfloat16 but the candidate asks for "
+                                          "float32"):
+        VideoCandidate(block, OBS)
+
+
+def test_block_returning_a_pair_is_named():
+    class PairBlock(CogTokenBlock):
+        def forward(self, x):
+            return x, x
+
+    cand = VideoCandidate(PairBlock(), OBS)
+    with pytest.raises(ConfigError, match="returned tuple for tokens"):
+        cand.forward(obs(2))
+
+
+def test_learner_for_other_observations_is_refused():
+    cand = VideoCandidate(CogTokenBlock(), OBS)
+    with pytest.raises(ConfigError, match=r"takes observations of 64 values \(2, 2, 4, 4\), "
+                                          r"the environment gives 256"):
+        cand.make_learner(256, 5, DQNConfig(), [np.random.default_rng(0)])

@@ -1,0 +1,314 @@
+"""The video candidate's DQN learner on the device (the torch twin of NumpyLearner)."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXBlock  # noqa: E402
+
+from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
+from rl_rosetta_layer.agent.learner import Learner, make_learner  # noqa: E402
+from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm  # noqa: E402
+from rl_rosetta_layer.errors import ConfigError  # noqa: E402
+from rl_rosetta_layer.video.candidate import VideoCandidate  # noqa: E402
+from rl_rosetta_layer.video.learner import TorchLearner  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class CogTokenBlock(torch.nn.Module):
+    """A tiny diffusers CogVideoXBlock as a token block: zero text tokens, a fixed timestep
+    embedding buffer, weights drawn by numpy."""
+
+    def __init__(self, seed=0, grid=(2, 2, 2), width=32):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.inner = CogVideoXBlock(dim=width, num_attention_heads=2, attention_head_dim=16,
+                                    time_embed_dim=16, attention_bias=True)
+        with torch.no_grad():
+            for p in self.inner.parameters():
+                std = 1.0 / np.sqrt(p.shape[1]) if p.ndim > 1 else 0.1
+                p.copy_(torch.from_numpy(rng.normal(0.0, std, tuple(p.shape))))
+        self.register_buffer("temb", torch.from_numpy(rng.normal(size=(1, 16))).float())
+        self.name, self.width, self.grid = "tiny-cog:transformer_blocks.0", width, grid
+        self.n_params = sum(p.numel() for p in self.inner.parameters())
+        self.embed_init = self.pos_init = None
+
+    def forward(self, x):
+        enc = x.new_zeros(x.shape[0], 0, self.width)
+        out, _ = self.inner(hidden_states=x, encoder_hidden_states=enc, temb=self.temb)
+        return out
+
+    def describe(self):
+        return {"name": self.name, "width": self.width}
+
+
+OBS = (2, 2, 4, 4)
+D, A = 64, 5
+
+
+def candidate(dtype="float32"):
+    return VideoCandidate(CogTokenBlock(), OBS, dtype=dtype)
+
+
+def learner(cand, seeds, **config):
+    cfg = DQNConfig(**{"batch_size": 8, "head_hidden": 8, **config})
+    return cand.make_learner(D, A, cfg, [np.random.default_rng(s) for s in seeds])
+
+
+def batch(step, n_seeds=2, b=8, n_actions=A):
+    """Random replay batch number ``step``: both (S, 2B, D), actions, returns, discounts."""
+    rng = np.random.default_rng(1000 + step)
+    both = rng.random((n_seeds, 2 * b, D), dtype=np.float32)
+    actions = rng.integers(n_actions, size=(n_seeds, b))
+    returns = rng.normal(size=(n_seeds, b)).astype(np.float32)
+    discounts = np.where(rng.random((n_seeds, b)) < 0.2, 0.0, 0.95 ** 3).astype(np.float32)
+    return both, actions, returns, discounts
+
+
+def rows(data, i):
+    return tuple(x[i:i + 1] for x in data)
+
+
+def test_is_the_layers_learner_and_follows_the_protocol():
+    cand = candidate()
+    got = make_learner(cand, D, A, DQNConfig(head_hidden=8), [np.random.default_rng(0)])
+    assert isinstance(got, TorchLearner) and isinstance(got, Learner)
+    # patch map (C*p*p, width) + bias + positions (T, width); mlp head 32 -> 8 -> 5.
+    assert got.n_params() == (8 * 32 + 32 + 8 * 32) + (32 * 8 + 8 + 8 * A + A)
+
+
+def test_a_seed_is_bit_identical_alone_and_in_lockstep():
+    cand = candidate()
+    together = learner(cand, [3, 4])
+    alone = [learner(cand, [3]), learner(cand, [4])]
+    for step in range(100):
+        data = batch(step)
+        norms, finite = together.update(*data)
+        for i, solo in enumerate(alone):
+            n, f = solo.update(*rows(data, i))
+            assert n[0] == norms[i] and f[0] == finite[i]
+        if step % 10 == 9:
+            together.sync_target()
+            for solo in alone:
+                solo.sync_target()
+    obs = batch(100)[0][:, 0]
+    for i, solo in enumerate(alone):
+        for target in (False, True):
+            mine, ref = together.params(i, target=target), solo.params(0, target=target)
+            for name in ref:
+                np.testing.assert_array_equal(mine[name], ref[name], err_msg=name)
+        assert together.act(obs)[i] == solo.act(obs[i:i + 1])[0]
+    assert np.isfinite(norms).all() and finite.all()
+
+
+def huber(td, kappa):
+    a = np.abs(td)
+    return np.where(a <= kappa, 0.5 * td * td, kappa * (a - 0.5 * kappa))
+
+
+@pytest.mark.parametrize("double_dqn", [True, False])
+def test_gradients_match_finite_differences_of_the_huber_loss(double_dqn):
+    kappa, b = 0.3, 8
+    cand = candidate("float64")
+    lrn = learner(cand, [0], huber_delta=kappa, double_dqn=double_dqn)
+    for step in range(3):                  # so the target network differs from the online one
+        lrn.update(*rows(batch(step), 0))
+    both, actions, returns, discounts = rows(batch(50), 0)
+    cols = np.arange(b)
+
+    def loss():
+        # Written from the algorithm, not from the learner: Double DQN picks the next action
+        # with the online network and values it with the target network.
+        q = lrn.q_values(both[:, :b])[0]
+        q_next = lrn.q_values(both[:, b:], target=True)[0]
+        pick = lrn.q_values(both[:, b:])[0] if double_dqn else q_next
+        y = returns[0] + discounts[0] * q_next[cols, pick.argmax(axis=1)]
+        return huber(q[cols, actions[0]] - y, kappa).mean(), q[cols, actions[0]] - y
+
+    _, td = loss()
+    assert (np.abs(td) > kappa).any() and (np.abs(td) < kappa).any()   # both Huber branches
+    grads = lrn.gradients(both, actions, returns, discounts)[0]
+    rng = np.random.default_rng(7)
+    for part, shapes in (("adapter", lrn.adapter_shapes), ("head", lrn.head_shapes)):
+        flat = lrn.online[0][part]
+        start = 0
+        for name, shape in shapes.items():          # one direction inside each parameter
+            size = int(np.prod(shape))
+            v = np.zeros(flat.numel())
+            v[start:start + size] = rng.normal(size=size)
+            start += size
+            saved, step = flat.detach().clone(), torch.from_numpy(v * 1e-6)
+            with torch.no_grad():
+                flat.add_(step)
+                up = loss()[0]
+                flat.copy_(saved - step)
+                down = loss()[0]
+                flat.copy_(saved)
+            fd = (up - down) / 2e-6
+            assert fd == pytest.approx(float(grads[part] @ v), rel=1e-5, abs=1e-9), name
+
+
+def test_update_is_sgd_on_the_adapter_and_adam_on_the_head_after_clipping():
+    # The numpy learner's own optimiser pieces, fed the torch learner's gradients, must
+    # give the parameters the torch learner ends with.
+    cfg = dict(grad_clip=0.05, lr=3e-3, adapter_lr=1e-2, adam_eps=1e-6)
+    lrn = learner(candidate(), [0, 1], **cfg)
+    split = sum(int(np.prod(s)) for s in lrn.adapter_shapes.values())
+
+    def flat_params():
+        return np.stack([np.concatenate([p["adapter"].detach().numpy(),
+                                         p["head"].detach().numpy()]) for p in lrn.online])
+
+    ref = flat_params()
+    sgd = SGD(ref[:, :split], cfg["adapter_lr"])
+    adam = Adam(ref[:, split:], cfg["lr"], eps=cfg["adam_eps"])
+    for step in range(4):
+        data = batch(step)
+        g = lrn.gradients(*data)
+        grad = np.stack([np.concatenate([gi["adapter"], gi["head"]]) for gi in g])
+        grad = grad.astype(np.float32)
+        expected_norms = clip_by_norm(grad, cfg["grad_clip"])
+        assert (expected_norms > cfg["grad_clip"]).all()           # clipping is active
+        sgd.step(grad[:, :split])
+        adam.step(grad[:, split:])
+        norms, finite = lrn.update(*data)
+        np.testing.assert_allclose(norms, expected_norms, rtol=1e-5)
+        np.testing.assert_allclose(flat_params(), ref, rtol=1e-4, atol=1e-6)
+    assert finite.all() and norms.dtype == np.float64
+
+
+def test_a_diverged_seed_is_parked_and_the_other_trains_on():
+    cand = candidate()
+    pair, solo = learner(cand, [0, 1]), learner(cand, [0])
+    for step in range(12):
+        data = batch(step)
+        if step == 5:
+            data[2][1, 3] = np.nan                            # seed 1's returns only
+        norms, finite = pair.update(*data)
+        solo_norm, _ = solo.update(*rows(data, 0))
+        assert np.isfinite(norms[0]) and finite[0] and norms[0] == solo_norm[0]
+        if step < 5:
+            assert np.isfinite(norms[1]) and finite[1]
+        else:
+            assert not finite[1] and np.isnan(norms[1])
+    assert pair.parked.tolist() == [False, True]
+    for target in (False, True):
+        assert all(not v.any() for v in pair.params(1, target=target).values())
+        mine, ref = pair.params(0, target=target), solo.params(0, target=target)
+        assert all(np.array_equal(mine[k], ref[k]) for k in ref)
+    assert not pair.m[1].any() and not pair.v[1].any()
+
+
+def test_the_block_weights_never_change():
+    cand = candidate()
+    before = {k: v.clone() for k, v in cand.block.state_dict().items()}
+    lrn = learner(cand, [0, 1])
+    for step in range(5):
+        lrn.update(*batch(step))
+    after = cand.block.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(p.grad is None for p in cand.block.parameters())
+
+
+def test_frozen_input_adapter_trains_only_the_head():
+    cand = candidate()
+    lrn = learner(cand, [0], adapter="none")
+    start = lrn.params(0)
+    for step in range(5):
+        lrn.update(*rows(batch(step), 0))
+    end = lrn.params(0)
+    assert lrn.n_params() == 32 * 8 + 8 + 8 * A + A
+    assert all(np.array_equal(start[k], end[k]) for k in ("patch_w", "patch_b", "pos"))
+    assert not np.array_equal(start["Wo"], end["Wo"])
+    assert set(lrn.gradients(*rows(batch(9), 0))[0]) == {"head"}
+
+
+def test_act_is_the_greedy_action_and_sync_copies_the_online_network():
+    lrn = learner(candidate(), [0, 1])
+    for step in range(3):
+        lrn.update(*batch(step))
+    obs = batch(10)[0][:, :1]                                  # (S, 1, D)
+    q = lrn.q_values(obs)[:, 0]
+    got = lrn.act(obs[:, 0])
+    assert got.dtype == np.int64 and got.tolist() == q.argmax(axis=1).tolist()
+    assert not np.array_equal(lrn.params(0)["Wo"], lrn.params(0, target=True)["Wo"])
+    lrn.sync_target()
+    assert all(np.array_equal(v, lrn.params(0, target=True)[k])
+               for k, v in lrn.params(0).items())
+
+
+def test_learner_fits_a_fixed_bandit():
+    # Four fixed observations, one-step returns R[context, action], discount 0: the
+    # Q-values must move to R.
+    rng = np.random.default_rng(11)
+    contexts = rng.random((4, D), dtype=np.float32)
+    reward = rng.uniform(-1, 1, size=(4, A)).astype(np.float32)
+    lrn = learner(candidate(), [0], batch_size=16, lr=1e-2, adapter_lr=1e-2)
+
+    def loss():
+        return float(((lrn.q_values(contexts[None])[0] - reward) ** 2).mean())
+
+    first = loss()
+    for _ in range(200):
+        ctx, act = rng.integers(4, size=16), rng.integers(A, size=16)
+        both = np.concatenate([contexts[ctx], contexts[ctx]])[None]
+        norms, finite = lrn.update(both, act[None], reward[ctx, act][None],
+                                   np.zeros((1, 16), np.float32))
+        assert finite.all()
+    last = loss()
+    assert last < 0.1 * first, (first, last)
+    top2 = np.sort(reward, axis=1)[:, -2:]
+    clear = np.flatnonzero(top2[:, 1] - top2[:, 0] > 0.2)       # a clear best action
+    assert clear.size >= 2
+    for i in clear:
+        assert lrn.act(contexts[None, i])[0] == reward[i].argmax()
+
+
+def test_bfloat16_block_with_float32_adapters_on_the_device():
+    cand = candidate("bfloat16")
+    lrn = learner(cand, [0, 1])
+    for step in range(3):
+        norms, finite = lrn.update(*batch(step))
+    assert np.isfinite(norms).all() and finite.all()
+    assert next(cand.block.parameters()).dtype == torch.bfloat16
+    assert all(t.dtype == torch.float32 and t.device == cand.device
+               for t in lrn.state_tensors())
+    assert len(lrn.state_tensors()) == 2 * 2 * 2 + 2 * 2      # online, target; m, v
+
+
+def test_update_of_the_wrong_shape_is_named():
+    lrn = learner(candidate(), [0, 1])
+    both, actions, returns, discounts = batch(0)
+    with pytest.raises(ConfigError, match=r"an update takes both \(2, 2B, D\), actions, "
+                                          r"returns and discounts \(2, B\); got \(2, 16, 64\), "
+                                          r"\(2, 7\)"):
+        lrn.update(both, actions[:, :7], returns, discounts)
+
+
+def test_the_dqn_loop_trains_a_video_candidate_and_lockstep_changes_nothing():
+    from rl_rosetta_layer.agent.dqn import train_lockstep
+    from rl_rosetta_layer.envs import make_vector_env
+
+    config = DQNConfig(episodes=4, learning_starts=20, batch_size=8, buffer_size=500,
+                       head_hidden=8, target_update=5, eps_decay_steps=50)
+
+    def run(seeds):
+        env = make_vector_env("grid", len(seeds), grid_size=4, history=2, max_steps=20)
+        assert env.obs_shape == OBS
+        return train_lockstep(env, candidate(), seeds, config)
+
+    pair, solo = run([0, 1]), run([1])
+    assert [r.seed for r in pair] == [0, 1]
+    assert all(not r.diverged and r.updates > 0 and len(r.returns) == 4 for r in pair)
+    np.testing.assert_array_equal(pair[1].returns, solo[0].returns)
+    np.testing.assert_array_equal(pair[1].lengths, solo[0].lengths)
+    assert pair[1].updates == solo[0].updates

@@ -1,0 +1,57 @@
+"""The shipped tiny-video backbone through the same commands as the grid: analysis, a short
+RL run, the report; outputs land in their own folder."""
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from rl_rosetta_layer.cli import main  # noqa: E402
+
+BLOCK = "tiny-video:transformer_blocks.1"
+
+
+def _cli(argv, capsys):
+    rc = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_analysis_and_rl_on_a_tiny_video_block_and_its_twin(tmp_path, capsys):
+    out = tmp_path / "tiny"
+    layers = f"{BLOCK},{BLOCK}:random,random_wide"
+    rc, text, err = _cli(["run", "--backbone", "tiny-video", "--output-dir", out,
+                          "--analysis-layers", layers, "--layers", layers,
+                          "--dataset-steps", 200, "--episodes", 2, "--seeds", "0,1",
+                          "--workers", 1, "--quiet", "--set", "learning_starts=20"], capsys)
+    assert rc == 0, err
+    rows = (out / "layer_analysis.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == [BLOCK, f"{BLOCK}:random", "random_wide"]
+    summary = (out / "experiment_summary.csv").read_text()
+    assert BLOCK in summary and f"{BLOCK}:random" in summary
+    configs = [json.loads(p.read_text()) for p in (out / "runs").glob("*/config.json")]
+    video = [c for c in configs if c["layer"] == BLOCK]
+    assert len(video) == 2 and video[0]["video"]["timestep"] == 500
+    assert all("video" not in c for c in configs if c["layer"] == "random_wide")
+
+
+def test_blocks_group_and_default_output_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, text, err = _cli(["analyze", "--backbone", "tiny-video", "--dataset-steps", 150,
+                          "--bootstrap", 10, "--quiet"], capsys)
+    assert rc == 0, err
+    rows = (tmp_path / "outputs" / "tiny-video" / "layer_analysis.csv").read_text()
+    assert [r.split(",")[0] for r in rows.splitlines()[1:]] == [
+        f"tiny-video:transformer_blocks.{i}" for i in range(4)]
+
+
+def test_unknown_backbone_and_block_are_one_line_errors(tmp_path, capsys):
+    rc, _, err = _cli(["train", "--backbone", "sora", "--output-dir", tmp_path], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "'sora'" in err
+    rc, _, err = _cli(["train", "--layers", "tiny-video:transformer_blocks.9",
+                       "--output-dir", tmp_path], capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert "transformer_blocks.9" in err and "transformer_blocks.0-3" in err
+    assert not list(tmp_path.iterdir())
