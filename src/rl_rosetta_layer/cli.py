@@ -337,10 +337,7 @@ def _resolve_defaults(args) -> None:
 def _env_spec(args):
     from .experiments.spec import EnvSpec
 
-    max_steps = args.max_steps
-    if max_steps is None and args.env == "grid":
-        max_steps = 60          # the seed's grid
-    return EnvSpec(args.env, args.grid_size, args.history, max_steps)
+    return EnvSpec(args.env, args.grid_size, args.history, args.max_steps)
 
 
 COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,

@@ -22,16 +22,18 @@ class EnvSpec:
     """Which environment, with its settings.
 
     ``grid_size`` is the side of the grid-format tasks (ignored by Gymnasium environments);
-    ``max_steps`` None keeps the environment's own step limit.
+    ``max_steps`` None keeps the environment's own step limit (60 on the grid).
     """
 
     name: str = "grid"
     grid_size: int = 8
     history: int = 2
-    max_steps: int | None = 60
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         split_env_name(self.name)      # an unknown name fails here, with the accepted ones
+        if self.name == "grid" and self.max_steps is None:
+            object.__setattr__(self, "max_steps", 60)     # the seed's grid (same run ids)
 
     def grid_config(self) -> GridConfig:
         if self.name != "grid":

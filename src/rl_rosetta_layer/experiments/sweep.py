@@ -265,8 +265,6 @@ def build_sweep(raw: dict, where: _Where, name: str, source: str,
     envs = []
     for combo in itertools.product(*(env_axes[k] for k in env_keys)):
         values = dict(zip(env_keys, combo))
-        if values.get("name", "grid") != "grid" and "max_steps" not in values:
-            values["max_steps"] = None     # the environment's own step limit
         try:
             env = EnvSpec(**values)
         except ConfigError as exc:
