@@ -55,3 +55,29 @@ def test_unknown_backbone_and_block_are_one_line_errors(tmp_path, capsys):
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "transformer_blocks.9" in err and "transformer_blocks.0-3" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_shipped_checkpoint_through_the_backbone_loader_reproduces_recorded_blocks():
+    """Each tiny-video block read alone by the loader (with its own timestep embedding)
+    gives the outputs recorded inside the full model when it was trained; its twin does not."""
+    import numpy as np
+    import torch
+
+    from rl_rosetta_layer.layers.video import twin_rng
+    from rl_rosetta_layer.video.backbones import backbone_spec, default_weights
+    from rl_rosetta_layer.video.loader import load_token_block
+
+    ref = np.load(default_weights(backbone_spec("tiny-video")) / "reference_outputs.npz")
+    t = int(ref["timestep"])
+    for i in range(4):
+        name = f"tiny-video:transformer_blocks.{i}"
+        x = torch.from_numpy(ref[f"transformer_blocks.{i}.input"])
+        block = load_token_block(name, grid=(4, 4, 4), timestep=t)
+        assert np.allclose(block.temb.numpy(), ref["temb"], atol=1e-5)
+        with torch.no_grad():
+            y = block(x).numpy()
+            twin = load_token_block(f"{name}:random", grid=(4, 4, 4), timestep=t,
+                                    twin_rng=twin_rng(f"{name}:random"))(x).numpy()
+        expected = ref[f"transformer_blocks.{i}.output"]
+        assert np.allclose(y, expected, atol=1e-4), np.abs(y - expected).max()
+        assert np.abs(twin - expected).max() > 0.1
