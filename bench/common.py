@@ -22,7 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rl_rosetta_layer.agent import DQNConfig
-from rl_rosetta_layer.agent.dqn import huber_grad
+from rl_rosetta_layer.agent.learner import huber_grad
 from rl_rosetta_layer.agent.network import QNetwork
 from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm
 from rl_rosetta_layer.agent.replay import LockstepReplay
@@ -340,7 +340,7 @@ class UpdateBench:
 
     Built from the library's own QNetwork, LockstepReplay, Adam, SGD and clip_by_norm, with
     a replay filled by a random policy, and the same calls in the same order as the
-    update in ``rl_rosetta_layer/agent/dqn.py`` (kept in step with it by hand: if that loop
+    update in ``rl_rosetta_layer/agent/learner.py`` (kept in step with it by hand: if that loop
     changes, change :meth:`update`). It exists to say where an update's time goes.
     """
 

@@ -14,3 +14,16 @@ from threadpoolctl import threadpool_limits
 def _one_blas_thread():
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture
+def rosetta(capsys):
+    """Run ``rosetta ARGV`` in-process: returns (exit status, stdout, stderr)."""
+    from rl_rosetta_layer.cli import main
+
+    def run(argv):
+        rc = main([str(a) for a in argv])
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+
+    return run

@@ -152,3 +152,12 @@ def test_run_record_round_trip(tmp_path):
     back = load_run(path)
     np.testing.assert_array_equal(back.returns, r.returns)
     np.testing.assert_array_equal(back.successes, r.successes)
+
+
+@pytest.mark.parametrize("name", ["moving-goal", "catch"])
+def test_grid_format_observations_match_the_environment(name):
+    from rl_rosetta_layer.experiments.spec import EnvSpec
+
+    spec = EnvSpec(name, grid_size=6, history=3)
+    obs, env = spec.observations(), spec.make(1)
+    assert (obs.obs_shape, obs.obs_dim, obs.maps) == (tuple(env.obs_shape), env.obs_dim, True)

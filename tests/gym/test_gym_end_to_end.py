@@ -36,19 +36,11 @@ def test_collect_transitions_on_minigrid():
 EMPTY = "minigrid:MiniGrid-Empty-6x6-v0"
 
 
-def _cli(argv, capsys):
-    from rl_rosetta_layer.cli import main
-
-    rc = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
-
-def test_cli_runs_analysis_training_and_report_on_minigrid(tmp_path, capsys):
+def test_cli_runs_analysis_training_and_report_on_minigrid(tmp_path, rosetta):
     out = tmp_path / "out"
-    rc, text, err = _cli(["run", "--env", EMPTY, "--output-dir", out, "--dataset-steps", 300,
-                          "--episodes", 2, "--seeds", "0,1", "--layers", "candidates",
-                          "--workers", 1, "--quiet", "--set", "learning_starts=20"], capsys)
+    rc, text, err = rosetta(["run", "--env", EMPTY, "--output-dir", out, "--dataset-steps", 300,
+                             "--episodes", 2, "--seeds", "0,1", "--layers", "candidates",
+                             "--workers", 1, "--quiet", "--set", "learning_starts=20"])
     assert rc == 0, err
     rows = (out / "layer_analysis.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["random_wide", "random_narrow",
@@ -62,10 +54,10 @@ def test_cli_runs_analysis_training_and_report_on_minigrid(tmp_path, capsys):
     assert config["env"]["name"] == EMPTY and config["env"]["max_steps"] is None
 
 
-def test_cli_names_the_layer_a_minigrid_cannot_have(tmp_path, capsys):
-    rc, _, err = _cli(["analyze", "--env", EMPTY, "--output-dir", tmp_path,
-                       "--analysis-layers", "structured_mid", "--dataset-steps", 100,
-                       "--quiet"], capsys)
+def test_cli_names_the_layer_a_minigrid_cannot_have(tmp_path, rosetta):
+    rc, _, err = rosetta(["analyze", "--env", EMPTY, "--output-dir", tmp_path,
+                          "--analysis-layers", "structured_mid", "--dataset-steps", 100,
+                          "--quiet"])
     assert rc == 2
     assert err.strip().splitlines() == [
         f"rosetta: error: structured_mid reads the grid's agent and goal maps, but the "
@@ -76,8 +68,8 @@ def test_cli_names_the_layer_a_minigrid_cannot_have(tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_rejects_an_unknown_environment_in_one_line(tmp_path, capsys):
-    rc, _, err = _cli(["train", "--env", "atari:Pong", "--output-dir", tmp_path], capsys)
+def test_cli_rejects_an_unknown_environment_in_one_line(tmp_path, rosetta):
+    rc, _, err = rosetta(["train", "--env", "atari:Pong", "--output-dir", tmp_path])
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "unknown environment 'atari:Pong'; accepted: grid" in err
     assert not list(tmp_path.iterdir())

@@ -8,24 +8,17 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from rl_rosetta_layer.cli import main  # noqa: E402
 
 BLOCK = "tiny-video:transformer_blocks.1"
 
 
-def _cli(argv, capsys):
-    rc = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
-
-
-def test_analysis_and_rl_on_a_tiny_video_block_and_its_twin(tmp_path, capsys):
+def test_analysis_and_rl_on_a_tiny_video_block_and_its_twin(tmp_path, rosetta):
     out = tmp_path / "tiny"
     layers = f"{BLOCK},{BLOCK}:random,random_wide"
-    rc, text, err = _cli(["run", "--backbone", "tiny-video", "--output-dir", out,
-                          "--analysis-layers", layers, "--layers", layers,
-                          "--dataset-steps", 200, "--episodes", 2, "--seeds", "0,1",
-                          "--workers", 1, "--quiet", "--set", "learning_starts=20"], capsys)
+    rc, text, err = rosetta(["run", "--backbone", "tiny-video", "--output-dir", out,
+                             "--analysis-layers", layers, "--layers", layers,
+                             "--dataset-steps", 200, "--episodes", 2, "--seeds", "0,1",
+                             "--workers", 1, "--quiet", "--set", "learning_starts=20"])
     assert rc == 0, err
     rows = (out / "layer_analysis.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == [BLOCK, f"{BLOCK}:random", "random_wide"]
@@ -37,21 +30,21 @@ def test_analysis_and_rl_on_a_tiny_video_block_and_its_twin(tmp_path, capsys):
     assert all("video" not in c for c in configs if c["layer"] == "random_wide")
 
 
-def test_blocks_group_and_default_output_folder(tmp_path, capsys, monkeypatch):
+def test_blocks_group_and_default_output_folder(tmp_path, rosetta, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    rc, text, err = _cli(["analyze", "--backbone", "tiny-video", "--dataset-steps", 150,
-                          "--bootstrap", 10, "--quiet"], capsys)
+    rc, text, err = rosetta(["analyze", "--backbone", "tiny-video", "--dataset-steps", 150,
+                             "--bootstrap", 10, "--quiet"])
     assert rc == 0, err
     rows = (tmp_path / "outputs" / "tiny-video" / "layer_analysis.csv").read_text()
     assert [r.split(",")[0] for r in rows.splitlines()[1:]] == [
         f"tiny-video:transformer_blocks.{i}" for i in range(4)]
 
 
-def test_unknown_backbone_and_block_are_one_line_errors(tmp_path, capsys):
-    rc, _, err = _cli(["train", "--backbone", "sora", "--output-dir", tmp_path], capsys)
+def test_unknown_backbone_and_block_are_one_line_errors(tmp_path, rosetta):
+    rc, _, err = rosetta(["train", "--backbone", "sora", "--output-dir", tmp_path])
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "'sora'" in err
-    rc, _, err = _cli(["train", "--layers", "tiny-video:transformer_blocks.9",
-                       "--output-dir", tmp_path], capsys)
+    rc, _, err = rosetta(["train", "--layers", "tiny-video:transformer_blocks.9",
+                          "--output-dir", tmp_path])
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "transformer_blocks.9" in err and "transformer_blocks.0-3" in err
     assert not list(tmp_path.iterdir())

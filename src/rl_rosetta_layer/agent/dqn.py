@@ -14,11 +14,9 @@ import numpy as np
 
 from ..seeding import run_generators
 from .config import DQNConfig
-from .learner import huber_grad, make_learner
+from .learner import make_learner
 from .replay import LockstepReplay
 from .result import RunResult
-
-__all__ = ["huber_grad", "train_lockstep"]
 
 ProgressFn = Callable[[int], None]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from .copies import SeededCopies
+from .copies import SeededCopies, SingleCopy
 
 #: (dx, dy) of each action.
 MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], dtype=np.int64)
@@ -166,7 +166,7 @@ class VectorVideoGrid(SeededCopies):
         return self._flat_obs(), reward, terminated, truncated, info
 
 
-class VideoGridEnv:
+class VideoGridEnv(SingleCopy):
     """One grid with a Gymnasium-style API (no autoreset).
 
     >>> env = VideoGridEnv()
@@ -178,25 +178,10 @@ class VideoGridEnv:
     (-0.01, False)
     """
 
+    vector_class = VectorVideoGrid
+
     def __init__(self, config: GridConfig | None = None) -> None:
-        self._vec = VectorVideoGrid(1, config, autoreset=False)
-        self.config = self._vec.config
-        self.n_actions = self._vec.n_actions
-        self.obs_dim = self._vec.obs_dim
-        self.obs_shape = self._vec.obs_shape
-
-    def reset(self, *, seed: int | None = None):
-        obs, info = self._vec.reset(seed=seed)
-        return obs[0], {k: v[0] for k, v in info.items()}
-
-    def step(self, action: int):
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)) \
-                or not 0 <= action < self.n_actions:
-            raise ConfigError(f"action must be an integer in [0, {self.n_actions}), "
-                              f"got {action!r}")
-        obs, r, term, trunc, info = self._vec.step(np.array([action], dtype=np.int64))
-        info = {k: v[0] for k, v in info.items()}
-        return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), info
+        super().__init__(config)
 
     def shortest_path_action(self) -> int:
         """The reference policy: an action that reduces the distance to the goal."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .copies import SeededCopies
+from .copies import SeededCopies, SingleCopy
 
 
 def check_int(task: str, name: str, value: object, low: int, high: int | None = None) -> None:
@@ -188,7 +188,7 @@ class MotionVectorEnv(SeededCopies):
         return self._flat_obs(), reward, terminated, truncated, info
 
 
-class SingleMotionEnv:
+class SingleMotionEnv(SingleCopy):
     """One copy of a motion task with a Gymnasium-style API (no autoreset).
 
     Subclasses set ``vector_class``; the constructor takes that task's config.
@@ -196,27 +196,7 @@ class SingleMotionEnv:
 
     vector_class: type[MotionVectorEnv]
 
-    def __init__(self, config=None) -> None:
-        self._vec = self.vector_class(1, config, autoreset=False)
-        self.config = self._vec.config
-        self.n_actions = self._vec.n_actions
-        self.obs_dim = self._vec.obs_dim
-        self.obs_shape = self._vec.obs_shape
-
     @property
     def vector(self) -> MotionVectorEnv:
         """The one-copy vector environment underneath (for the reference policies)."""
         return self._vec
-
-    def reset(self, *, seed: int | None = None):
-        obs, info = self._vec.reset(seed=seed)
-        return obs[0], {k: v[0] for k, v in info.items()}
-
-    def step(self, action: int):
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)) \
-                or not 0 <= action < self.n_actions:
-            raise ConfigError(f"action must be an integer in [0, {self.n_actions}), "
-                              f"got {action!r}")
-        obs, r, term, trunc, info = self._vec.step(np.array([action], dtype=np.int64))
-        info = {k: v[0] for k, v in info.items()}
-        return obs[0], float(r[0]), bool(term[0]), bool(trunc[0]), info

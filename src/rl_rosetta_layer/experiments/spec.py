@@ -55,6 +55,9 @@ class EnvSpec:
         """Shape of the observations, for building layers (makes one copy off the grid)."""
         if self.name == "grid":
             return Observations.of_grid(self.grid_config())
+        if self.maps:
+            shape = (self.history, 2, self.grid_size, self.grid_size)
+            return Observations(self.history * 2 * self.grid_size ** 2, self.name, shape, True)
         env = self.make(1)
         try:
             return Observations(int(env.obs_dim), self.name, tuple(env.obs_shape), self.maps)
