@@ -27,55 +27,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
-from rl_rosetta_layer.envs.reference import POLICIES, policy_actions  # noqa: E402
+from rl_rosetta_layer.envs.playback import play, summary  # noqa: E402
+from rl_rosetta_layer.envs.reference import POLICIES  # noqa: E402
 from rl_rosetta_layer.envs.registry import make_vector_env  # noqa: E402
 from rl_rosetta_layer.io import write_json  # noqa: E402
 
 TASKS = ("moving-goal", "catch")
-
-
-def play(env, policy: str, per_copy: int, seed: int) -> dict[str, np.ndarray]:
-    """Play ``per_copy`` episodes of ``policy`` in each copy of the vector env ``env``,
-    copies seeded ``seed + i``.
-
-    Returns arrays of shape (num_envs, per_copy): ``return``, ``success``, ``length`` and
-    ``optimal`` (the optimal return at the episode's start).
-    """
-    copies = env.num_envs
-    obs, info = env.reset(seed=seed)
-    rng = np.random.default_rng(seed)          # the random policy's actions only
-    out = {k: np.zeros((copies, per_copy)) for k in ("return", "success", "length", "optimal")}
-    done_count = np.zeros(copies, dtype=np.int64)
-    running = np.zeros(copies)
-    length = np.zeros(copies, dtype=np.int64)
-    start_optimal = info["optimal_return"].astype(np.float64)
-    while done_count.min() < per_copy:
-        obs, reward, terminated, truncated, info = env.step(
-            policy_actions(policy, env, obs, rng))
-        running += reward
-        length += 1
-        rows = np.flatnonzero((terminated | truncated) & (done_count < per_copy))
-        cols = done_count[rows]
-        out["return"][rows, cols] = running[rows]
-        out["success"][rows, cols] = info["success"][rows]
-        out["length"][rows, cols] = length[rows]
-        out["optimal"][rows, cols] = start_optimal[rows]
-        done = terminated | truncated
-        done_count[done] += 1
-        running[done] = 0.0
-        length[done] = 0
-        start_optimal[done] = info["optimal_return"][done]
-    return out
-
-
-def summary(result: dict[str, np.ndarray]) -> dict[str, float]:
-    """Mean return with a 95 % normal interval, success rate, mean length, mean optimal."""
-    r = result["return"].ravel()
-    half = 1.96 * r.std(ddof=1) / np.sqrt(len(r))
-    return {"episodes": len(r), "mean_return": float(r.mean()), "ci_low": float(r.mean() - half),
-            "ci_high": float(r.mean() + half), "success_rate": float(result["success"].mean()),
-            "mean_length": float(result["length"].mean()),
-            "mean_optimal_return": float(result["optimal"].mean())}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The ``rosetta`` command: analyze | train | report | paper | run | sweep.
+"""The ``rosetta`` command: analyze | train | report | paper | run | sweep | pretrain | study.
 
 Bad input prints one line (``rosetta: error: ...``) and exits with status 2; nothing
 already written is changed.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import fields
+from dataclasses import replace
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
@@ -98,6 +98,8 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=_positive_int, default=350, help="episodes per run")
+    p.add_argument("--env-steps", type=_positive_int, default=None,
+                   help="env steps per run: the budget instead of --episodes when given")
     p.add_argument("--seeds", default="0,1,2", help="comma list (or ranges like 0-9)")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="transitions per update")
     p.add_argument("--layers", default=None,
@@ -180,15 +182,58 @@ def build_parser() -> argparse.ArgumentParser:
     _train_args(p)
     p = sub.add_parser("sweep", help="run a grid of runs from a sweep file or flags; resumes")
     _sweep_args(p)
+    p = sub.add_parser("study", help="a backbone's blocks, their random twins, synthetic "
+                                     "layers and baselines on several tasks: analysis, RL, "
+                                     "statistics, paper section (resumes)")
+    _study_args(p)
     return parser
 
 
-def dqn_config(args: argparse.Namespace) -> DQNConfig:
-    """The DQN config from --episodes, --batch-size and --set KEY=VALUE."""
-    from .errors import ConfigError
+def _study_args(p: argparse.ArgumentParser) -> None:
+    from .experiments import study
 
-    types = {f.name: f.type for f in fields(DQNConfig)}
-    values: dict = {"episodes": args.episodes, "batch_size": args.batch_size}
+    cfg = study.STUDY_CONFIG
+    p.add_argument("--output-dir", default=None, type=Path,
+                   help="folder of the study (default: outputs/BACKBONE)")
+    p.add_argument("--backbone", default=study.DEFAULT_BACKBONE, metavar="NAME",
+                   help=f"the video backbone (default: {study.DEFAULT_BACKBONE})")
+    _video_args(p)
+    p.add_argument("--envs", default=",".join(study.DEFAULT_ENVS),
+                   help="comma list of grid-format tasks (default: grid,moving-goal,catch)")
+    p.add_argument("--grid-size", type=_positive_int, default=8, help="side of the tasks")
+    p.add_argument("--history", type=_positive_int, default=2, help="frames per observation")
+    p.add_argument("--layers", default=study.DEFAULT_LAYERS,
+                   help=f"layers or groups (default: {study.DEFAULT_LAYERS})")
+    p.add_argument("--seeds", default="0-4", help="comma list or ranges (default: 0-4)")
+    p.add_argument("--env-steps", type=_positive_int, default=cfg.env_steps,
+                   help=f"env steps per run (default: {cfg.env_steps})")
+    p.add_argument("--batch-size", type=_positive_int, default=cfg.batch_size,
+                   help=f"transitions per update (default: {cfg.batch_size})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other DQN setting, e.g. --set lr=0.001 (repeatable)")
+    p.add_argument("--dataset-steps", type=_positive_int, default=study.DEFAULT_DATASET_STEPS,
+                   help=f"random-policy transitions per task for the analysis (default: "
+                        f"{study.DEFAULT_DATASET_STEPS})")
+    p.add_argument("--bootstrap", type=_positive_int, default=200,
+                   help="bootstrap resamples behind each analysis score's CI")
+    p.add_argument("--task-episodes", type=_positive_int, default=study.TASK_EPISODES,
+                   help="episodes per policy behind the random and reference returns")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: one per core)")
+    p.add_argument("--report-only", action="store_true",
+                   help="redo the study's statistics, figures and study.md from its files")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def dqn_config(args: argparse.Namespace, base: DQNConfig | None = None) -> DQNConfig:
+    """The DQN config from --episodes (or --env-steps), --batch-size and --set KEY=VALUE,
+    over ``base`` (default: the project's defaults)."""
+    from .errors import ConfigError
+    from .experiments.sweep import DQN_TYPES as types
+
+    values: dict = {"batch_size": args.batch_size, "env_steps": args.env_steps}
+    if hasattr(args, "episodes"):
+        values["episodes"] = args.episodes
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep or key not in types:
@@ -199,7 +244,7 @@ def dqn_config(args: argparse.Namespace) -> DQNConfig:
             values[key] = kind(text)
         except ValueError as exc:
             raise ConfigError(f"--set {key}: {text!r} is not a valid {types[key]}") from exc
-    return DQNConfig(**values)
+    return replace(base or DQNConfig(), **values)
 
 
 def cmd_analyze(args) -> None:
@@ -305,6 +350,27 @@ def cmd_sweep(args) -> int:
     return 1 if outcome.failed else 0
 
 
+def cmd_study(args) -> int:
+    from .experiments import study
+    from .experiments.train import parse_seeds
+    from .report.study import write_study_report
+
+    plan = study.study_plan(args.output_dir, envs=args.envs, seeds=parse_seeds(args.seeds),
+                            layers=args.layers,
+                            config=dqn_config(args, study.STUDY_CONFIG),
+                            backbone=args.backbone, video=_video_settings(args),
+                            dataset_steps=args.dataset_steps, n_bootstrap=args.bootstrap,
+                            task_episodes=args.task_episodes, grid_size=args.grid_size,
+                            history=args.history)
+    if args.report_only:
+        write_study_report(plan.out_dir, [e.name for e in plan.envs], plan.to_dict())
+    else:
+        study.run_study(plan, workers=args.workers, quiet=args.quiet)
+    print((plan.out_dir / "study.md").read_text(encoding="utf-8"), end="")
+    print(f"wrote {plan.out_dir / 'study.md'} and the study_*.csv tables beside it")
+    return 0
+
+
 def cmd_pretrain(args) -> int:
     from .video import pretrain_command
 
@@ -341,7 +407,8 @@ def _env_spec(args):
 
 
 COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,
-            "sweep": cmd_sweep, "paper": cmd_paper, "pretrain": cmd_pretrain}
+            "sweep": cmd_sweep, "paper": cmd_paper, "pretrain": cmd_pretrain,
+            "study": cmd_study}
 
 
 def main(argv: list[str] | None = None) -> int:

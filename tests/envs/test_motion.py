@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from rl_rosetta_layer.envs.catch import CatchConfig, CatchEnv, VectorCatch
-from rl_rosetta_layer.envs.grid import VectorVideoGrid
 from rl_rosetta_layer.envs.motion import bounce_path, bounce_step
 from rl_rosetta_layer.envs.moving_goal import (
     VELOCITIES,
@@ -440,9 +439,9 @@ def test_policy_errors():
     with pytest.raises(ConfigError, match="unknown policy 'greedy'; accepted: random, "
                                           "one-frame, reference$"):
         policy_actions("greedy", env, obs, np.random.default_rng(0))
-    with pytest.raises(ConfigError, match="reference policies need a VectorMovingGoal or "
-                                          "VectorCatch, got VectorVideoGrid$"):
-        reference_actions(VectorVideoGrid(2))
+    with pytest.raises(ConfigError, match="reference policies need a VectorMovingGoal, "
+                                          "VectorCatch or VectorVideoGrid, got str$"):
+        reference_actions("catch")
     with pytest.raises(ConfigError, match=r"obs must have shape \(2, 256\), got \(256,\)$"):
         one_frame_actions(env, obs[0])
     assert random_actions(env, np.random.default_rng(0)).max() < 3

@@ -15,7 +15,11 @@ class DQNConfig:
     """Settings of one training run. Identical for every layer in a comparison."""
 
     episodes: int = 350
-    """Episodes per run (the budget; env steps are recorded as well)."""
+    """Episodes per run (the budget unless ``env_steps`` is set; env steps are recorded)."""
+    env_steps: int | None = None
+    """Env steps per run. When set, this is the budget and ``episodes`` is ignored: every
+    seed stops after exactly this many steps, and an episode still running then is not
+    recorded. Fairer than episodes where episode lengths differ between tasks or policies."""
     batch_size: int = 64
     """Transitions per update."""
     gamma: float = 0.95
@@ -67,6 +71,11 @@ class DQNConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.env_steps is not None and (isinstance(self.env_steps, bool)
+                                           or not isinstance(self.env_steps, int)
+                                           or self.env_steps < 1):
+            raise ConfigError(f"env_steps must be a positive integer or None, got "
+                              f"{self.env_steps!r}")
         if isinstance(self.learning_starts, bool) or not isinstance(self.learning_starts, int) \
                 or self.learning_starts < 0:
             raise ConfigError(f"learning_starts must be an integer >= 0, got "
@@ -95,8 +104,23 @@ class DQNConfig:
         frac = min(step / self.eps_decay_steps, 1.0)
         return self.eps_start + frac * (self.eps_end - self.eps_start)
 
+    @property
+    def budget(self) -> int:
+        """The run's budget in its own unit (see :attr:`budget_unit`)."""
+        return self.episodes if self.env_steps is None else self.env_steps
+
+    @property
+    def budget_unit(self) -> str:
+        """'episodes' or 'env_steps'."""
+        return "episodes" if self.env_steps is None else "env_steps"
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every setting; ``env_steps`` only when set (run ids of episode budgets are
+        unchanged by its introduction)."""
+        out = asdict(self)
+        if out["env_steps"] is None:
+            del out["env_steps"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> DQNConfig:

@@ -19,6 +19,8 @@ from .replay import LockstepReplay
 from .result import RunResult
 
 ProgressFn = Callable[[int], None]
+#: Env steps between progress reports under an env-step budget.
+STEP_REPORT = 100
 
 
 def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
@@ -27,7 +29,9 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
 
     Returns one :class:`RunResult` per seed, in the order of ``seeds``. A seed whose loss or
     gradient becomes NaN or infinite stops there, is marked diverged with the reason, and the
-    others go on. ``progress(n)`` is called with the number of episodes just finished. The
+    others go on. The budget is ``config.episodes`` per seed, or ``config.env_steps`` when
+    set. ``progress(n)`` is called with the budget units just used: episodes finished, or
+    env steps taken by the seeds still running (every ``STEP_REPORT`` steps). The
     networks and their update live in a learner (:mod:`.learner`): numpy by default, the
     layer's own when it brings one.
     """
@@ -51,6 +55,8 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     step = updates = 0
     seed_updates = np.zeros(n, np.int64)   # updates while each seed was still running
     batch = config.batch_size
+    step_budget = config.env_steps
+    reported_step = 0                      # env steps already counted by ``progress``
     while active.any():
         # ---- act: epsilon-greedy, each seed drawing from its own generator
         eps = config.epsilon(step)
@@ -78,12 +84,17 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                 rec["lengths"].append(int(ep_len[i]))
                 rec["successes"].append(bool(success[i]))
                 finished += 1
-                if len(rec["returns"]) >= config.episodes:
+                if step_budget is None and len(rec["returns"]) >= config.episodes:
                     active[i] = False
             ep_return[i] = 0.0
             ep_len[i] = 0
-        if finished and progress is not None:
-            progress(finished)
+        if progress is not None:
+            if step_budget is None and finished:
+                progress(finished)
+            elif step_budget is not None and (step % STEP_REPORT == 0
+                                              or step == step_budget):
+                progress(int(active.sum()) * (step - reported_step))
+                reported_step = step
 
         # ---- learn
         if step >= config.learning_starts and step % config.train_every == 0 \
@@ -99,6 +110,8 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
             seed_updates += active
             if updates % config.target_update == 0:
                 learner.sync_target()
+        if step_budget is not None and step >= step_budget:
+            active[:] = False
 
     wall = time.perf_counter() - start
     return [RunResult(layer=layer.name, seed=int(seeds[i]),

@@ -1,8 +1,9 @@
-"""Hand-coded policies for the motion tasks, to show what seeing velocity is worth.
+"""Hand-coded policies for the grid-format tasks, to show what seeing velocity is worth.
 
-All take a vector environment (:class:`~.moving_goal.VectorMovingGoal` or
-:class:`~.catch.VectorCatch`; for a single environment pass ``env.vector``) and return
-actions ``(num_envs,)`` int64.
+All take a vector environment (:class:`~.moving_goal.VectorMovingGoal`,
+:class:`~.catch.VectorCatch` or the grid's :class:`~.grid.VectorVideoGrid`; for a single
+environment pass ``env.vector``) and return actions ``(num_envs,)`` int64. On the grid
+the goal stands still, so the reference and the one-frame policy both walk straight to it.
 
 - :func:`reference_actions` reads the true state, velocity included, and is optimal: on
   moving-goal it walks to the earliest possible catch (:meth:`VectorMovingGoal.intercept`),
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .catch import VectorCatch
+from .grid import VectorVideoGrid
 from .motion import bounce_path
 from .moving_goal import VectorMovingGoal
 
@@ -36,9 +38,9 @@ POLICIES = ("random", "one-frame", "reference")
 
 
 def _check_env(env) -> None:
-    if not isinstance(env, (VectorMovingGoal, VectorCatch)):
-        raise ConfigError(f"reference policies need a VectorMovingGoal or VectorCatch, got "
-                          f"{type(env).__name__}")
+    if not isinstance(env, (VectorMovingGoal, VectorCatch, VectorVideoGrid)):
+        raise ConfigError(f"reference policies need a VectorMovingGoal, VectorCatch or "
+                          f"VectorVideoGrid, got {type(env).__name__}")
 
 
 def walk_towards(agent: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -68,6 +70,8 @@ def paddle_towards(paddle: np.ndarray, column: np.ndarray, width: int) -> np.nda
 def reference_actions(env) -> np.ndarray:
     """The optimal policy on the true state (velocity included): (num_envs,) int64."""
     _check_env(env)
+    if isinstance(env, VectorVideoGrid):
+        return walk_towards(env.agent, env.goal)
     if isinstance(env, VectorMovingGoal):
         _, target = env.intercept()
         return walk_towards(env.agent, target)
@@ -93,7 +97,7 @@ def one_frame_actions(env, obs: np.ndarray) -> np.ndarray:
     """The heuristic that sees only the newest frame of ``obs``: (num_envs,) int64."""
     _check_env(env)
     mover, target = latest_cells(env, obs)
-    if isinstance(env, VectorMovingGoal):
+    if isinstance(env, (VectorMovingGoal, VectorVideoGrid)):
         return walk_towards(mover, target)
     c = env.config
     paddle, (x, y) = mover[:, 0], target.T

@@ -132,8 +132,21 @@ def default_workers() -> int:
                else (os.cpu_count() or 1))
 
 
+def budget_used(spec: RunSpec, result: RunResult) -> int:
+    """Budget units (episodes, or env steps under an env-step budget) a run used."""
+    if spec.config.env_steps is None:
+        return len(result.returns)
+    return spec.config.env_steps if result.status == "ok" else int(result.lengths.sum())
+
+
+def _bar_unit(specs: Sequence[RunSpec]) -> str:
+    units = {s.config.budget_unit for s in specs}
+    return {"episodes": "ep", "env_steps": "step"}[units.pop()] if len(units) == 1 else "unit"
+
+
 class SweepProgress:
-    """One bar over all episodes (with ETA) whose postfix counts runs done, failed, running.
+    """One bar over every run's budget (episodes, or env steps under an env-step budget;
+    with ETA) whose postfix counts runs done, failed, running.
 
     Failed runs are always reported on stderr with their error, even with ``quiet``.
     """
@@ -141,9 +154,10 @@ class SweepProgress:
     def __init__(self, units: Sequence[Sequence[RunSpec]], *, quiet: bool, desc: str):
         self.units = units
         self.total_runs = sum(len(u) for u in units)
-        self.bar = tqdm(total=sum(s.config.episodes for u in units for s in u), unit="ep",
-                        desc=desc, disable=quiet, smoothing=0.05, dynamic_ncols=True)
-        self.reported = [0] * len(units)     # episodes counted so far, per unit
+        self.bar = tqdm(total=sum(s.config.budget for u in units for s in u),
+                        unit=_bar_unit([s for u in units for s in u]), desc=desc,
+                        disable=quiet, smoothing=0.05, dynamic_ncols=True)
+        self.reported = [0] * len(units)     # budget units counted so far, per unit
         self.started: set[int] = set()
         self.closed: set[int] = set()
         self.done = self.failed = 0
@@ -170,13 +184,13 @@ class SweepProgress:
             self.bar.update(n)
 
     def finish(self, index: int, results: Sequence[RunResult]) -> None:
-        """A unit came back: make its episode count exact, count and report its runs."""
+        """A unit came back: make its budget count exact, count and report its runs."""
         if index in self.closed:
             return
         self.closed.add(index)
         self.started.add(index)
-        got = sum(len(r.returns) for r in results)
-        budget = sum(s.config.episodes for s in self.units[index])
+        got = sum(budget_used(s, r) for s, r in zip(self.units[index], results))
+        budget = sum(s.config.budget for s in self.units[index])
         if got < budget:                    # failed or diverged early: the ETA should know
             self.bar.total -= budget - got
         self.bar.update(got - self.reported[index])
@@ -203,8 +217,9 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: i
     ``executor`` is ``"local"`` (this process when ``workers`` is 1, else that many worker
     processes; default one per core) or ``"ray"`` (a local Ray instance with ``workers``
     CPUs, or the cluster at ``ray_address``). ``on_result`` is called in this process as
-    each run finishes (to save it at once). A progress bar counts episodes over all runs,
-    with an ETA, and shows how many runs are done, failed and running.
+    each run finishes (to save it at once). A progress bar counts the budget (episodes or
+    env steps) over all runs, with an ETA, and shows how many runs are done, failed and
+    running.
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")

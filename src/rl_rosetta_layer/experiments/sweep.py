@@ -41,7 +41,8 @@ else:  # pragma: no cover - Python 3.10
 
 TOP_KEYS = ("name", "layers", "seeds", "selected", "env", "dqn")
 ENV_TYPES = {"name": "str", "grid_size": "int", "history": "int", "max_steps": "int"}
-DQN_TYPES = {f.name: f.type for f in fields(DQNConfig)}
+#: DQN setting -> type word; an optional setting (``int | None``) is given as its type.
+DQN_TYPES = {f.name: f.type.removesuffix(" | None") for f in fields(DQNConfig)}
 _PY_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
 

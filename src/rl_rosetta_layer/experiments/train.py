@@ -10,7 +10,7 @@ the runs were trained now, earlier, by another executor or by another number of 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,15 +87,26 @@ class Outcome:
 
 def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None = None,
                  lockstep: int = 1, executor: str = "local", ray_address: str | None = None,
-                 quiet: bool = False, desc: str = "training") -> Outcome:
+                 quiet: bool = False, desc: str = "training",
+                 folder_of: Callable[[RunSpec], Path] | None = None) -> Outcome:
     """Train the runs of ``specs`` not yet in ``out_dir/runs``; return every run's result.
 
     Each run is written to the store the moment it finishes. Results of finished runs are
     read back from the store, so what follows depends only on the runs' content.
+    ``folder_of(spec)`` puts a run's store under another folder than ``out_dir`` (a study
+    keeps each task's runs in the task's folder and trains them in one pool).
     """
-    store = RunStore(Path(out_dir) / "runs")
-    store.clean_stale()
-    finished = {s.run_id: store.load(s) for s in specs if store.is_finished(s.run_id)}
+    stores: dict[Path, RunStore] = {}
+
+    def store_of(spec: RunSpec) -> RunStore:
+        folder = Path(out_dir if folder_of is None else folder_of(spec))
+        if folder not in stores:
+            stores[folder] = RunStore(folder / "runs")
+            stores[folder].clean_stale()
+        return stores[folder]
+
+    finished = {s.run_id: store_of(s).load(s) for s in specs
+                if store_of(s).is_finished(s.run_id)}
     todo = [s for s in specs if s.run_id not in finished]
     by_id = {s.run_id: s for s in specs}
     failures: dict[str, RunResult] = {}
@@ -103,18 +114,19 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
     def save(r: RunResult) -> None:
         spec = by_id[r.extra["run_id"]]
         if r.status == "failed":
-            store.write_failure(spec, r, executor)
+            store_of(spec).write_failure(spec, r, executor)
             failures[spec.run_id] = r
         else:
-            store.write(spec, r, executor)
+            store_of(spec).write(spec, r, executor)
 
     if finished and not quiet:
-        print(f"{len(finished)} of {len(specs)} runs already finished in {store.root}; "
+        where = ", ".join(str(s.root) for s in stores.values())
+        print(f"{len(finished)} of {len(specs)} runs already finished in {where}; "
               f"training the other {len(todo)}", file=sys.stderr)
     run_all(todo, workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
             ray_address=ray_address, on_result=save, desc=desc)
     results = [failures[s.run_id] if s.run_id in failures else
-               finished.get(s.run_id) or store.load(s) for s in specs]
+               finished.get(s.run_id) or store_of(s).load(s) for s in specs]
     return Outcome(specs=list(specs), results=results, skipped=list(finished),
                    trained=[s.run_id for s in todo if s.run_id not in failures],
                    failed=[failures[s.run_id] for s in todo if s.run_id in failures])

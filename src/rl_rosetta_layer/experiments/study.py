@@ -1,0 +1,187 @@
+"""``rosetta study``: the layer question asked of one backbone on several tasks, end to end.
+
+For each task the study runs the analysis (scores of every frozen layer) and RL on every
+(layer, seed) with one budget in env steps, then the statistics that answer: does a
+pretrained block beat its random twin? does the best pretrained block beat the other
+layers? did the analysis pick it? (:mod:`rl_rosetta_layer.report.study`).
+
+Files under ``out_dir`` (default ``outputs/tiny-video``):
+
+    study_plan.json            what was run: tasks, layers, seeds, DQN config, video settings
+    tasks.csv                  random, one-frame and reference returns per task (they turn
+                               returns into a fraction of the achievable)
+    <task>/                    what ``rosetta run`` writes for that task alone: analysis,
+                               runs/<run_id>/ (a rerun trains only what is missing; all
+                               tasks' runs train in one worker pool), experiment_returns.csv,
+                               summary, comparisons, score validity, figures
+                               (``rosetta report --output-dir OUT/<task>`` redoes them)
+    study_*.csv, study.md      the study's statistics and its paper section
+    figures/study_*.png
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..agent.config import DQNConfig
+from ..analysis.run import run_analysis
+from ..envs.playback import play, summary
+from ..envs.reference import POLICIES
+from ..errors import ConfigError
+from ..io import write_csv, write_json
+from ..layers.registry import BANK_NAMES, expand_layer_names
+from ..layers.video import VideoSettings, is_video_layer
+from .outputs import write_experiment_outputs
+from .spec import MAP_ENVS, EnvSpec
+from .train import SUMMARY_SEED, execute_runs, plan_runs
+
+DEFAULT_ENVS = ("grid", "moving-goal", "catch")
+#: Pretrained blocks, their twins, the seed's synthetic candidates and two baselines.
+DEFAULT_LAYERS = "blocks,twins,candidates,identity,mlp_full"
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+DEFAULT_BACKBONE = "tiny-video"
+#: The study's DQN: one budget in env steps for every layer and task. Batch 32 and an
+#: earlier start keep the default study (8 video layers x 3 tasks x 5 seeds) near an hour
+#: on 2 cores; every other setting is the project default.
+STUDY_CONFIG = DQNConfig(env_steps=3000, batch_size=32, learning_starts=250,
+                         eps_decay_steps=1500)
+DEFAULT_DATASET_STEPS = 2000
+#: Episodes per policy when measuring a task's random and reference returns.
+TASK_EPISODES = 1000
+TASK_COPIES = 100
+TASK_SEED = 10_000
+TASK_COLUMNS = ("env", "policy", "episodes", "mean_return", "ci_low", "ci_high",
+                "success_rate", "mean_length", "mean_optimal_return")
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """Everything a study runs; saved as ``study_plan.json``."""
+
+    out_dir: Path
+    envs: tuple[EnvSpec, ...] = tuple(EnvSpec(name) for name in DEFAULT_ENVS)
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    layers: str = DEFAULT_LAYERS
+    config: DQNConfig = STUDY_CONFIG
+    backbone: str = DEFAULT_BACKBONE
+    video: VideoSettings = VideoSettings()
+    dataset_steps: int = DEFAULT_DATASET_STEPS
+    n_bootstrap: int = 200
+    task_episodes: int = TASK_EPISODES
+
+    def __post_init__(self) -> None:
+        if not self.envs:
+            raise ConfigError("a study needs at least one task (--envs)")
+        names = [e.name for e in self.envs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"--envs lists a task twice: {','.join(names)}")
+        off = [n for n in names if n not in MAP_ENVS]
+        if off:
+            raise ConfigError(f"study tasks must be grid-format tasks ({', '.join(MAP_ENVS)}) "
+                              f"so returns can be read against a reference policy; got "
+                              f"{', '.join(off)}")
+        self.layer_names()
+        if len(self.seeds) < 2:
+            raise ConfigError(f"a study needs at least 2 seeds for paired statistics, got "
+                              f"{list(self.seeds)}")
+        if self.task_episodes < TASK_COPIES or self.task_episodes % TASK_COPIES:
+            raise ConfigError(f"task_episodes must be a positive multiple of {TASK_COPIES}, "
+                              f"got {self.task_episodes}")
+
+    def layer_names(self) -> list[str]:
+        """The study's layers (checked: known names, and none that depends on a task's
+        analysis, so every task runs the same layers)."""
+        parts = {p.strip() for p in self.layers.split(",")}
+        names = expand_layer_names(self.layers, "identity", backbone=self.backbone,
+                                   weights=self.video.weights)
+        if "selected" in parts or any(n in BANK_NAMES for n in names):
+            raise ConfigError(f"--layers {self.layers!r}: a study runs the same layers on "
+                              f"every task, so 'selected' and the random bank (in 'bank', "
+                              f"'baselines', 'all') are not accepted; name layers or use the "
+                              f"groups blocks, twins, candidates")
+        return names
+
+    def to_dict(self) -> dict:
+        return {"out_dir": str(self.out_dir), "envs": [e.__dict__ for e in self.envs],
+                "seeds": list(self.seeds), "layers": self.layers,
+                "config": self.config.to_dict(), "backbone": self.backbone,
+                "video": self.video.to_dict(), "dataset_steps": self.dataset_steps,
+                "n_bootstrap": self.n_bootstrap, "task_episodes": self.task_episodes}
+
+
+def task_rows(env: EnvSpec, episodes: int) -> list[dict]:
+    """Random, one-frame and reference returns of ``env`` (rows of ``tasks.csv``); every
+    policy plays the same episode starts (copies seeded TASK_SEED + i)."""
+    rows = []
+    for policy in POLICIES:
+        result = play(env.make(TASK_COPIES), policy, episodes // TASK_COPIES, TASK_SEED)
+        rows.append({"env": env.name, "policy": policy, **summary(result)})
+    return rows
+
+
+def env_dir(out_dir: Path, env: EnvSpec) -> Path:
+    """The folder of one task's outputs."""
+    return Path(out_dir) / env.name
+
+
+def plan_study_runs(plan: StudyPlan) -> list:
+    """Every (task, layer, seed) run; video layers first, so the longest runs start first."""
+    specs = []
+    for env in plan.envs:
+        specs += plan_runs(env_dir(plan.out_dir, env), env, plan.config, list(plan.seeds),
+                           plan.layers, backbone=plan.backbone, video=plan.video)
+    return sorted(specs, key=lambda s: not is_video_layer(s.layer))
+
+
+def run_study(plan: StudyPlan, *, workers: int | None = None, quiet: bool = False,
+              log=print) -> dict:
+    """Run the study of ``plan`` and write its files. Returns the study's answers."""
+    from ..report.build import write_report_extras
+    from ..report.statistics import write_statistics
+    from ..report.study import write_study_report
+
+    out = Path(plan.out_dir)
+    tasks = []
+    for env in plan.envs:
+        tasks += task_rows(env, plan.task_episodes)
+    write_csv(out / "tasks.csv", tasks, TASK_COLUMNS)
+    write_json(out / "study_plan.json", plan.to_dict())
+    selected = {}
+    for env in plan.envs:
+        log(f"[study] analysis on {env.name}")
+        selected[env.name] = run_analysis(
+            env_dir(out, env), env, dataset_steps=plan.dataset_steps, seed=0,
+            layers=plan.layers, n_bootstrap=plan.n_bootstrap, quiet=quiet,
+            backbone=plan.backbone, video=plan.video)
+    specs = plan_study_runs(plan)
+    log(f"[study] RL: {len(specs)} runs ({len(plan.envs)} tasks x "
+        f"{len(specs) // (len(plan.envs) * len(plan.seeds))} layers x {len(plan.seeds)} "
+        f"seeds, {plan.config.budget} {plan.config.budget_unit.replace('_', ' ')} each)")
+    outcome = execute_runs(out, specs, workers=workers, quiet=quiet, desc="study",
+                           folder_of=lambda spec: env_dir(out, spec.env))
+    for env in plan.envs:
+        results = [r for s, r in zip(outcome.specs, outcome.results) if s.env == env]
+        folder = env_dir(out, env)
+        write_experiment_outputs(folder, results, np.random.default_rng(SUMMARY_SEED))
+        write_statistics(folder, selected[env.name])
+        write_report_extras(folder, selected[env.name])
+    if outcome.failed:
+        log(f"[study] {len(outcome.failed)} runs failed (they run again on the next "
+            f"invocation); the statistics leave their layers out where seeds are missing")
+    return write_study_report(out, [e.name for e in plan.envs], plan.to_dict())
+
+
+def study_plan(out_dir: Path, *, envs: str, seeds: list[int], layers: str,
+               config: DQNConfig | None, backbone: str, video: VideoSettings,
+               dataset_steps: int, n_bootstrap: int, task_episodes: int = TASK_EPISODES,
+               grid_size: int = 8, history: int = 2) -> StudyPlan:
+    """A :class:`StudyPlan` from command-line values (``envs`` a comma list)."""
+    names = [n.strip() for n in str(envs).split(",") if n.strip()]
+    specs = tuple(EnvSpec(n, grid_size, history) for n in names)
+    return StudyPlan(Path(out_dir), specs, tuple(seeds), layers,
+                     config or STUDY_CONFIG, backbone, video, dataset_steps, n_bootstrap,
+                     task_episodes)
+

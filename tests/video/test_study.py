@@ -1,0 +1,155 @@
+"""A reduced ``rosetta study``: two tasks, one tiny-video block and its twin, two numpy
+layers, two seeds, a few hundred env steps. Checks the files, recomputes the headline
+numbers from the per-task returns, and checks resume and --report-only."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from rl_rosetta_layer.report.study import layer_kind, verdict  # noqa: E402
+
+BLOCK = "tiny-video:transformer_blocks.0"
+LAYERS = [BLOCK, f"{BLOCK}:random", "identity", "random_wide"]
+
+
+def _args(out, *extra):
+    return ["study", "--output-dir", out, "--envs", "catch,grid", "--layers", ",".join(LAYERS),
+            "--seeds", "0,1", "--env-steps", 300, "--dataset-steps", 200, "--bootstrap", 20,
+            "--task-episodes", 100, "--workers", 1, "--quiet", "--set", "learning_starts=50",
+            *extra]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _finals(folder):
+    """layer -> seed -> mean return of the last 50 episodes, from experiment_returns.csv."""
+    by = {}
+    for r in _rows(folder / "experiment_returns.csv"):
+        by.setdefault((r["layer"], int(r["seed"])), []).append(float(r["return"]))
+    return {k: float(np.mean(v[-50:])) for k, v in by.items()}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from rl_rosetta_layer.cli import main
+
+    out = tmp_path_factory.mktemp("study") / "tiny-video"
+    assert main([str(a) for a in _args(out)]) == 0
+    return out
+
+
+def test_the_study_writes_every_file(study):
+    for name in ("tasks.csv", "study_plan.json", "study_layers.csv", "study_twins.csv",
+                 "study_best.csv", "study_validity.csv", "study_answers.json", "study.md",
+                 "figures/study_returns.png", "figures/study_twins.png"):
+        assert (study / name).is_file(), name
+    for env in ("catch", "grid"):
+        for name in ("layer_analysis.csv", "experiment_returns.csv", "experiment_summary.csv",
+                     "selected_layer.txt", "comparisons.csv", "score_validity.csv"):
+            assert (study / env / name).is_file(), f"{env}/{name}"
+    for env in ("catch", "grid"):                 # each task keeps its own runs
+        assert len(list((study / env / "runs").glob("*/metrics.json"))) == 4 * 2
+    plan = json.loads((study / "study_plan.json").read_text())
+    assert plan["config"]["env_steps"] == 300 and plan["backbone"] == "tiny-video"
+    rows = _rows(study / "study_layers.csv")
+    assert {(r["env"], r["layer"]) for r in rows} == {
+        (e, n) for e in ("catch", "grid", "all") for n in LAYERS}
+    assert {r["layer"]: r["kind"] for r in rows} == {
+        BLOCK: "pretrained", f"{BLOCK}:random": "twin", "identity": "baseline",
+        "random_wide": "synthetic"}
+
+
+def test_twin_differences_match_the_returns_files(study):
+    tasks = {(r["env"], r["policy"]): r for r in _rows(study / "tasks.csv")}
+    twins = {(r["env"], r["family"]): r for r in _rows(study / "study_twins.csv")}
+    pooled = []
+    for env in ("catch", "grid"):
+        final = _finals(study / env)
+        diffs = [final[(BLOCK, s)] - final[(f"{BLOCK}:random", s)] for s in (0, 1)]
+        row = twins[(env, "block")]
+        assert float(row["mean_diff"]) == pytest.approx(np.mean(diffs), rel=1e-5, abs=1e-8)
+        assert int(row["n_units"]) == 2
+        lo = float(tasks[(env, "random")]["mean_return"])
+        hi = float(tasks[(env, "reference")]["mean_optimal_return"])
+        assert hi > lo
+        pooled += [d / (hi - lo) for d in diffs]
+    overall = twins[("all", "pooled")]
+    assert float(overall["mean_diff"]) == pytest.approx(np.mean(pooled), rel=1e-5, abs=1e-8)
+    assert int(overall["n_units"]) == 4
+    assert overall["verdict"] in ("better", "worse", "not shown")
+    text = (study / "study.md").read_text()
+    assert f"{float(overall['mean_diff']):+.3f}" in text
+    for heading in ("Does a pretrained block beat its random twin?",
+                    "Does the best pretrained block beat the other layers?",
+                    "Did the analysis pick it?"):
+        assert heading in text
+
+
+def test_the_best_block_and_the_analysis_pick(study):
+    answers = json.loads((study / "study_answers.json").read_text())
+    layers = _rows(study / "study_layers.csv")
+    for pick in answers["analysis_picked_it"]:
+        env = pick["env"]
+        scores = {r["layer"]: float(r["composite_score"]) for r in layers if r["env"] == env}
+        assert pick["analysis_selected"] == (study / env / "selected_layer.txt").read_text().strip()
+        assert pick["analysis_top_block"] == BLOCK          # the only pretrained block
+        assert pick["picked_best_block"] is True
+        assert set(scores) == set(LAYERS)
+    best = _rows(study / "study_best.csv")
+    assert {r["best_block"] for r in best} == {BLOCK}
+    assert {(r["env"], r["other"]) for r in best} == {
+        (e, n) for e in ("catch", "grid", "all") for n in LAYERS[1:]}
+
+
+def test_a_rerun_trains_nothing_and_report_only_rebuilds_the_same_tables(study, rosetta):
+    before = {p.name: p.read_bytes() for p in study.glob("study_*.csv")}
+    stamps = {p: p.stat().st_mtime_ns for p in study.glob("*/runs/*/metrics.json")}
+    rc, out, err = rosetta(_args(study))
+    assert rc == 0, err
+    assert len(stamps) == 16
+    assert {p: p.stat().st_mtime_ns for p in study.glob("*/runs/*/metrics.json")} == stamps
+    assert {p.name: p.read_bytes() for p in study.glob("study_*.csv")} == before
+    rc, out, err = rosetta(_args(study, "--report-only"))
+    assert rc == 0, err
+    assert {p.name: p.read_bytes() for p in study.glob("study_*.csv")} == before
+    assert "## Study: frozen blocks of `tiny-video`" in out
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--envs", "grid,minigrid:MiniGrid-Empty-5x5-v0", "study tasks must be grid-format"),
+    ("--envs", "catch,catch", "lists a task twice"),
+    ("--seeds", "0", "at least 2 seeds"),
+    ("--envs", "pong", "unknown environment"),
+    ("--layers", "blocks,baselines", "the random bank"),
+    ("--layers", "selected,identity", "'selected'"),
+    ("--layers", "tiny-video:transformer_blocks.9", "has no candidate block"),
+])
+def test_bad_study_input_is_one_line_and_writes_nothing(tmp_path, rosetta, flag, value,
+                                                        message):
+    out = tmp_path / "study"
+    rc, text, err = rosetta(["study", "--output-dir", out, flag, value, "--quiet"])
+    assert rc == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_verdicts_need_both_the_interval_and_the_corrected_p():
+    assert verdict(0.1, 0.3, 0.01) == "better"
+    assert verdict(-0.3, -0.1, 0.01) == "worse"
+    assert verdict(0.1, 0.3, 0.06) == "not shown"       # CI excludes 0, p does not pass
+    assert verdict(-0.1, 0.3, 0.001) == "not shown"     # p passes, CI includes 0
+    assert verdict(float("nan"), float("nan"), float("nan")) == "not shown"
+
+
+def test_layer_kinds():
+    assert [layer_kind(n) for n in (BLOCK, f"{BLOCK}:random", "structured_mid", "mlp_full",
+                                    "random_bank_3")] == [
+        "pretrained", "twin", "synthetic", "baseline", "baseline"]
