@@ -234,3 +234,10 @@ def test_bibliography_keeps_only_checked_ids():
             where = text.index(f"arXiv:{eprint}")
             assert "(id unchecked)" not in text[where:where + 40], key
         assert entry.fields["title"].split(":")[0] in text.replace("\n  ", " "), key
+
+
+def test_a_hex_word_that_reads_as_a_huge_number_is_not_a_number():
+    # a commit hash in a run manifest ("65577673e629b8...") once overflowed 10.0 ** 629
+    from rl_rosetta_layer.report.paper import _numbers_in
+
+    assert [v for v, *_ in _numbers_in("commit 65577673e629b854, lr 3e-3, 0.5")] == [0.003, 0.5]

@@ -882,6 +882,8 @@ def _numbers_in(text: str):
         except InvalidOperation:
             continue
         value = float(d) * (-1 if sign in ("-", "−") else 1)
+        if not math.isfinite(value):
+            continue        # e.g. "65577673e629" inside a commit hash: not a number in prose
         exponent = d.as_tuple().exponent
         integer = "." not in digits and "e" not in digits.lower()
         yield value, 10.0 ** exponent / 2 if not integer else 0.0, integer, percent
