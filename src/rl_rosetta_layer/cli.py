@@ -68,6 +68,9 @@ def _video_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="float32", help="float32 or bfloat16 (video blocks)")
     p.add_argument("--patch", type=_positive_int, default=2,
                    help="side of the frame patch that becomes one token (video blocks)")
+    p.add_argument("--feature-norm", default="none",
+                   help="none, or running: the RL head reads the pooled block features "
+                        "standardised with running statistics (video blocks)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -362,8 +365,9 @@ def cmd_study(args) -> int:
                             dataset_steps=args.dataset_steps, n_bootstrap=args.bootstrap,
                             task_episodes=args.task_episodes, grid_size=args.grid_size,
                             history=args.history)
-    if args.report_only:
-        write_study_report(plan.out_dir, [e.name for e in plan.envs], plan.to_dict())
+    if args.report_only:          # the plan the files came from, not this command's flags
+        saved = study.read_plan(plan.out_dir)
+        write_study_report(plan.out_dir, [e["name"] for e in saved["envs"]], saved)
     else:
         study.run_study(plan, workers=args.workers, quiet=args.quiet)
     print((plan.out_dir / "study.md").read_text(encoding="utf-8"), end="")
@@ -381,7 +385,7 @@ def _video_settings(args):
     from .layers.video import VideoSettings
 
     return VideoSettings(weights=args.weights, timestep=args.timestep, device=args.device,
-                         dtype=args.dtype, patch=args.patch)
+                         dtype=args.dtype, patch=args.patch, feature_norm=args.feature_norm)
 
 
 def _resolve_defaults(args) -> None:

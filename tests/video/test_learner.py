@@ -55,8 +55,8 @@ OBS = (2, 2, 4, 4)
 D, A = 64, 5
 
 
-def candidate(dtype="float32"):
-    return VideoCandidate(CogTokenBlock(), OBS, dtype=dtype)
+def candidate(dtype="float32", feature_norm="none"):
+    return VideoCandidate(CogTokenBlock(), OBS, dtype=dtype, feature_norm=feature_norm)
 
 
 def learner(cand, seeds, **config):
@@ -86,8 +86,9 @@ def test_is_the_layers_learner_and_follows_the_protocol():
     assert got.n_params() == (8 * 32 + 32 + 8 * 32) + (32 * 8 + 8 + 8 * A + A)
 
 
-def test_a_seed_is_bit_identical_alone_and_in_lockstep():
-    cand = candidate()
+@pytest.mark.parametrize("feature_norm", ["none", "running"])
+def test_a_seed_is_bit_identical_alone_and_in_lockstep(feature_norm):
+    cand = candidate(feature_norm=feature_norm)
     together = learner(cand, [3, 4])
     alone = [learner(cand, [3]), learner(cand, [4])]
     for step in range(100):
@@ -282,7 +283,8 @@ def test_bfloat16_block_with_float32_adapters_on_the_device():
     assert next(cand.block.parameters()).dtype == torch.bfloat16
     assert all(t.dtype == torch.float32 and t.device == cand.device
                for t in lrn.state_tensors())
-    assert len(lrn.state_tensors()) == 2 * 2 * 2 + 2 * 2      # online, target; m, v
+    # online and target (adapter, head); Adam's m and v; feature mean and variance
+    assert len(lrn.state_tensors()) == 2 * 2 * 2 + 2 * 2 + 2 * 2
 
 
 def test_update_of_the_wrong_shape_is_named():
@@ -312,3 +314,53 @@ def test_the_dqn_loop_trains_a_video_candidate_and_lockstep_changes_nothing():
     np.testing.assert_array_equal(pair[1].returns, solo[0].returns)
     np.testing.assert_array_equal(pair[1].lengths, solo[0].lengths)
     assert pair[1].updates == solo[0].updates
+
+
+def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones():
+    from rl_rosetta_layer.video.learner import NORM_MOMENTUM
+
+    cand = candidate(feature_norm="running")
+    lrn = learner(cand, [0, 1])
+    plain = learner(candidate(), [0, 1])
+    obs = batch(50)[0][:, :3]
+    # not set yet: mean 0, variance 1
+    np.testing.assert_allclose(lrn.q_values(obs), plain.q_values(obs), atol=1e-5)
+
+    def batch_stats(i, data):
+        """Mean and variance of seed i's online features of the batch's observations."""
+        adapter = {k: torch.from_numpy(v) for k, v in lrn.params(i).items()
+                   if k in ("patch_w", "patch_b", "pos")}
+        with torch.no_grad():
+            z = cand.features(torch.from_numpy(data[0][i, :8]), adapter).numpy()
+        return z.mean(0), z.var(0)
+
+    first, second = batch(0), batch(1)
+    expected = {i: batch_stats(i, first) for i in (0, 1)}
+    lrn.update(*first)        # set from the first batch, then moved towards the same features
+    for i in (0, 1):
+        np.testing.assert_allclose(lrn.feat_mean[i].numpy(), expected[i][0], rtol=1e-5,
+                                   atol=1e-7)
+        np.testing.assert_allclose(lrn.feat_var[i].numpy(), expected[i][1], rtol=1e-4,
+                                   atol=1e-9)
+    now = {i: batch_stats(i, second) for i in (0, 1)}     # under the stepped adapter
+    lrn.update(*second)
+    for i in (0, 1):
+        mean = (1 - NORM_MOMENTUM) * expected[i][0] + NORM_MOMENTUM * now[i][0]
+        var = (1 - NORM_MOMENTUM) * expected[i][1] + NORM_MOMENTUM * now[i][1]
+        np.testing.assert_allclose(lrn.feat_mean[i].numpy(), mean, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(lrn.feat_var[i].numpy(), var, rtol=1e-4, atol=1e-9)
+    assert lrn.describe()["feature_norm"] == "running"
+    assert plain.describe()["feature_norm"] == "none"
+    assert not np.array_equal(lrn.q_values(obs), plain.q_values(obs))
+
+
+def test_feature_norm_is_checked_and_kept_out_of_old_run_ids():
+    from rl_rosetta_layer.errors import ConfigError
+    from rl_rosetta_layer.layers.video import VideoSettings
+
+    with pytest.raises(ConfigError, match="--feature-norm must be one of none, running"):
+        VideoSettings(feature_norm="batch")
+    assert "feature_norm" not in VideoSettings().to_dict()
+    assert VideoSettings(feature_norm="running").to_dict()["feature_norm"] == "running"
+    with pytest.raises(ConfigError, match="feature_norm must be"):
+        candidate(feature_norm="layer")

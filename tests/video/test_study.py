@@ -117,10 +117,18 @@ def test_a_rerun_trains_nothing_and_report_only_rebuilds_the_same_tables(study, 
     assert len(stamps) == 16
     assert {p: p.stat().st_mtime_ns for p in study.glob("*/runs/*/metrics.json")} == stamps
     assert {p.name: p.read_bytes() for p in study.glob("study_*.csv")} == before
-    rc, out, err = rosetta(_args(study, "--report-only"))
+    # --report-only reads the plan the files came from, whatever this command's flags say
+    rc, out, err = rosetta(["study", "--output-dir", study, "--report-only", "--quiet"])
     assert rc == 0, err
     assert {p.name: p.read_bytes() for p in study.glob("study_*.csv")} == before
     assert "## Study: frozen blocks of `tiny-video`" in out
+    assert "300 env steps per run" in out
+
+
+def test_report_only_without_a_study_is_one_line(tmp_path, rosetta):
+    rc, out, err = rosetta(["study", "--output-dir", tmp_path / "none", "--report-only"])
+    assert rc == 2 and "study_plan.json does not exist" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("flag, value, message", [

@@ -30,7 +30,7 @@ from ..agent.config import DQNConfig
 from ..analysis.run import run_analysis
 from ..envs.playback import play, summary
 from ..envs.reference import POLICIES
-from ..errors import ConfigError
+from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings, is_video_layer
@@ -110,6 +110,24 @@ class StudyPlan:
                 "config": self.config.to_dict(), "backbone": self.backbone,
                 "video": self.video.to_dict(), "dataset_steps": self.dataset_steps,
                 "n_bootstrap": self.n_bootstrap, "task_episodes": self.task_episodes}
+
+
+def read_plan(out_dir: Path) -> dict:
+    """The ``study_plan.json`` of a study folder (what its files were made with)."""
+    import json
+
+    path = Path(out_dir) / "study_plan.json"
+    if not path.is_file():
+        raise MissingInputError(f"{path} does not exist; run `rosetta study` first")
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+        names = [e["name"] for e in plan["envs"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"{path} is not a study plan written by `rosetta study` "
+                               f"({exc})") from exc
+    if not names:
+        raise CorruptFileError(f"{path} lists no tasks")
+    return plan
 
 
 def task_rows(env: EnvSpec, episodes: int) -> list[dict]:

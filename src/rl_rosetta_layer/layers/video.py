@@ -20,6 +20,8 @@ VIDEO_GROUPS = ("blocks", "twins")
 #: Root of the seeds of random twins (one stream per block name, so a twin never changes).
 TWIN_SEED = 4242
 DTYPES = ("float32", "bfloat16")
+#: How the RL learner scales the pooled block features before its head (see TorchLearner).
+FEATURE_NORMS = ("none", "running")
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,17 @@ class VideoSettings:
     """Side of the square patch of a frame that becomes one token."""
     chunk_size: int = 1024
     """Rows per block call in the analysis (bounds memory)."""
+    feature_norm: str = "none"
+    """'none': the head reads the mean-pooled block features as they are; 'running': each
+    seed standardises them per feature with running statistics of its update batches."""
 
     def __post_init__(self) -> None:
         if isinstance(self.timestep, bool) or not isinstance(self.timestep, (int, np.integer)) \
                 or not 0 <= self.timestep <= 999:
             raise ConfigError(f"--timestep must be an integer in 0-999, got {self.timestep!r}")
+        if self.feature_norm not in FEATURE_NORMS:
+            raise ConfigError(f"--feature-norm must be one of {', '.join(FEATURE_NORMS)}, got "
+                              f"{self.feature_norm!r}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         for name in ("patch", "chunk_size"):
@@ -51,7 +59,12 @@ class VideoSettings:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Every setting; ``feature_norm`` only when not 'none' (so the run ids of runs made
+        before it existed are unchanged)."""
+        out = asdict(self)
+        if out["feature_norm"] == "none":
+            del out["feature_norm"]
+        return out
 
 
 def is_video_layer(name: str) -> bool:
@@ -116,4 +129,4 @@ def build_video_layer(name: str, obs, settings: VideoSettings):
                              twin_rng=twin_rng(name) if random else None)
     return VideoCandidate(block, tuple(obs.obs_shape), patch=settings.patch,
                           device=settings.device, dtype=settings.dtype,
-                          chunk_size=settings.chunk_size)
+                          chunk_size=settings.chunk_size, feature_norm=settings.feature_norm)

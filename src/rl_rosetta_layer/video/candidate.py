@@ -179,7 +179,8 @@ class VideoCandidate(NumpyLayer):
 
     def __init__(self, block: torch.nn.Module, obs_shape: tuple[int, int, int, int], *,
                  patch: int = 2, device: str = "cpu", dtype: str = "float32",
-                 chunk_size: int = 1024, analysis_seed: int = 0) -> None:
+                 chunk_size: int = 1024, analysis_seed: int = 0,
+                 feature_norm: str = "none") -> None:
         name, width, grid = _check_block(block)
         shape = tuple(obs_shape) if isinstance(obs_shape, (tuple, list)) else ()
         if len(shape) != 4:
@@ -202,6 +203,10 @@ class VideoCandidate(NumpyLayer):
         self.param_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         self.chunk_size = check_chunk_size(chunk_size)
         self.analysis_seed = check_seed(analysis_seed)
+        if feature_norm not in ("none", "running"):
+            raise ConfigError(f"feature_norm must be 'none' or 'running', got "
+                              f"{feature_norm!r}")
+        self.feature_norm = feature_norm
         self.block = freeze(block, self.device, self.dtype)
         adapter = init_adapter(self.layout, np.random.default_rng(self.analysis_seed),
                                self.embed_init, self.pos_init)
@@ -262,6 +267,7 @@ class VideoCandidate(NumpyLayer):
                 "tokens": self.layout.tokens, "device": str(self.device),
                 "dtype": dtype_name(self.dtype), "chunk_size": self.chunk_size,
                 "analysis_seed": self.analysis_seed, "block_params": self.block_params(),
+                "feature_norm": self.feature_norm,
                 "embed_init": self.embed_init is not None,
                 "pos_init": self.pos_init is not None,
                 "block": own() if callable(own) else {"name": self.name}}
