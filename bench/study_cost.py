@@ -80,13 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers of the projection")
     args = parser.parse_args(argv)
     try:
-        import torch
+        import torch  # noqa: F401 - needed, and imported before one_thread() limits it
     except ImportError:
         print("study_cost needs the video extra (torch); skipped")
         return 0
-    torch.set_num_threads(1)
-    print_machine()
     with one_thread():
+        print_machine()
         return _measure(args)
 
 

@@ -59,6 +59,21 @@ TINY_CONFIGS = {
                    {**COG, "in_channels": 2, "out_channels": 2}),
 }
 LAYOUTS = ("sharded", "single", "fp16", "pipeline", "hf-cache")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread per test module: two on two shared, busy cores run small ops 20x
+    slower."""
+    try:
+        import torch
+    except ImportError:            # the module skips itself; nothing to limit
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 SHARD_SIZE = "20KB"
 SEED = 20240
 

@@ -15,15 +15,6 @@ from rl_rosetta_layer.video.bridge import TorchLayer  # noqa: E402
 from rl_rosetta_layer.video.devices import resolve_device, resolve_dtype  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Two torch threads on two shared, busy cores run small ops 20x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mlp(rng, d_in=6, hidden=8, d_out=3):
     """Linear -> tanh -> Linear with weights drawn by numpy (float32)."""
     m = torch.nn.Sequential(torch.nn.Linear(d_in, hidden), torch.nn.Tanh(),

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXBlock  # noqa: E402
+from token_blocks import CogTokenBlock  # noqa: E402
 
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
@@ -18,42 +18,6 @@ from rl_rosetta_layer.video.candidate import (  # noqa: E402
     VideoCandidate,
     init_adapter,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class CogTokenBlock(torch.nn.Module):
-    """A tiny diffusers CogVideoXBlock as a token block: zero text tokens, a fixed timestep
-    embedding buffer, weights drawn by numpy."""
-
-    def __init__(self, seed=0, grid=(2, 2, 2), width=32, embed_init=None, pos_init=None):
-        super().__init__()
-        rng = np.random.default_rng(seed)
-        self.inner = CogVideoXBlock(dim=width, num_attention_heads=2, attention_head_dim=16,
-                                    time_embed_dim=16, attention_bias=True)
-        with torch.no_grad():
-            for p in self.inner.parameters():
-                std = 1.0 / np.sqrt(p.shape[1]) if p.ndim > 1 else 0.1
-                p.copy_(torch.from_numpy(rng.normal(0.0, std, tuple(p.shape))))
-        self.register_buffer("temb", torch.from_numpy(rng.normal(size=(1, 16))).float())
-        self.name, self.width, self.grid = "tiny-cog:transformer_blocks.0", width, grid
-        self.n_params = sum(p.numel() for p in self.inner.parameters())
-        self.embed_init, self.pos_init = embed_init, pos_init
-
-    def forward(self, x):
-        enc = x.new_zeros(x.shape[0], 0, self.width)
-        out, _ = self.inner(hidden_states=x, encoder_hidden_states=enc, temb=self.temb)
-        return out
-
-    def describe(self):
-        return {"name": self.name, "width": self.width, "grid": list(self.grid)}
-
 
 OBS = (2, 2, 4, 4)          # frames, channels, height, width: grid (2, 2, 2), 8 tokens
 D = 2 * 2 * 4 * 4

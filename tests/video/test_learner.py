@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXBlock  # noqa: E402
+from token_blocks import CogTokenBlock  # noqa: E402
 
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
 from rl_rosetta_layer.agent.learner import Learner, make_learner  # noqa: E402
@@ -14,42 +14,6 @@ from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.video.candidate import VideoCandidate  # noqa: E402
 from rl_rosetta_layer.video.learner import TorchLearner  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class CogTokenBlock(torch.nn.Module):
-    """A tiny diffusers CogVideoXBlock as a token block: zero text tokens, a fixed timestep
-    embedding buffer, weights drawn by numpy."""
-
-    def __init__(self, seed=0, grid=(2, 2, 2), width=32):
-        super().__init__()
-        rng = np.random.default_rng(seed)
-        self.inner = CogVideoXBlock(dim=width, num_attention_heads=2, attention_head_dim=16,
-                                    time_embed_dim=16, attention_bias=True)
-        with torch.no_grad():
-            for p in self.inner.parameters():
-                std = 1.0 / np.sqrt(p.shape[1]) if p.ndim > 1 else 0.1
-                p.copy_(torch.from_numpy(rng.normal(0.0, std, tuple(p.shape))))
-        self.register_buffer("temb", torch.from_numpy(rng.normal(size=(1, 16))).float())
-        self.name, self.width, self.grid = "tiny-cog:transformer_blocks.0", width, grid
-        self.n_params = sum(p.numel() for p in self.inner.parameters())
-        self.embed_init = self.pos_init = None
-
-    def forward(self, x):
-        enc = x.new_zeros(x.shape[0], 0, self.width)
-        out, _ = self.inner(hidden_states=x, encoder_hidden_states=enc, temb=self.temb)
-        return out
-
-    def describe(self):
-        return {"name": self.name, "width": self.width}
-
 
 OBS = (2, 2, 4, 4)
 D, A = 64, 5

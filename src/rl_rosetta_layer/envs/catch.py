@@ -169,6 +169,3 @@ class CatchEnv(SingleMotionEnv):
     """
 
     vector_class = VectorCatch
-
-    def __init__(self, config: CatchConfig | None = None) -> None:
-        super().__init__(config)

@@ -190,6 +190,3 @@ class MovingGoalEnv(SingleMotionEnv):
     """
 
     vector_class = VectorMovingGoal
-
-    def __init__(self, config: MovingGoalConfig | None = None) -> None:
-        super().__init__(config)
