@@ -1,20 +1,29 @@
-"""What the default ``rosetta study`` costs, and where the time goes.
+"""What the default ``rosetta study`` costs, where the time goes, and what it took.
 
     python -m bench study_cost              # or: python bench/study_cost.py
-    python bench/study_cost.py --quick      # 600-step runs instead of the study's budget
+    python bench/study_cost.py --quick      # 1,000-step runs instead of the study's budget
+    python bench/study_cost.py --measured outputs/tiny-video    # also: what a study took
 
-Times (CPU time of this thread, one thread), (1) one ``TorchLearner.update`` of a tiny-video
-block at batch 32 and 64 and one greedy ``act`` (the per-step costs behind the budget), and
-(2) one whole run of the study's budget (``STUDY_CONFIG``: env steps, batch, schedule) on
-``catch`` for a tiny-video block and for a numpy layer (``random_wide``). From (2) it
-projects the default study: 8 video layers and 6 numpy layers x 3 tasks x 5 seeds on
-``--workers`` workers (the analysis, about a minute, not included). Every run's budget is in
-env steps, so the tasks cost about the same per run. Needs the ``video`` extra.
+Times (CPU time of this thread, one thread) (1) the per-step pieces of a tiny-video run:
+one encode of a new observation (patch embedding, block, the read-out's fixed part), one
+``TorchLearner.update`` on codes, one greedy ``act``; (2) one whole run of the study's
+budget (``STUDY_CONFIG``) on each default task, alone and as two seeds in lockstep, for:
+one block (block 1), the stack of blocks 0..3 (four block calls per new observation), the
+bypass, the torch learner on ``random_wide`` and the numpy ``random_wide``. From (2) it
+projects the default study (``DEFAULT_LAYERS`` x ``DEFAULT_ENVS`` x ``DEFAULT_SEEDS``, each
+layer's seeds in lockstep as the study runs them): a unit of S seeds costs shared + S x
+per seed (from the one- and two-seed timings), a video layer's costs are the bypass's plus
+(number of blocks) x (cost per block, from the stack minus the bypass over 4), and the
+units are given to ``--workers`` longest first, as the study does. The analyses of the
+tasks (side by side) and the reference policies come on top. With ``--measured DIR`` it
+prints the wall time a study in DIR took (its ``study_run.json``) beside the projection.
+Needs the ``video`` extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,57 +36,74 @@ import numpy as np  # noqa: E402
 from bench.common import clock, one_thread, print_machine, print_table  # noqa: E402
 
 BLOCK = "tiny-video:transformer_blocks.1"
-N_VIDEO, N_NUMPY, N_TASKS, N_SEEDS = 8, 6, 3, 5
+STACK = "tiny-video:transformer_blocks.3:prefix"
+TIMED = (BLOCK, STACK, "tiny-video:bypass", "random_wide@torch", "random_wide")
 
 
-def time_update(cand, obs_dim: int, batch: int, reps: int) -> float:
-    """Seconds per TorchLearner.update of one seed at ``batch``."""
+def time_pieces(reps: int) -> list[tuple[str, str]]:
+    """CPU ms of one encode (a new observation), one update on codes, one act."""
     from rl_rosetta_layer.agent.config import DQNConfig
+    from rl_rosetta_layer.experiments.spec import EnvSpec
+    from rl_rosetta_layer.layers.video import VideoSettings, build_video_layer
 
-    learner = cand.make_learner(obs_dim, 3, DQNConfig(batch_size=batch),
-                                [np.random.default_rng(0)])
+    obs = EnvSpec("catch").observations()
+    cand = build_video_layer(BLOCK, obs, VideoSettings())
     rng = np.random.default_rng(1)
-    both = (rng.random((1, 2 * batch, obs_dim)) < 0.1).astype(np.float32)
-    a = rng.integers(3, size=(1, batch))
-    r, d = rng.normal(size=(1, batch)), np.full((1, batch), 0.9)
+    fresh = (rng.random((reps, obs.obs_dim)) < 0.1).astype(np.float32)
+    start = clock()
+    codes = cand.encode(fresh)                   # every row new: one block call each
+    encode = (clock() - start) / reps
+    learner = cand.make_learner(obs.obs_dim, 3, DQNConfig(batch_size=32, adapter="none"),
+                                [np.random.default_rng(0)])
+    both = codes[rng.integers(reps, size=(1, 64))]
+    a, r = rng.integers(3, size=(1, 32)), rng.normal(size=(1, 32)).astype(np.float32)
+    d = np.full((1, 32), 0.9, np.float32)
     for _ in range(3):
         learner.update(both, a, r, d)
     start = clock()
     for _ in range(reps):
         learner.update(both, a, r, d)
-    return (clock() - start) / reps
-
-
-def time_act(cand, obs_dim: int, reps: int) -> float:
-    from rl_rosetta_layer.agent.config import DQNConfig
-
-    learner = cand.make_learner(obs_dim, 3, DQNConfig(), [np.random.default_rng(0)])
-    obs = (np.random.default_rng(2).random((1, obs_dim)) < 0.1).astype(np.float32)
-    learner.act(obs)
+    update = (clock() - start) / reps
     start = clock()
-    for _ in range(reps):
-        learner.act(obs)
-    return (clock() - start) / reps
+    for i in range(reps):
+        learner.act(codes[None, i])
+    act = (clock() - start) / reps
+    return [("encode a new observation (block 1)", f"{1e3 * encode:.2f}"),
+            ("update on codes, batch 32", f"{1e3 * update:.2f}"),
+            ("act (one observation's code)", f"{1e3 * act:.3f}")]
 
 
-def time_run(layer_name: str, config, env_name: str = "catch") -> tuple[float, int]:
-    """CPU seconds and updates of one run of ``config`` on ``env_name``."""
+def time_run(layer_name: str, env_name: str, config, seeds: int = 1) -> float:
+    """CPU seconds of one unit of ``seeds`` seeds in lockstep of ``config`` on
+    ``env_name``, health checks on."""
     from rl_rosetta_layer.agent.dqn import train_lockstep
+    from rl_rosetta_layer.agent.health import probe_observations
     from rl_rosetta_layer.experiments.spec import EnvSpec
     from rl_rosetta_layer.layers.registry import build_layers
     from rl_rosetta_layer.layers.video import VideoSettings
 
     env = EnvSpec(env_name)
     layer = build_layers([layer_name], env.observations(), None, VideoSettings())[layer_name]
+    probe = probe_observations(env.make(1))
     start = clock()
-    (result,) = train_lockstep(env.make(1), layer, [0], config)
-    return clock() - start, result.updates
+    train_lockstep(env.make(seeds), layer, list(range(seeds)), config, probe=probe)
+    return clock() - start
+
+
+def blocks_of(name: str) -> int:
+    """Block calls per new observation of a layer (0 for numpy layers and the bypass)."""
+    parts = name.split(":")
+    if len(parts) < 2 or parts[1] == "bypass":
+        return 0
+    return int(parts[1].rsplit(".", 1)[1]) + 1 if parts[-1] == "prefix" else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="600-step runs, fewer repeats")
+    parser.add_argument("--quick", action="store_true", help="1,000-step runs, fewer repeats")
     parser.add_argument("--workers", type=int, default=2, help="workers of the projection")
+    parser.add_argument("--measured", type=Path, default=None, metavar="DIR",
+                        help="a study folder whose study_run.json to report")
     args = parser.parse_args(argv)
     try:
         import torch  # noqa: F401 - needed, and imported before one_thread() limits it
@@ -90,31 +116,57 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(args) -> int:
-    from rl_rosetta_layer.experiments.spec import EnvSpec
-    from rl_rosetta_layer.experiments.study import STUDY_CONFIG
-    from rl_rosetta_layer.layers.video import VideoSettings, build_video_layer
+    from rl_rosetta_layer.experiments.study import (
+        DEFAULT_ENVS,
+        DEFAULT_LAYERS,
+        DEFAULT_SEEDS,
+        STUDY_CONFIG,
+    )
+    from rl_rosetta_layer.layers.registry import expand_layer_names
 
-    obs = EnvSpec("catch").observations()
-    cand = build_video_layer(BLOCK, obs, VideoSettings())
-    reps = 10 if args.quick else 40
-    per_step = [(f"update, batch {b}", f"{1e3 * time_update(cand, obs.obs_dim, b, reps):.1f}")
-                for b in (32, 64)]
-    per_step.append(("act (one observation)",
-                     f"{1e3 * time_act(cand, obs.obs_dim, 10 * reps):.2f}"))
-    print(f"\n### One tiny-video block ({BLOCK}, {cand.layout.tokens} tokens x "
-          f"{cand.layout.width}), one seed, CPU ms per call\n")
-    print_table(["what", "ms"], per_step)
-    config = replace(STUDY_CONFIG, env_steps=600) if args.quick else STUDY_CONFIG
-    runs = {name: time_run(name, config) for name in (BLOCK, "random_wide")}
-    print(f"\n### One run of the study's budget on catch ({config.env_steps} env steps, "
-          f"batch {config.batch_size}), CPU seconds\n")
-    print_table(["layer", "updates", "seconds"],
-                [(name, u, f"{sec:.1f}") for name, (sec, u) in runs.items()])
-    video, numpy_run = runs[BLOCK][0], runs["random_wide"][0]
-    total = N_TASKS * N_SEEDS * (N_VIDEO * video + N_NUMPY * numpy_run) / args.workers
-    print(f"\nSTUDY COST: one tiny-video run {video:.1f} s, one numpy run {numpy_run:.1f} s; "
-          f"default study (RL only) projected {total / 60:.1f} min on {args.workers} "
-          f"workers{' (quick budget)' if args.quick else ''}")
+    print("\n### Per-step pieces of a tiny-video run, CPU ms per call\n")
+    print_table(["what", "ms"], time_pieces(100 if args.quick else 400))
+    config = replace(STUDY_CONFIG, env_steps=1000) if args.quick else STUDY_CONFIG
+    one = {(env, n): time_run(n, env, config) for env in DEFAULT_ENVS for n in TIMED}
+    two = {(env, n): time_run(n, env, config, 2) for env in DEFAULT_ENVS for n in TIMED}
+    print(f"\n### One unit of the study's budget ({config.env_steps} env steps, batch "
+          f"{config.batch_size}), CPU seconds: one seed / two seeds in lockstep\n")
+    print_table(["task", *TIMED], [(env, *(f"{one[(env, n)]:.1f} / {two[(env, n)]:.1f}"
+                                           for n in TIMED)) for env in DEFAULT_ENVS])
+    layers = expand_layer_names(DEFAULT_LAYERS, backbone="tiny-video")
+    seeds = len(DEFAULT_SEEDS)
+
+    def unit(env: str, name: str) -> float:
+        """Projected CPU seconds of ``name``'s seeds in lockstep on ``env``."""
+        def cost(timed: str) -> float:
+            per_seed = max(two[(env, timed)] - one[(env, timed)], 0.0)
+            return max(one[(env, timed)] - per_seed, 0.0) + seeds * per_seed
+        if ":" in name:
+            bypass = cost("tiny-video:bypass")
+            return bypass + blocks_of(name) * (cost(STACK) - bypass) / blocks_of(STACK)
+        return cost("random_wide@torch" if name.endswith("@torch") else "random_wide")
+
+    units = sorted((unit(env, n) for env in DEFAULT_ENVS for n in layers), reverse=True)
+    load = [0.0] * args.workers
+    for u in units:                          # longest first, to the least loaded worker
+        load[load.index(min(load))] += u
+    minutes = max(load) / 60
+    print(f"\nProjection: {len(layers)} layers x {len(DEFAULT_ENVS)} tasks x {seeds} seeds "
+          f"= {len(units) * seeds} runs in {len(units)} lockstep units, "
+          f"{sum(units) / 60:.1f} CPU min of RL, {minutes:.1f} min on {args.workers} workers "
+          f"(the analysis and the reference policies come on top)")
+    measured = ""
+    if args.measured is not None:
+        path = args.measured / "study_run.json"
+        if path.is_file():
+            run = json.loads(path.read_text())
+            measured = (f"; measured: {run['wall_seconds'] / 60:.1f} min wall for "
+                        f"{run['runs_trained']} runs trained ({run['workers']} workers, "
+                        f"{run['host']})")
+        else:
+            measured = f"; measured: no {path}"
+    print(f"\nSTUDY COST: default study projected {minutes:.1f} min of RL on {args.workers} "
+          f"workers{' (quick budget)' if args.quick else ''}{measured}")
     return 0
 
 

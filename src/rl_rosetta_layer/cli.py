@@ -69,8 +69,13 @@ def _video_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patch", type=_positive_int, default=2,
                    help="side of the frame patch that becomes one token (video blocks)")
     p.add_argument("--feature-norm", default="none",
-                   help="none, or running: the RL head reads the pooled block features "
+                   help="none, or running: the RL head reads the read-out's values "
                         "standardised with running statistics (video blocks)")
+    p.add_argument("--readout", default="project",
+                   help="how a video block's tokens reach the head: project (default), "
+                        "attention, flatten or mean")
+    p.add_argument("--readout-dim", type=_positive_int, default=4,
+                   help="values per token of the 'project' read-out")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -201,13 +206,16 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backbone", default=study.DEFAULT_BACKBONE, metavar="NAME",
                    help=f"the video backbone (default: {study.DEFAULT_BACKBONE})")
     _video_args(p)
-    p.add_argument("--envs", default=",".join(study.DEFAULT_ENVS),
-                   help="comma list of grid-format tasks (default: grid,moving-goal,catch)")
+    envs = ",".join(study.DEFAULT_ENVS)
+    p.add_argument("--envs", default=envs,
+                   help=f"comma list of grid-format tasks: grid, moving-goal, catch "
+                        f"(default: {envs})")
     p.add_argument("--grid-size", type=_positive_int, default=8, help="side of the tasks")
     p.add_argument("--history", type=_positive_int, default=2, help="frames per observation")
     p.add_argument("--layers", default=study.DEFAULT_LAYERS,
                    help=f"layers or groups (default: {study.DEFAULT_LAYERS})")
-    p.add_argument("--seeds", default="0-4", help="comma list or ranges (default: 0-4)")
+    seeds = f"{study.DEFAULT_SEEDS[0]}-{study.DEFAULT_SEEDS[-1]}"
+    p.add_argument("--seeds", default=seeds, help=f"comma list or ranges (default: {seeds})")
     p.add_argument("--env-steps", type=_positive_int, default=cfg.env_steps,
                    help=f"env steps per run (default: {cfg.env_steps})")
     p.add_argument("--batch-size", type=_positive_int, default=cfg.batch_size,
@@ -223,6 +231,9 @@ def _study_args(p: argparse.ArgumentParser) -> None:
                    help="episodes per policy behind the random and reference returns")
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes (default: one per core)")
+    p.add_argument("--lockstep", type=_positive_int, default=None,
+                   help="seeds of a layer trained together in one worker (default: all; the "
+                        "same numbers as alone)")
     p.add_argument("--report-only", action="store_true",
                    help="redo the study's statistics, figures and study.md from its files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -273,11 +284,17 @@ def cmd_train(args) -> None:
                               executor=args.executor, ray_address=args.ray_address,
                               backbone=args.backbone, video=_video_settings(args))
     print(markdown_table(summary, ["layer", "mean_last_50", "std_last_50", "mean_auc",
-                                   "success_last_50", "runs_not_ok"]), end="")
+                                   "success_last_50", "runs_not_ok", "runs_flagged"]), end="")
     bad = [row["layer"] for row in summary if row["runs_not_ok"]]
     if bad:
         print(f"warning: runs diverged or failed for {', '.join(bad)}; see "
               f"{args.output_dir / 'experiment_returns.csv'} (status column)", file=sys.stderr)
+    flagged = [f"{row['layer']} ({row['flags']})" for row in summary if row["runs_flagged"]]
+    if flagged:
+        print(f"warning: the run-health check flagged runs of {', '.join(flagged)}: their "
+              f"policy is constant or their head saturated, so their returns say nothing "
+              f"about the layer; see {args.output_dir / 'experiment_runs.csv'}",
+              file=sys.stderr)
 
 
 def cmd_report(args) -> None:
@@ -369,7 +386,7 @@ def cmd_study(args) -> int:
         saved = study.read_plan(plan.out_dir)
         write_study_report(plan.out_dir, [e["name"] for e in saved["envs"]], saved)
     else:
-        study.run_study(plan, workers=args.workers, quiet=args.quiet)
+        study.run_study(plan, workers=args.workers, lockstep=args.lockstep, quiet=args.quiet)
     print((plan.out_dir / "study.md").read_text(encoding="utf-8"), end="")
     print(f"wrote {plan.out_dir / 'study.md'} and the study_*.csv tables beside it")
     return 0
@@ -385,7 +402,8 @@ def _video_settings(args):
     from .layers.video import VideoSettings
 
     return VideoSettings(weights=args.weights, timestep=args.timestep, device=args.device,
-                         dtype=args.dtype, patch=args.patch, feature_norm=args.feature_norm)
+                         dtype=args.dtype, patch=args.patch, feature_norm=args.feature_norm,
+                         readout=args.readout, readout_dim=args.readout_dim)
 
 
 def _resolve_defaults(args) -> None:

@@ -27,12 +27,18 @@ def float64_params(net, n_seeds, rng):
     return p
 
 
+HEADS = {"linear": {"head": "linear"}, "mlp": {"head": "mlp"},
+         "mlp-layernorm": {"head": "mlp", "head_norm": "layer"},
+         "mlp-relu": {"head": "mlp", "head_activation": "relu"},
+         "mlp-relu-layernorm": {"head": "mlp", "head_activation": "relu", "head_norm": "layer"}}
+
+
 @pytest.mark.parametrize("body", list(bodies()))
-@pytest.mark.parametrize("head", ["linear", "mlp"])
+@pytest.mark.parametrize("head", list(HEADS))
 @pytest.mark.parametrize("adapter", ["dense", "lowrank", "none"])
 def test_backward_matches_finite_differences(adapter, head, body):
     layer = bodies()[body]
-    net = QNetwork(D, layer, A, adapter=adapter, rank=3, head=head, head_hidden=4)
+    net = QNetwork(D, layer, A, adapter=adapter, rank=3, head_hidden=4, **HEADS[head])
     rng = np.random.default_rng(1)
     S, N = 2, 3
     p = float64_params(net, S, rng)

@@ -35,6 +35,38 @@ def test_sign_flip_matches_scipy_exact(n):
         assert stats.sign_flip_test(d) == pytest.approx(min(ref, 1.0), abs=1e-12)
 
 
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+@pytest.mark.parametrize("n", [2, 5, 9])
+def test_one_sided_sign_flip_matches_scipy_exact(n, alternative):
+    g = np.random.default_rng(10 + n)
+    for k in range(6):
+        d = g.normal(size=n) + 0.3
+        if k % 2:
+            d = np.round(d)
+        ref = st.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis),
+                                  permutation_type="samples", vectorized=True,
+                                  n_resamples=np.inf, alternative=alternative).pvalue
+        assert stats.sign_flip_test(d, alternative=alternative) == pytest.approx(ref, abs=1e-12)
+    with pytest.raises(StatsError, match="alternative must be one of two-sided, greater, less"):
+        stats.sign_flip_test([1.0], alternative="bigger")
+
+
+def test_equivalence_by_hand_and_its_limits():
+    # 4 differences well inside +-1: every flip of d + 1 (all > 0) sums lower except none,
+    # so each one-sided p is 1/16.
+    d = [0.1, -0.1, 0.05, 0.0]
+    assert stats.equivalence_test(d, 1.0) == 1 / 16
+    # a real difference of 0.5 is not equivalent within 0.1, and is within 1.0
+    far = np.full(8, 0.5) + np.linspace(-0.01, 0.01, 8)
+    assert stats.equivalence_test(far, 0.1) == 1.0
+    assert stats.equivalence_test(far, 1.0) == 1 / 256
+    # noisy differences cannot show equivalence even when their mean is 0
+    noisy = np.array([1.0, -1.0, 2.0, -2.0, 1.5, -1.5])
+    assert stats.equivalence_test(noisy, 0.1) > 0.05
+    with pytest.raises(StatsError, match="margin must be a positive finite number, got 0"):
+        stats.equivalence_test(d, 0)
+
+
 def test_sign_flip_monte_carlo_is_deterministic():
     d = np.random.default_rng(0).normal(size=35) + 0.3
     a = stats.sign_flip_test(d, np.random.default_rng(1), n_resamples=2000)

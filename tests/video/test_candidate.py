@@ -1,4 +1,4 @@
-"""A frozen token block between a patch-embedding adapter and mean pooling, as a candidate."""
+"""A frozen token block between a patch-embedding adapter and a read-out, as a candidate."""
 
 import json
 
@@ -46,20 +46,44 @@ def test_patch_embedding_is_a_strided_conv_per_frame():
     np.testing.assert_allclose(tokens.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
 
 
-def test_forward_is_the_mean_pooled_block_output():
+@pytest.mark.parametrize("readout", ["project", "attention", "flatten", "mean"])
+def test_forward_is_the_fixed_part_of_the_readout(readout):
+    # Written from the definitions: the LayerNormed tokens, flattened (project, attention,
+    # flatten), or their mean (mean).
     block = CogTokenBlock()
-    cand = VideoCandidate(block, OBS, analysis_seed=5)
-    assert (cand.name, cand.input_dim, cand.output_dim) == (block.name, D, 32)
+    cand = VideoCandidate(block, OBS, analysis_seed=5, readout=readout)
+    width = 32 if readout == "mean" else 8 * 32
+    assert (cand.name, cand.input_dim, cand.output_dim) == (block.name, D, width)
     assert isinstance(cand, FrozenLayer)
     x = obs(6)
     adapter = {k: torch.from_numpy(v) for k, v in
                init_adapter(cand.layout, np.random.default_rng(5)).items()}
     with torch.no_grad():
-        ref = block(cand.layout.embed(torch.from_numpy(x), adapter)).mean(dim=1).numpy()
+        tokens = block(cand.layout.embed(torch.from_numpy(x), adapter)).numpy()
+    if readout == "mean":
+        ref = tokens.mean(axis=1)
+    else:
+        centred = tokens - tokens.mean(axis=2, keepdims=True)
+        ref = (centred / np.sqrt((centred ** 2).mean(axis=2, keepdims=True) + 1e-5))
+        ref = ref.reshape(6, -1)
     y = cand.forward(x)
     assert y.dtype == np.float32
-    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
-    assert cand.forward(x.reshape(2, 3, D)).shape == (2, 3, 32)
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
+    assert cand.forward(x.reshape(2, 3, D)).shape == (2, 3, width)
+
+
+def test_encode_is_forward_row_by_row_and_remembers_codes():
+    cand = VideoCandidate(CogTokenBlock(), OBS)
+    x = obs(5)
+    codes = cand.encode(x)
+    np.testing.assert_allclose(codes, cand.forward(x), rtol=1e-5, atol=1e-6)
+    # one row at a time: a row's code does not depend on the rows beside it
+    np.testing.assert_array_equal(codes[2], cand.encode(x[2:3])[0])
+    np.testing.assert_array_equal(cand.encode(x[::-1]), codes[::-1])
+    assert len(cand._codes) == 5
+    again = cand.encode(np.concatenate([x[:1], obs(1, seed=9)]))
+    np.testing.assert_array_equal(again[0], codes[0])
+    assert len(cand._codes) == 6
 
 
 def test_initial_adapter_draws_in_a_fixed_order():
@@ -99,11 +123,12 @@ def test_block_inits_are_used_and_the_draw_fills_the_rest():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_backward_matches_finite_differences(dtype):
-    cand = VideoCandidate(CogTokenBlock(), OBS, dtype=dtype)
+    # The mean read-out keeps the float32 outputs few and small enough for differences.
+    cand = VideoCandidate(CogTokenBlock(), OBS, dtype=dtype, readout="mean")
     rng = np.random.default_rng(5)
     x = rng.random((3, D))
     x = x.astype(np.float32) if dtype == "float32" else x
-    g = rng.normal(size=(3, 32))
+    g = rng.normal(size=(3, cand.output_dim))
     grad = cand.backward(x, g)
     assert grad.shape == (3, D) and grad.dtype == np.float32
     rtol = 1e-4 if dtype == "float64" else 5e-3
@@ -124,7 +149,7 @@ def test_backward_matches_finite_differences(dtype):
 
 def test_chunks_give_the_result_of_one_chunk():
     x = obs(11)
-    g = np.random.default_rng(6).normal(size=(11, 32)).astype(np.float32)
+    g = np.random.default_rng(6).normal(size=(11, 256)).astype(np.float32)
     small = VideoCandidate(CogTokenBlock(), OBS, chunk_size=3)
     whole = VideoCandidate(CogTokenBlock(), OBS)
     np.testing.assert_allclose(small.forward(x), whole.forward(x), rtol=1e-6, atol=1e-7)
@@ -137,7 +162,7 @@ def test_block_is_frozen_and_unchanged():
     before = {k: v.clone() for k, v in block.state_dict().items()}
     cand = VideoCandidate(block, OBS)
     x = obs(5)
-    cand.backward(x, np.ones((5, 32), np.float32))
+    cand.backward(x, np.ones((5, cand.output_dim), np.float32))
     after = block.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not block.training and not any(p.requires_grad for p in block.parameters())
@@ -145,7 +170,7 @@ def test_block_is_frozen_and_unchanged():
 
 def test_bfloat16_block_is_close_to_float32():
     x = obs(6)
-    g = np.random.default_rng(7).normal(size=(6, 32)).astype(np.float32)
+    g = np.random.default_rng(7).normal(size=(6, 256)).astype(np.float32)
     c16 = VideoCandidate(CogTokenBlock(), OBS, dtype="bfloat16")
     c32 = VideoCandidate(CogTokenBlock(), OBS)
     assert next(c16.block.parameters()).dtype == torch.bfloat16
@@ -161,6 +186,8 @@ def test_describe_is_json_ready():
     d = VideoCandidate(CogTokenBlock(), OBS, chunk_size=7).describe()
     d = json.loads(json.dumps(d))
     assert d["grid"] == [2, 2, 2] and d["tokens"] == 8 and d["chunk_size"] == 7
+    assert d["readout"] == {"kind": "project", "dim": 4, "code_dim": 256, "out_dim": 32,
+                            "params": 32 * 4 + 4}
     assert d["block"]["name"] == "tiny-cog:transformer_blocks.0"
     assert d["block_params"] == CogTokenBlock().n_params
 

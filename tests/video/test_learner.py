@@ -19,8 +19,9 @@ OBS = (2, 2, 4, 4)
 D, A = 64, 5
 
 
-def candidate(dtype="float32", feature_norm="none"):
-    return VideoCandidate(CogTokenBlock(), OBS, dtype=dtype, feature_norm=feature_norm)
+def candidate(dtype="float32", feature_norm="none", readout="project"):
+    return VideoCandidate(CogTokenBlock(), OBS, dtype=dtype, feature_norm=feature_norm,
+                          readout=readout)
 
 
 def learner(cand, seeds, **config):
@@ -46,8 +47,9 @@ def test_is_the_layers_learner_and_follows_the_protocol():
     cand = candidate()
     got = make_learner(cand, D, A, DQNConfig(head_hidden=8), [np.random.default_rng(0)])
     assert isinstance(got, TorchLearner) and isinstance(got, Learner)
-    # patch map (C*p*p, width) + bias + positions (T, width); mlp head 32 -> 8 -> 5.
-    assert got.n_params() == (8 * 32 + 32 + 8 * 32) + (32 * 8 + 8 + 8 * A + A)
+    # patch map (C*p*p, width) + bias + positions (T, width); read-out 32 -> 4 per token;
+    # mlp head 8 tokens x 4 -> 8 -> 5.
+    assert got.n_params() == (8 * 32 + 32 + 8 * 32) + (32 * 4 + 4) + (32 * 8 + 8 + 8 * A + A)
 
 
 @pytest.mark.parametrize("feature_norm", ["none", "running"])
@@ -184,17 +186,24 @@ def test_the_block_weights_never_change():
     assert all(p.grad is None for p in cand.block.parameters())
 
 
-def test_frozen_input_adapter_trains_only_the_head():
+def test_frozen_input_adapter_encodes_once_and_trains_the_readout_and_head():
     cand = candidate()
     lrn = learner(cand, [0], adapter="none")
+    assert lrn.encode == cand.encode and lrn.input_dim == 8 * 32
+    assert lrn.n_params() == (32 * 4 + 4) + (32 * 8 + 8 + 8 * A + A)
+    both, actions, returns, discounts = rows(batch(0), 0)
+    codes = cand.encode(both[0])[None]
     start = lrn.params(0)
     for step in range(5):
-        lrn.update(*rows(batch(step), 0))
+        b, a, r, d = rows(batch(step), 0)
+        lrn.update(cand.encode(b[0])[None], a, r, d)
     end = lrn.params(0)
-    assert lrn.n_params() == 32 * 8 + 8 + 8 * A + A
-    assert all(np.array_equal(start[k], end[k]) for k in ("patch_w", "patch_b", "pos"))
-    assert not np.array_equal(start["Wo"], end["Wo"])
-    assert set(lrn.gradients(*rows(batch(9), 0))[0]) == {"head"}
+    assert set(start) == {"R", "rb", "W2", "b2", "Wo", "bo"}
+    assert all(not np.array_equal(start[k], end[k]) for k in ("R", "W2", "Wo"))
+    assert set(lrn.gradients(codes, actions, returns, discounts)[0]) == {"head"}
+    with pytest.raises(ConfigError, match=r"codes must have shape \(1, \.\.\., 256\), got "
+                                          r"\(1, 16, 64\)"):
+        lrn.update(both, actions, returns, discounts)
 
 
 def test_act_is_the_greedy_action_and_sync_copies_the_online_network():
@@ -281,41 +290,48 @@ def test_the_dqn_loop_trains_a_video_candidate_and_lockstep_changes_nothing():
 
 
 def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones():
-    from rl_rosetta_layer.video.learner import NORM_MOMENTUM
+    from rl_rosetta_layer.video.learner import NORM_MOMENTUM, views
 
     cand = candidate(feature_norm="running")
-    lrn = learner(cand, [0, 1])
-    plain = learner(candidate(), [0, 1])
-    obs = batch(50)[0][:, :3]
+    lrn = learner(cand, [0, 1], adapter="none")
+    plain = learner(candidate(), [0, 1], adapter="none")
+
+    def coded(data):
+        return (np.stack([cand.encode(b) for b in data[0]]), *data[1:])
+
+    codes = coded(batch(50))[0][:, :3]
     # not set yet: mean 0, variance 1
-    np.testing.assert_allclose(lrn.q_values(obs), plain.q_values(obs), atol=1e-5)
+    np.testing.assert_allclose(lrn.q_values(codes), plain.q_values(codes), atol=1e-5)
 
     def batch_stats(i, data):
-        """Mean and variance of seed i's online features of the batch's observations."""
-        adapter = {k: torch.from_numpy(v) for k, v in lrn.params(i).items()
-                   if k in ("patch_w", "patch_b", "pos")}
+        """Mean and variance of seed i's head inputs for the batch's observations, under
+        its read-out now."""
         with torch.no_grad():
-            z = cand.features(torch.from_numpy(data[0][i, :8]), adapter).numpy()
+            z = lrn.readout.apply(torch.from_numpy(data[0][i, :8]),
+                                  views(lrn.online[i]["head"], lrn.head_shapes)).numpy()
         return z.mean(0), z.var(0)
 
-    first, second = batch(0), batch(1)
+    first, second = coded(batch(0)), coded(batch(1))
     expected = {i: batch_stats(i, first) for i in (0, 1)}
-    lrn.update(*first)        # set from the first batch, then moved towards the same features
+    lrn.update(*first)        # set from the first batch, then moved towards the same codes
     for i in (0, 1):
-        np.testing.assert_allclose(lrn.feat_mean[i].numpy(), expected[i][0], rtol=1e-5,
-                                   atol=1e-7)
-        np.testing.assert_allclose(lrn.feat_var[i].numpy(), expected[i][1], rtol=1e-4,
-                                   atol=1e-9)
-    now = {i: batch_stats(i, second) for i in (0, 1)}     # under the stepped adapter
+        stepped = batch_stats(i, first)
+        for k in (0, 1):
+            want = (1 - NORM_MOMENTUM) * expected[i][k] + NORM_MOMENTUM * stepped[k]
+            got = (lrn.feat_mean if k == 0 else lrn.feat_var)[i].numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
+    before = {i: (lrn.feat_mean[i].numpy().copy(), lrn.feat_var[i].numpy().copy())
+              for i in (0, 1)}
     lrn.update(*second)
     for i in (0, 1):
-        mean = (1 - NORM_MOMENTUM) * expected[i][0] + NORM_MOMENTUM * now[i][0]
-        var = (1 - NORM_MOMENTUM) * expected[i][1] + NORM_MOMENTUM * now[i][1]
-        np.testing.assert_allclose(lrn.feat_mean[i].numpy(), mean, rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(lrn.feat_var[i].numpy(), var, rtol=1e-4, atol=1e-9)
+        now = batch_stats(i, second)
+        for k in (0, 1):
+            want = (1 - NORM_MOMENTUM) * before[i][k] + NORM_MOMENTUM * now[k]
+            got = (lrn.feat_mean if k == 0 else lrn.feat_var)[i].numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
     assert lrn.describe()["feature_norm"] == "running"
     assert plain.describe()["feature_norm"] == "none"
-    assert not np.array_equal(lrn.q_values(obs), plain.q_values(obs))
+    assert not np.array_equal(lrn.q_values(codes), plain.q_values(codes))
 
 
 def test_feature_norm_is_checked_and_kept_out_of_old_run_ids():

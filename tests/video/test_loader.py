@@ -173,6 +173,80 @@ def test_videomae_layer_equals_layer_in_full_model(tiny_checkpoints, layer):
     assert block.pos_init is None and block.embed_init is None
 
 
+class _Stop(Exception):
+    """Raised by a hook to end a full-model forward once what it needs is recorded."""
+
+
+def record_stack(model, first, last, run, edit_kwargs=None):
+    """(input of block ``first``, output of block ``last``) in one full forward."""
+    seen = {}
+
+    def pre(module, args, kwargs):
+        if edit_kwargs is not None:
+            kwargs = edit_kwargs(dict(kwargs))
+        seen["in"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+        return args, kwargs
+
+    def post(module, args, kwargs, out):
+        seen["out"] = out[0]
+        raise _Stop
+
+    handles = [model.get_submodule(first).register_forward_pre_hook(pre, with_kwargs=True),
+               model.get_submodule(last).register_forward_hook(post, with_kwargs=True)]
+    try:
+        with torch.no_grad():
+            run()
+    except _Stop:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return seen["in"], seen["out"]
+
+
+@pytest.mark.parametrize("name, last, grid", [
+    ("tiny-video", "transformer_blocks.2", (2, 4, 4)),
+    ("cogvideox-5b", "transformer_blocks.1", (2, 3, 4)),
+    ("hunyuanvideo", "single_transformer_blocks.0", (2, 2, 3))])
+def test_a_prefix_stack_equals_the_full_models_blocks_up_to_it(tiny_checkpoints, name, last,
+                                                                grid):
+    # BACKBONE:BLOCK:prefix is the model's own intermediate representation after BLOCK.
+    full = tiny_checkpoints.full_model(name)
+    if name == "hunyuanvideo":
+        x, y = record_stack(full, "transformer_blocks.0", last, run_hunyuan(full, grid, T))
+    else:
+        x, y = record_stack(full, "transformer_blocks.0", last, run_cogvideox(full, grid, T),
+                            edit_kwargs=drop_text)
+    stack = load_token_block(f"{name}:{last}:prefix", grid=grid,
+                             weights=tiny_checkpoints.path(name), timestep=T)
+    blocks = candidate_blocks(name, tiny_checkpoints.path(name))
+    assert stack.kind == "stack" and len(stack.blocks) == blocks.index(last) + 1
+    assert stack.n_params == sum(b.n_params for b in stack.blocks)
+    with torch.no_grad():
+        torch.testing.assert_close(stack(x), y, atol=ATOL, rtol=RTOL)
+        # the block alone is not the stack
+        alone = load_token_block(f"{name}:{last}", grid=grid,
+                                 weights=tiny_checkpoints.path(name), timestep=T)
+        assert not torch.allclose(alone(x), y, atol=1e-3)
+    assert stack.describe()["blocks"] == blocks[:blocks.index(last) + 1]
+
+
+def test_the_bypass_is_the_identity_with_the_backbones_embeddings(tiny_checkpoints):
+    path = tiny_checkpoints.path("tiny-video")
+    bypass = load_token_block("tiny-video:bypass", grid=(2, 4, 4), weights=path, timestep=T)
+    block = load_token_block("tiny-video:transformer_blocks.0", grid=(2, 4, 4), weights=path,
+                             timestep=T)
+    x = tokens((3, 32, 32))
+    assert bypass.kind == "bypass" and bypass.n_params == 0 and len(bypass.blocks) == 0
+    assert torch.equal(bypass(x), x)
+    np.testing.assert_array_equal(bypass.pos_init, block.pos_init)
+    for a, b in zip(bypass.embed_init, block.embed_init):
+        np.testing.assert_array_equal(a, b)
+    assert parse_layer_name("tiny-video:bypass") == ("tiny-video", "bypass", "")
+    with pytest.raises(UnknownLayerError, match="bypass takes no suffix"):
+        parse_layer_name("tiny-video:bypass:random")
+
+
 # ------------------------------------------------------------------- what is read
 
 
@@ -467,7 +541,7 @@ def test_backbone_names_and_published_candidates():
     assert candidate_blocks("hunyuanvideo")[19:21] == ["transformer_blocks.19",
                                                       "single_transformer_blocks.0"]
     assert parse_layer_name("tiny-video:transformer_blocks.1:random") == (
-        "tiny-video", "transformer_blocks.1", True)
+        "tiny-video", "transformer_blocks.1", "random")
     assert backbone_spec("cogvideox-2b").width == 1920
     with pytest.raises(UnknownLayerError, match=r"unknown backbone 'x'; known: cogvideox-2b"):
         backbone_spec("x")

@@ -1,6 +1,7 @@
-"""A reduced ``rosetta study``: two tasks, one tiny-video block and its twin, two numpy
-layers, two seeds, a few hundred env steps. Checks the files, recomputes the headline
-numbers from the per-task returns, and checks resume and --report-only."""
+"""A reduced ``rosetta study``: two tasks, one tiny-video block, its twin, its prefix stack
+and the bypass, two numpy layers and the torch-learner control, two seeds, a few hundred
+env steps. Checks the files, recomputes the headline numbers from the per-task returns, and
+checks resume and --report-only."""
 
 import csv
 import json
@@ -11,10 +12,12 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from rl_rosetta_layer.report.study import layer_kind, verdict  # noqa: E402
+from rl_rosetta_layer.report.study_data import layer_kind, verdict  # noqa: E402
 
-BLOCK = "tiny-video:transformer_blocks.0"
-LAYERS = [BLOCK, f"{BLOCK}:random", "identity", "random_wide"]
+BLOCK = "tiny-video:transformer_blocks.1"
+LAYERS = [BLOCK, f"{BLOCK}:random", f"{BLOCK}:prefix", "tiny-video:bypass", "identity",
+          "random_wide", "random_wide@torch"]
+VERDICTS = ("better", "worse", "equivalent", "inconclusive", "flagged")
 
 
 def _args(out, *extra):
@@ -47,29 +50,37 @@ def study(tmp_path_factory):
 
 
 def test_the_study_writes_every_file(study):
-    for name in ("tasks.csv", "study_plan.json", "study_layers.csv", "study_twins.csv",
-                 "study_best.csv", "study_validity.csv", "study_answers.json", "study.md",
-                 "figures/study_returns.png", "figures/study_twins.png"):
+    for name in ("tasks.csv", "study_plan.json", "study_run.json", "study_layers.csv",
+                 "study_controls.csv", "study_health.csv", "study_twins.csv",
+                 "study_prefix.csv", "study_best.csv", "study_validity.csv",
+                 "study_answers.json", "study.md", "figures/study_returns.png",
+                 "figures/study_twins.png"):
         assert (study / name).is_file(), name
     for env in ("catch", "grid"):
         for name in ("layer_analysis.csv", "experiment_returns.csv", "experiment_summary.csv",
-                     "selected_layer.txt", "comparisons.csv", "score_validity.csv"):
+                     "experiment_runs.csv", "selected_layer.txt", "comparisons.csv",
+                     "score_validity.csv"):
             assert (study / env / name).is_file(), f"{env}/{name}"
     for env in ("catch", "grid"):                 # each task keeps its own runs
-        assert len(list((study / env / "runs").glob("*/metrics.json"))) == 4 * 2
+        assert len(list((study / env / "runs").glob("*/metrics.json"))) == len(LAYERS) * 2
     plan = json.loads((study / "study_plan.json").read_text())
     assert plan["config"]["env_steps"] == 300 and plan["backbone"] == "tiny-video"
     rows = _rows(study / "study_layers.csv")
     assert {(r["env"], r["layer"]) for r in rows} == {
         (e, n) for e in ("catch", "grid", "all") for n in LAYERS}
     assert {r["layer"]: r["kind"] for r in rows} == {
-        BLOCK: "pretrained", f"{BLOCK}:random": "twin", "identity": "baseline",
-        "random_wide": "synthetic"}
+        BLOCK: "pretrained", f"{BLOCK}:random": "twin", f"{BLOCK}:prefix": "prefix",
+        "tiny-video:bypass": "control", "random_wide@torch": "control",
+        "identity": "baseline", "random_wide": "synthetic"}
+    run = json.loads((study / "study_run.json").read_text())
+    assert run["runs"] == run["runs_trained"] == 2 * len(LAYERS) * 2 and run["wall_seconds"] > 0
 
 
 def test_twin_differences_match_the_returns_files(study):
     tasks = {(r["env"], r["policy"]): r for r in _rows(study / "tasks.csv")}
     twins = {(r["env"], r["family"]): r for r in _rows(study / "study_twins.csv")}
+    assert {r["a"] for r in _rows(study / "study_twins.csv") if r["family"] == "block"} == {
+        BLOCK}
     pooled = []
     for env in ("catch", "grid"):
         final = _finals(study / env)
@@ -84,12 +95,13 @@ def test_twin_differences_match_the_returns_files(study):
     overall = twins[("all", "pooled")]
     assert float(overall["mean_diff"]) == pytest.approx(np.mean(pooled), rel=1e-5, abs=1e-8)
     assert int(overall["n_units"]) == 4
-    assert overall["verdict"] in ("better", "worse", "not shown")
+    assert overall["verdict"] in VERDICTS
     text = (study / "study.md").read_text()
     assert f"{float(overall['mean_diff']):+.3f}" in text
-    for heading in ("Does a pretrained block beat its random twin?",
+    for heading in ("Controls: can this pipeline learn?",
+                    "Does a pretrained block beat its random twin?",
                     "Does the best pretrained block beat the other layers?",
-                    "Did the analysis pick it?"):
+                    "Is one isolated block the right unit?", "Did the analysis pick it?"):
         assert heading in text
 
 
@@ -104,9 +116,36 @@ def test_the_best_block_and_the_analysis_pick(study):
         assert pick["picked_best_block"] is True
         assert set(scores) == set(LAYERS)
     best = _rows(study / "study_best.csv")
-    assert {r["best_block"] for r in best} == {BLOCK}
-    assert {(r["env"], r["other"]) for r in best} == {
+    assert {r["a"] for r in best} == {BLOCK}
+    assert {(r["env"], r["b"]) for r in best} == {
         (e, n) for e in ("catch", "grid", "all") for n in LAYERS[1:]}
+    assert all(r["verdict"] in VERDICTS for r in best)
+
+
+def test_prefix_controls_and_health_tables(study):
+    prefix = _rows(study / "study_prefix.csv")
+    assert {(r["env"], r["a"], r["b"]) for r in prefix} == {
+        (e, f"{BLOCK}:prefix", BLOCK) for e in ("catch", "grid", "all")}
+    final = _finals(study / "catch")
+    row = next(r for r in prefix if r["env"] == "catch")
+    diffs = [final[(f"{BLOCK}:prefix", s)] - final[(BLOCK, s)] for s in (0, 1)]
+    assert float(row["mean_diff"]) == pytest.approx(np.mean(diffs), rel=1e-5, abs=1e-8)
+    controls = {(r["env"], r["control"]): r for r in _rows(study / "study_controls.csv")}
+    assert set(controls) == {(e, c) for e in ("catch", "grid", "all") for c in (
+        "positive control learned", "bypass vs identity", "torch vs numpy learner")}
+    assert controls[("catch", "positive control learned")]["layer"] == "tiny-video:bypass"
+    learner = controls[("catch", "torch vs numpy learner")]
+    assert (learner["layer"], learner["reference"]) == ("random_wide@torch", "random_wide")
+    health = _rows(study / "study_health.csv")
+    assert {(r["env"], r["layer"]) for r in health} == {
+        (e, n) for e in ("catch", "grid") for n in LAYERS}
+    assert all(int(r["runs"]) == 2 for r in health)
+    flagged = {(r["layer"], int(r["seed"])) for r in _rows(study / "catch" /
+                                                          "experiment_runs.csv") if r["flags"]}
+    assert sum(int(r["runs_flagged"]) for r in health if r["env"] == "catch") == len(flagged)
+    answers = json.loads((study / "study_answers.json").read_text())
+    assert answers["health"]["recorded"] is True and answers["margin"] == 0.1
+    assert answers["health"]["runs"] == 2 * len(LAYERS) * 2
 
 
 def test_a_rerun_trains_nothing_and_report_only_rebuilds_the_same_tables(study, rosetta):
@@ -114,7 +153,7 @@ def test_a_rerun_trains_nothing_and_report_only_rebuilds_the_same_tables(study, 
     stamps = {p: p.stat().st_mtime_ns for p in study.glob("*/runs/*/metrics.json")}
     rc, out, err = rosetta(_args(study))
     assert rc == 0, err
-    assert len(stamps) == 16
+    assert len(stamps) == 2 * len(LAYERS) * 2
     assert {p: p.stat().st_mtime_ns for p in study.glob("*/runs/*/metrics.json")} == stamps
     assert {p.name: p.read_bytes() for p in study.glob("study_*.csv")} == before
     # --report-only reads the plan the files came from, whatever this command's flags say
@@ -150,14 +189,25 @@ def test_bad_study_input_is_one_line_and_writes_nothing(tmp_path, rosetta, flag,
 
 
 def test_verdicts_need_both_the_interval_and_the_corrected_p():
+    nan = float("nan")
     assert verdict(0.1, 0.3, 0.01) == "better"
     assert verdict(-0.3, -0.1, 0.01) == "worse"
-    assert verdict(0.1, 0.3, 0.06) == "not shown"       # CI excludes 0, p does not pass
-    assert verdict(-0.1, 0.3, 0.001) == "not shown"     # p passes, CI includes 0
-    assert verdict(float("nan"), float("nan"), float("nan")) == "not shown"
+    assert verdict(0.1, 0.3, 0.06) == "inconclusive"       # CI excludes 0, p does not pass
+    assert verdict(-0.1, 0.3, 0.001) == "inconclusive"     # p passes, CI includes 0
+    assert verdict(nan, nan, nan) == "inconclusive"
+    # equivalence: both one-sided tests pass and the CI lies inside the margin ...
+    assert verdict(-0.05, 0.04, 0.5, 0.01, 0.1) == "equivalent"
+    assert verdict(-0.05, 0.12, 0.5, 0.01, 0.1) == "inconclusive"
+    assert verdict(-0.05, 0.04, 0.5, 0.2, 0.1) == "inconclusive"
+    # ... on a task where the positive control learned
+    assert verdict(-0.05, 0.04, 0.5, 0.01, 0.1, informative=False) == "inconclusive"
+    # a flagged run makes any difference a non-result
+    assert verdict(0.1, 0.3, 0.01, flagged=True) == "flagged"
 
 
 def test_layer_kinds():
-    assert [layer_kind(n) for n in (BLOCK, f"{BLOCK}:random", "structured_mid", "mlp_full",
-                                    "random_bank_3")] == [
-        "pretrained", "twin", "synthetic", "baseline", "baseline"]
+    assert [layer_kind(n) for n in (
+        BLOCK, f"{BLOCK}:random", f"{BLOCK}:prefix", "tiny-video:bypass", "identity@torch",
+        "structured_mid", "mlp_full", "random_bank_3")] == [
+        "pretrained", "twin", "prefix", "control", "control", "synthetic", "baseline",
+        "baseline"]

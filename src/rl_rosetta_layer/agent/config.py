@@ -8,6 +8,11 @@ from ..errors import ConfigError
 
 ADAPTERS = ("dense", "lowrank", "none")
 HEADS = ("linear", "mlp")
+HEAD_ACTIVATIONS = ("tanh", "relu")
+HEAD_NORMS = ("none", "layer")
+#: Settings left out of ``to_dict`` (and so of run ids) while at these values: they came
+#: after runs were stored, and leaving them out keeps those runs' ids.
+OMITTED_DEFAULTS = {"env_steps": None, "head_activation": "tanh", "head_norm": "none"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ class DQNConfig:
     """Output adapter: 'linear' (the seed's) or 'mlp' (one tanh hidden layer)."""
     head_hidden: int = 64
     """Hidden units of the 'mlp' output adapter."""
+    head_activation: str = "tanh"
+    """Activation of the 'mlp' head's hidden layer: 'tanh' or 'relu'."""
+    head_norm: str = "none"
+    """'layer': LayerNorm (no affine) of the 'mlp' head's hidden pre-activations, so that no
+    drift of its inputs can saturate them; 'none': as they are."""
     adapter_rank: int = 16
     """Rank of the 'lowrank' input adapter."""
     init_noise: float = 0.01
@@ -95,6 +105,11 @@ class DQNConfig:
             raise ConfigError(f"adapter must be one of {ADAPTERS}, got {self.adapter!r}")
         if self.head not in HEADS:
             raise ConfigError(f"head must be one of {HEADS}, got {self.head!r}")
+        if self.head_activation not in HEAD_ACTIVATIONS:
+            raise ConfigError(f"head_activation must be one of {HEAD_ACTIVATIONS}, got "
+                              f"{self.head_activation!r}")
+        if self.head_norm not in HEAD_NORMS:
+            raise ConfigError(f"head_norm must be one of {HEAD_NORMS}, got {self.head_norm!r}")
         if self.batch_size > self.buffer_size:
             raise ConfigError(f"batch_size ({self.batch_size}) must not exceed buffer_size "
                               f"({self.buffer_size})")
@@ -115,11 +130,12 @@ class DQNConfig:
         return "episodes" if self.env_steps is None else "env_steps"
 
     def to_dict(self) -> dict:
-        """Every setting; ``env_steps`` only when set (run ids of episode budgets are
-        unchanged by its introduction)."""
+        """Every setting, but those of :data:`OMITTED_DEFAULTS` at that value (``env_steps``
+        unset, the tanh head without normalisation): run ids made before they existed stay."""
         out = asdict(self)
-        if out["env_steps"] is None:
-            del out["env_steps"]
+        for name, default in OMITTED_DEFAULTS.items():
+            if out[name] == default:
+                del out[name]
         return out
 
     @classmethod

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..seeding import run_generators
 from .config import DQNConfig
+from .health import HealthRecorder
 from .learner import make_learner
 from .replay import LockstepReplay
 from .result import RunResult
@@ -24,7 +25,8 @@ STEP_REPORT = 100
 
 
 def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
-                   progress: ProgressFn | None = None) -> list[RunResult]:
+                   progress: ProgressFn | None = None,
+                   probe: np.ndarray | None = None) -> list[RunResult]:
     """Train one agent per seed on copies of ``env`` (a vector env with len(seeds) copies).
 
     Returns one :class:`RunResult` per seed, in the order of ``seeds``. A seed whose loss or
@@ -33,7 +35,10 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     set. ``progress(n)`` is called with the budget units just used: episodes finished, or
     env steps taken by the seeds still running (every ``STEP_REPORT`` steps). The
     networks and their update live in a learner (:mod:`.learner`): numpy by default, the
-    layer's own when it brings one.
+    layer's own when it brings one. A learner with an ``encode`` method (a frozen front of
+    its network) has each observation encoded once, as it arrives, and its replay holds the
+    codes. ``probe`` (N, D), the task's probe observations (:mod:`.health`), turns on the
+    health checks recorded in each result's ``health``.
     """
     start = time.perf_counter()
     n = len(seeds)
@@ -43,15 +48,24 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     sampler = [g["replay"] for g in gens]
     learner = make_learner(layer, env.obs_dim, env.n_actions, config,
                            [g["init"] for g in gens])
-    replay = LockstepReplay(n, config.buffer_size, env.obs_dim, n_step=config.n_step,
+    encode = getattr(learner, "encode", None) or (lambda x: x)
+    obs, _ = env.reset()
+    obs = encode(obs)
+    # A ring longer than the budget never wraps: same samples, less memory (codes are wide).
+    capacity = config.buffer_size if config.env_steps is None else min(config.buffer_size,
+                                                                       config.env_steps)
+    replay = LockstepReplay(n, capacity, obs.shape[1], n_step=config.n_step,
                             gamma=config.gamma)
+    health = None
+    if probe is not None:
+        health = HealthRecorder(encode(np.asarray(probe, np.float32)), config, n,
+                                relu=config.head_activation == "relu")
 
     records = [{"returns": [], "lengths": [], "successes": []} for _ in range(n)]
     active = np.ones(n, bool)          # still inside its episode budget and not diverged
     diverged = [""] * n
     ep_return = np.zeros(n)
     ep_len = np.zeros(n, np.int64)
-    obs, _ = env.reset()
     step = updates = 0
     seed_updates = np.zeros(n, np.int64)   # updates while each seed was still running
     batch = config.batch_size
@@ -69,7 +83,11 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                 actions[i] = rng.integers(env.n_actions)
         next_obs, reward, terminated, truncated, info = env.step(actions)
         done = terminated | truncated
-        stored_next = info["final_obs"] if done.any() else next_obs
+        next_obs = encode(next_obs)
+        stored_next = next_obs
+        if done.any():
+            stored_next = next_obs.copy()
+            stored_next[done] = encode(info["final_obs"][done])
         replay.add(obs, actions, reward, stored_next, terminated, done)
         obs = next_obs
         step += 1
@@ -77,6 +95,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
         ep_len += 1
         finished = 0
         success = info.get("success", terminated)   # a catch can end in a miss
+        training = active.copy()
         for i in np.flatnonzero(done):
             if active[i]:
                 rec = records[i]
@@ -95,12 +114,20 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                                               or step == step_budget):
                 progress(int(active.sum()) * (step - reported_step))
                 reported_step = step
+        if health is not None:
+            used = (np.full(n, step) if step_budget is not None
+                    else np.array([len(r["returns"]) for r in records]))
+            due = health.due(used, training)
+            if due.size:
+                health.check(due, learner, step, seed_updates, used)
 
         # ---- learn
         if step >= config.learning_starts and step % config.train_every == 0 \
                 and replay.can_sample():
             both, a, ret, disc = replay.sample(sampler, batch)     # both = [o; o2]
             norms, td_finite = learner.update(both, a, ret, disc)
+            if health is not None:
+                health.add_norms(norms, active)
             for i in np.flatnonzero((~np.isfinite(norms) | ~td_finite) & active):
                 what = "gradient" if not np.isfinite(norms[i]) else "TD error"
                 diverged[i] = (f"non-finite {what} at env step {step} "
@@ -120,5 +147,6 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                       successes=np.asarray(records[i]["successes"], bool),
                       diverged=bool(diverged[i]), error=diverged[i],
                       updates=int(seed_updates[i]),
+                      health=health.points[i] if health is not None else [],
                       wall_seconds=wall, extra={"lockstep": n})
             for i in range(n)]

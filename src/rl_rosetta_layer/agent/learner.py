@@ -41,6 +41,20 @@ class Learner(Protocol):
     def n_params(self) -> int:
         """Trainable parameters per seed."""
 
+    def probe(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """The online networks on probe observations (N, D), the same for every seed:
+        ``q`` (S, N, A), ``features`` (S, N, K) (the frozen layer's output) and, for an
+        'mlp' head, ``pre`` and ``hidden`` (S, N, H) (:mod:`.health` reads them)."""
+
+    def grad_norms(self) -> dict[str, np.ndarray]:
+        """Norm (S,) of each parameter group's gradient in the last update, before
+        clipping: ``input_adapter``, ``body`` (a trainable body), ``head`` (those present)."""
+
+
+#: Parameter groups of the numpy network, by parameter name.
+GROUPS = {"input_adapter": ("A", "c", "U", "V"), "body": ("W1", "b1"),
+          "head": ("W2", "b2", "Wo", "bo")}
+
 
 def huber_grad(delta: np.ndarray, kappa: float) -> np.ndarray:
     """d/d(delta) of the Huber loss: delta clipped to [-kappa, kappa]."""
@@ -64,7 +78,9 @@ class NumpyLearner:
         self.config = config
         self.net = QNetwork(obs_dim, layer, n_actions, adapter=config.adapter,
                             rank=config.adapter_rank, init_noise=config.init_noise,
-                            head=config.head, head_hidden=config.head_hidden)
+                            head=config.head, head_hidden=config.head_hidden,
+                            head_activation=config.head_activation,
+                            head_norm=config.head_norm)
         self.online = self.net.init(init_rngs)
         self.target = self.online.copy()
         self.grad = self.online.zeros_like()
@@ -76,6 +92,7 @@ class NumpyLearner:
                                                      eps=config.adam_eps))]
         n = len(init_rngs)
         self._rows = np.arange(n)[:, None]
+        self._norms = np.zeros(n)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.net.forward(self.online, obs[:, None, :])[:, 0].argmax(axis=1)
@@ -98,6 +115,7 @@ class NumpyLearner:
         dq[rows, cols, actions] = huber_grad(td, config.huber_delta) / batch
         net.backward(self.online, cache, dq, self.grad)
         norms = clip_by_norm(self.grad.data, config.grad_clip)
+        self._norms = norms
         td_finite = np.isfinite(td).all(axis=1)
         bad = np.flatnonzero(~np.isfinite(norms) | ~td_finite)
         if bad.size:
@@ -115,3 +133,20 @@ class NumpyLearner:
 
     def n_params(self) -> int:
         return self.net.n_params()
+
+    def probe(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        x = np.broadcast_to(np.asarray(obs, np.float32), (self.online.n_seeds, *np.shape(obs)))
+        return self.net.forward(self.online, x, inspect=True)
+
+    def grad_norms(self) -> dict[str, np.ndarray]:
+        clip, norms = self.config.grad_clip, self._norms
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where((clip > 0) & (norms > clip), norms / clip, 1.0)
+        out = {}
+        for group, names in GROUPS.items():
+            present = [k for k in names if k in self.grad.shapes]
+            if present:
+                sq = sum(np.square(self.grad[k], dtype=np.float64).reshape(
+                    self.grad.n_seeds, -1).sum(axis=1) for k in present)
+                out[group] = np.sqrt(sq) * scale
+        return out

@@ -1,8 +1,13 @@
 """The Q-network: input adapter -> frozen layer -> output adapter, for S seeds at once.
 
 Shapes: observations ``x`` (S, N, D); adapter output ``h`` (S, N, D); layer features ``z``
-(S, N, K); Q-values (S, N, A). Only adapter parameters (and a TrainableBody's) are trained.
-Gradients are written into a :class:`FlatParams` of the same layout.
+(S, N, K); the 'mlp' head's hidden pre-activations and activations (S, N, H); Q-values
+(S, N, A). Only adapter parameters (and a TrainableBody's) are trained. Gradients are
+written into a :class:`FlatParams` of the same layout.
+
+The 'mlp' head is ``act(norm(z W2 + b2)) Wo + bo`` with ``act`` tanh or ReLU and ``norm``
+the identity or a LayerNorm without affine parameters over the H hidden units
+(:func:`layer_norm`; eps :data:`LN_EPS`, as torch's).
 """
 
 from __future__ import annotations
@@ -14,19 +19,40 @@ import numpy as np
 from ..layers.baselines import TrainableBody
 from .params import FlatParams
 
+#: LayerNorm's epsilon (torch's default), here and in the torch learner.
+LN_EPS = 1e-5
+
+
+def layer_norm(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LayerNorm over the last axis, no affine: (normalised u, 1/sqrt(var + eps) (..., 1))."""
+    c = u - u.mean(axis=-1, keepdims=True)
+    inv = 1.0 / np.sqrt((c * c).mean(axis=-1, keepdims=True) + np.float32(LN_EPS))
+    c *= inv
+    return c, inv
+
+
+def layer_norm_backward(n: np.ndarray, inv: np.ndarray, dn: np.ndarray) -> np.ndarray:
+    """dL/du from dL/dn for ``n, inv = layer_norm(u)``."""
+    du = dn - dn.mean(axis=-1, keepdims=True)
+    du -= n * (dn * n).mean(axis=-1, keepdims=True)
+    du *= inv
+    return du
+
 
 class QNetwork:
     """Forward and backward passes of the adapter-layer-adapter network."""
 
     def __init__(self, obs_dim: int, layer: Any, n_actions: int, *, adapter: str = "dense",
                  rank: int = 16, init_noise: float = 0.01, head: str = "linear",
-                 head_hidden: int = 64) -> None:
+                 head_hidden: int = 64, head_activation: str = "tanh",
+                 head_norm: str = "none") -> None:
         if layer.input_dim != obs_dim:
             raise ValueError(f"layer {layer.name!r} takes {layer.input_dim} inputs, "
                              f"observations have {obs_dim}")
         self.obs_dim, self.layer, self.n_actions = obs_dim, layer, n_actions
         self.adapter, self.rank, self.init_noise = adapter, rank, init_noise
         self.head, self.head_hidden = head, head_hidden
+        self.relu, self.head_ln = head_activation == "relu", head_norm == "layer"
         self.trainable_body = isinstance(layer, TrainableBody)
         d, k = obs_dim, layer.output_dim
         shapes: dict[str, tuple[int, ...]] = {}
@@ -74,12 +100,26 @@ class QNetwork:
         return p
 
     # ------------------------------------------------------------------------------ forward
+    def hidden(self, p: FlatParams, z: np.ndarray):
+        """The 'mlp' head's hidden layer on features z (S, N, K): (pre-activations (S, N, H),
+        activations (S, N, H), (normalised, inverse std) of its LayerNorm or None)."""
+        pre = z @ p["W2"]
+        pre += p["b2"][:, None, :]
+        ln = None
+        if self.head_ln:
+            pre, inv = layer_norm(pre)
+            ln = (pre, inv)
+        u = np.maximum(pre, 0.0) if self.relu else np.tanh(pre)
+        return pre, u, ln
+
     def forward(self, p: FlatParams, x: np.ndarray, *, train: bool = False,
-                keep: int | None = None):
+                keep: int | None = None, inspect: bool = False):
         """Q-values (S, N, A) of observations ``x`` (S, N, D); with ``train`` also a cache.
 
         ``keep`` limits the cache to the first ``keep`` rows, so one pass can serve both a
-        gradient (those rows) and plain evaluation (the rest).
+        gradient (those rows) and plain evaluation (the rest). With ``inspect`` (no
+        ``train``) the result is a dict: ``q``, ``features`` z (S, N, K) and, for the 'mlp'
+        head, ``pre`` and ``hidden`` (S, N, H).
         """
         t = None
         if self.adapter == "dense":
@@ -101,29 +141,35 @@ class QNetwork:
             z, ctx = self.layer.forward_train(h)
         else:
             z, ctx = self.layer.forward(h), None
-        u = None
+        pre = u = ln = None
         if self.head == "mlp":
-            u = z @ p["W2"]
-            u += p["b2"][:, None, :]
-            np.tanh(u, out=u)
+            pre, u, ln = self.hidden(p, z)
         q = (z if u is None else u) @ p["Wo"]
         q += p["bo"][:, None, :]
+        if inspect:
+            return {"q": q, "features": z, "pre": pre, "hidden": u}
         if not train:
             return q
-        cache = (x, t, h, z, ctx, u)
         if keep is not None:
-            cache = tuple(None if a is None else a[:, :keep] for a in cache)
-        return q, cache
+            x, t, h, z, ctx, u = (None if a is None else a[:, :keep]
+                                  for a in (x, t, h, z, ctx, u))
+            ln = None if ln is None else (ln[0][:, :keep], ln[1][:, :keep])
+        return q, (x, t, h, z, ctx, u, ln)
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, p: FlatParams, cache, dq: np.ndarray, grad: FlatParams) -> None:
         """Write dL/dparams into ``grad`` given dL/dq (S, N, A) and the forward cache."""
-        x, t, h, z, ctx, u = cache
+        x, t, h, z, ctx, u, ln = cache
         np.matmul((z if u is None else u).transpose(0, 2, 1), dq, out=grad["Wo"])
         dq.sum(axis=1, out=grad["bo"])
         dz = dq @ p["Wo"].transpose(0, 2, 1)
         if u is not None:
-            dz *= 1.0 - u * u
+            if self.relu:
+                dz *= u > 0.0
+            else:
+                dz *= 1.0 - u * u
+            if ln is not None:
+                dz = layer_norm_backward(*ln, dz)
             np.matmul(z.transpose(0, 2, 1), dz, out=grad["W2"])
             dz.sum(axis=1, out=grad["b2"])
             dz = dz @ p["W2"].transpose(0, 2, 1)

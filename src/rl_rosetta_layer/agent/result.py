@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .health import flags_of
+
 
 @dataclass
 class RunResult:
@@ -24,11 +26,19 @@ class RunResult:
     updates: int = 0
     wall_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    health: list = field(default_factory=list)
+    """Health checks on the task's probe set during training, in order (see
+    :mod:`.health`); the last one decides :attr:`flags`. Empty when not checked."""
 
     @property
     def env_steps(self) -> np.ndarray:
         """Cumulative env steps at the end of each episode (E,)."""
         return np.cumsum(self.lengths)
+
+    @property
+    def flags(self) -> list[str]:
+        """What the last health check found wrong (``constant_policy``, ``saturated_head``)."""
+        return flags_of(self.health[-1] if self.health else None)
 
     @property
     def status(self) -> str:

@@ -31,8 +31,10 @@ class RidgeFit:
 class _Gram:
     """Eigen-decomposition of the standardised Gram matrix of X's rows ``rows``.
 
-    Ridge solutions for every alpha then cost a (K, K) product each: cheaper than an SVD
-    of the tall (N, K) design, and shared by every target fitted on the same features.
+    Ridge solutions for every alpha then cost a product each, shared by every target fitted
+    on the same features. With more features K than rows n (a video block's tokens) the
+    decomposition is of the (n, n) kernel Z Z^T instead of the (K, K) Z^T Z: the same
+    solutions, by (Z^T Z + l I)^-1 Z^T = Z^T (Z Z^T + l I)^-1.
     """
 
     def __init__(self, X: np.ndarray, rows: np.ndarray | slice) -> None:
@@ -40,14 +42,35 @@ class _Gram:
         self.mean, self.scale = _standardise(Xr)
         self.Z = (Xr - self.mean) / self.scale
         self.n = len(Xr)
-        self.evals, self.evecs = np.linalg.eigh(self.Z.T @ self.Z)
+        self.dual = self.Z.shape[1] > self.n
+        gram = self.Z @ self.Z.T if self.dual else self.Z.T @ self.Z
+        self.evals, self.evecs = np.linalg.eigh(gram)
         np.maximum(self.evals, 0.0, out=self.evals)
+
+    def _targets(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centred targets (n, T) in the eigenbasis, and their means (T,)."""
+        ym = Y.mean(axis=0)
+        Yc = Y - ym
+        return (self.evecs.T @ Yc if self.dual else self.evecs.T @ (self.Z.T @ Yc)), ym
+
+    def _weights(self, alpha: float) -> np.ndarray:
+        return 1.0 / (self.evals + alpha * self.n)
 
     def solve(self, Y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients (K, T) and intercept (T,) for targets ``Y`` (n, T) of these rows."""
-        ym = Y.mean(axis=0)
-        proj = self.evecs.T @ (self.Z.T @ (Y - ym))
-        return self.evecs @ (proj / (self.evals + alpha * self.n)[:, None]), ym
+        B, ym = self._targets(Y)
+        inner = self.evecs @ (B * self._weights(alpha)[:, None])
+        return (self.Z.T @ inner if self.dual else inner), ym
+
+    def errors(self, X: np.ndarray, Y: np.ndarray, Y_fit: np.ndarray,
+               alphas: np.ndarray) -> np.ndarray:
+        """Summed squared errors (len(alphas),) on rows X (m, K) with targets Y (m, T) of
+        the probes fitted to ``Y_fit`` (n, T) at each alpha."""
+        B, ym = self._targets(Y_fit)
+        Xs = (X - self.mean) / self.scale
+        A = (Xs @ self.Z.T) @ self.evecs if self.dual else Xs @ self.evecs
+        return np.array([(((A @ (B * self._weights(a)[:, None])) + ym - Y) ** 2).sum()
+                         for a in alphas])
 
 
 def _standardise(X):
@@ -68,11 +91,8 @@ def fit_ridge_cv_many(X: np.ndarray, targets: dict[str, np.ndarray], rng: np.ran
     for f in range(folds):
         tr, va = fold_of != f, fold_of == f
         gram = _Gram(X, tr)
-        Xv = (X[va] - gram.mean) / gram.scale
         for k, Y in Ys.items():
-            for i, a in enumerate(alphas):
-                coef, ym = gram.solve(Y[tr], a)
-                errors[k][i] += ((Xv @ coef + ym - Y[va]) ** 2).sum()
+            errors[k] += gram.errors(X[va], Y[va], Y[tr], alphas)
     gram = _Gram(X, slice(None))
     fits = {}
     for k, Y in Ys.items():

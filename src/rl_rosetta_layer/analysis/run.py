@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import atomic_write_text, write_csv, write_json
 from ..layers.registry import build_layers, expand_layer_names
-from ..layers.video import VideoSettings, is_video_layer
+from ..layers.video import TORCH_SUFFIX, VideoSettings, is_video_layer
 from ..seeding import check_seed
 from .dataset import collect_transitions
 from .score import METRICS, analyze_layers, prepare_split, select_layer
@@ -55,6 +55,8 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
                                backbone=backbone, weights=video.weights if video else None)
     if "mlp_full" in names:
         names.remove("mlp_full")   # trained end to end: no frozen features to probe
+    # NAME@torch has NAME's features: it differs only in the learner, so it is not probed.
+    names = [n for n in names if not n.endswith(TORCH_SUFFIX)]
     if not names:
         raise ConfigError(f"--layers {layers!r} leaves no frozen layer to analyse")
     bank = [n for n in names if n.startswith("random_bank_")]

@@ -20,7 +20,14 @@ RETURNS_COLUMNS = ("layer", "seed", "episode", "return", "env_steps", "length", 
                    "status")
 SEED_SUMMARY_COLUMNS = ("layer", "mean_last_50", "std_last_50", "mean_auc")
 SUMMARY_COLUMNS = SEED_SUMMARY_COLUMNS + ("n_seeds", "success_last_50", "mean_env_steps",
-                                          "runs_not_ok") + stats.SUMMARY_COLUMNS
+                                          "runs_not_ok") + stats.SUMMARY_COLUMNS + (
+    "runs_flagged", "flags")
+#: One row per run: its status, the flags of its last health check and that check's numbers.
+HEALTH_COLUMNS = ("q_spread", "q_abs", "greedy_actions", "greedy_top_share", "saturated_share",
+                  "dead_share", "feature_std", "feature_rel_std", "grad_norm_mean")
+RUNS_FILE = "experiment_runs.csv"
+RUNS_COLUMNS = ("layer", "seed", "status", "flags", "episodes", "env_steps", "updates",
+                "mean_last_50") + HEALTH_COLUMNS
 LAST = 50
 
 
@@ -51,13 +58,36 @@ def final_matrix(results: Sequence[RunResult], layers: Sequence[str]):
     return x.reshape(len(common), len(layers)), common
 
 
+def runs_rows(results: Sequence[RunResult]):
+    """One row per run: status, flags (';'-joined, '' when healthy) and the numbers of its
+    last health check (empty when it was not checked)."""
+    for r in results:
+        last = r.health[-1] if r.health else {}
+        yield {"layer": r.layer, "seed": r.seed, "status": r.status, "flags": ";".join(r.flags),
+               "episodes": len(r.returns), "env_steps": int(r.lengths.sum()),
+               "updates": r.updates, "mean_last_50": final_return(r),
+               **{k: "" if last.get(k) is None else last[k] for k in HEALTH_COLUMNS}}
+
+
+def flag_counts(runs: Sequence[RunResult]) -> str:
+    """'constant_policy x2; saturated_head x1' over the runs' flags ('' when none)."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        for f in r.flags:
+            counts[f] = counts.get(f, 0) + 1
+    return "; ".join(f"{k} x{v}" for k, v in counts.items())
+
+
 def summary_rows(results: Sequence[RunResult], rng: np.random.Generator) -> list[dict]:
     """The summary per layer, sorted best first by mean_last_50.
 
     ``std_last_50`` is the standard deviation across seeds of each seed's last-50 mean;
     ``mean_auc`` is the mean return over all episodes (the area under the learning curve
     divided by its length), averaged over seeds. Diverged or failed runs are left out of
-    every number and counted in ``runs_not_ok``.
+    every number and counted in ``runs_not_ok``. Finished runs whose last health check
+    raised a flag (a constant greedy policy, a saturated head: the pipeline failed, not
+    necessarily the layer) stay in the numbers and are counted in ``runs_flagged``, with
+    their flags in ``flags``: a layer with flagged runs has no result to read.
     """
     layers = list(dict.fromkeys(r.layer for r in results))
     rows = []
@@ -76,6 +106,8 @@ def summary_rows(results: Sequence[RunResult], rng: np.random.Generator) -> list
             "mean_env_steps": (float(np.mean([r.lengths.sum() for r in good]))
                                if good else float("nan")),
             "runs_not_ok": len(runs) - len(good),
+            "runs_flagged": sum(bool(r.flags) for r in good),
+            "flags": flag_counts(good),
         }
         if len(good):
             row.update(stats.summary_columns(finals[:, None], rng, layers=[layer])[0])
@@ -89,8 +121,10 @@ def summary_rows(results: Sequence[RunResult], rng: np.random.Generator) -> list
 
 def write_experiment_outputs(out_dir: Path, results: Sequence[RunResult],
                              rng: np.random.Generator) -> list[dict]:
-    """Write ``experiment_returns.csv`` and ``experiment_summary.csv``; return the summary."""
+    """Write ``experiment_returns.csv``, ``experiment_runs.csv`` and
+    ``experiment_summary.csv``; return the summary."""
     write_csv(out_dir / "experiment_returns.csv", returns_rows(results), RETURNS_COLUMNS)
+    write_csv(out_dir / RUNS_FILE, runs_rows(results), RUNS_COLUMNS)
     summary = summary_rows(results, rng)
     write_csv(out_dir / "experiment_summary.csv", summary, SUMMARY_COLUMNS)
     return summary

@@ -26,10 +26,11 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..agent.dqn import train_lockstep
+from ..agent.health import probe_observations
 from ..agent.result import RunResult
 from ..errors import ConfigError
 from ..layers.registry import build_layers
-from ..layers.video import is_video_layer
+from ..layers.video import needs_torch
 from .spec import RunSpec
 
 EXECUTORS = ("local", "ray")
@@ -63,7 +64,7 @@ def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None 
            for s in specs):
         raise ConfigError("runs trained in lockstep must share env, layer and config")
     started = _now()
-    if is_video_layer(first.layer):
+    if needs_torch(first.layer):
         import torch
 
         # threadpoolctl limits torch only when it was imported first: one thread per worker.
@@ -71,8 +72,9 @@ def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None 
     layer = build_layers([first.layer], first.env.observations(), first.selected,
                          first.video)[first.layer]
     env = first.env.make(len(specs))
+    probe = probe_observations(first.env.make(1))
     results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
-                             progress=progress)
+                             progress=progress, probe=probe)
     where = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": started,
              "finished_at": _now(), "versions": versions()}
     for spec, result in zip(specs, results):

@@ -4,7 +4,8 @@ Layout under ``runs/``::
 
     <run_id>/config.json     the run's spec (env, layer, seed, DQN config, selected) and id
     <run_id>/returns.csv     episode, return, length, success, env_steps (full float precision)
-    <run_id>/metrics.json    status, error, updates and the run's summary numbers
+    <run_id>/metrics.json    status, error, updates, the run's summary numbers, its health
+                             checks on the task's probe set and the flags they raised
     <run_id>/manifest.json   package versions, commit, host, pid, executor, start and end times
     _failed/<run_id>.json    the error of a run that raised (not finished: retried on resume)
 
@@ -101,6 +102,8 @@ def run_metrics(result: RunResult, last: int = LAST) -> dict:
         "mean_last_50": _num(float(np.mean(result.returns[tail])) if n else math.nan),
         "mean_auc": _num(float(np.mean(result.returns)) if n else math.nan),
         "success_last_50": _num(float(np.mean(result.successes[tail])) if n else math.nan),
+        "flags": result.flags,
+        "health": result.health,
     }
 
 
@@ -284,6 +287,7 @@ class RunStore:
         return RunResult(layer=spec.layer, seed=spec.seed, returns=returns, lengths=lengths,
                          successes=successes, diverged=bool(metrics["diverged"]),
                          error=str(metrics["error"]), updates=int(metrics["updates"]),
+                         health=list(metrics.get("health") or []),
                          extra={"run_id": spec.run_id})
 
     def load_all(self, specs: Sequence[RunSpec]) -> list[RunResult]:

@@ -12,9 +12,11 @@ from .base import NumpyLayer
 from .baselines import BANK_SIZE, TrainableBody, random_bank
 from .synthetic import IdentityLayer, RandomTanhLayer, StructuredLayer
 from .video import (
+    TORCH_SUFFIX,
     VIDEO_GROUPS,
     VideoSettings,
     backbone_group,
+    build_torch_trained,
     build_video_layer,
     check_video_layer,
     is_video_layer,
@@ -35,6 +37,8 @@ GROUPS = {
     "all": SEED_CANDIDATES + BASELINES + BANK_NAMES,
 }
 KNOWN = SEED_CANDIDATES + BASELINES + BANK_NAMES
+#: Layers the torch learner can train as ``NAME@torch`` (frozen numpy layers).
+TORCH_TRAINABLE = SEED_CANDIDATES + ("identity",)
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,8 @@ def expand_layer_names(spec: str, selected: str | None = None,
     ``unavailable`` layers (e.g. ``structured_mid`` off the grid); named ones are kept, so
     building them gives the error that says why. Video blocks are named
     ``BACKBONE:BLOCK[:random]``; the groups ``blocks`` and ``twins`` are the blocks of
-    ``backbone`` and their random twins.
+    ``backbone`` and their random twins. ``NAME@torch`` is the numpy layer NAME trained by
+    the torch learner (the learners' agreement control).
 
     >>> expand_layer_names("structured_mid,identity")
     ['structured_mid', 'identity']
@@ -110,7 +115,13 @@ def expand_layer_names(spec: str, selected: str | None = None,
             group = tuple(n for n in GROUPS[part] if n not in unavailable) \
                 if part in GROUPS else (part,)
         for name in group:
-            if name not in KNOWN and not is_video_layer(name):
+            if name.endswith(TORCH_SUFFIX) and not is_video_layer(name):
+                base = name.removesuffix(TORCH_SUFFIX)
+                if base not in TORCH_TRAINABLE:
+                    raise UnknownLayerError(
+                        f"unknown layer {name!r}: NAME{TORCH_SUFFIX} needs a frozen numpy "
+                        f"layer; accepted: {', '.join(t + TORCH_SUFFIX for t in TORCH_TRAINABLE)}")
+            elif name not in KNOWN and not is_video_layer(name):
                 raise UnknownLayerError(
                     f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}, BACKBONE:BLOCK, "
                     f"or the groups {', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
@@ -135,7 +146,11 @@ def build_layers(names: list[str], grid: GridConfig | Observations,
     out: dict[str, NumpyLayer | TrainableBody] = {}
     bank = None
     for name in names:
-        if name in seed:
+        if name.endswith(TORCH_SUFFIX) and not is_video_layer(name):
+            base = name.removesuffix(TORCH_SUFFIX)
+            out[name] = build_torch_trained(build_layers([base], grid, selected, video)[base],
+                                            video or VideoSettings())
+        elif name in seed:
             out[name] = seed[name]
         elif is_video_layer(name):
             out[name] = build_video_layer(name, grid, video or VideoSettings())

@@ -15,13 +15,16 @@ import numpy as np
 
 from ..errors import ConfigError
 
-#: Groups that expand to the blocks of ``--backbone``: its candidates, or their random twins.
-VIDEO_GROUPS = ("blocks", "twins")
+#: Groups that expand to layers of ``--backbone``: its blocks, their random twins, the
+#: stacks of blocks 0..k (k > 0), and the bypass control (its adapters without a block).
+VIDEO_GROUPS = ("blocks", "twins", "prefixes", "bypass")
 #: Root of the seeds of random twins (one stream per block name, so a twin never changes).
 TWIN_SEED = 4242
 DTYPES = ("float32", "bfloat16")
-#: How the RL learner scales the pooled block features before its head (see TorchLearner).
+#: How the RL learner scales the read-out's values before its head (see TorchLearner).
 FEATURE_NORMS = ("none", "running")
+#: How a block's output tokens reach the head (``video/readout.py``); the first is the default.
+READOUTS = ("project", "attention", "flatten", "mean")
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,15 @@ class VideoSettings:
     chunk_size: int = 1024
     """Rows per block call in the analysis (bounds memory)."""
     feature_norm: str = "none"
-    """'none': the head reads the mean-pooled block features as they are; 'running': each
-    seed standardises them per feature with running statistics of its update batches."""
+    """'none': the head reads the read-out's values as they are; 'running': each seed
+    standardises them per feature with running statistics of its update batches."""
+    readout: str = "project"
+    """How the block's output tokens reach the head: 'project' (per-token LayerNorm, a
+    shared per-token projection to ``readout_dim`` values, concatenated), 'attention'
+    (per-token LayerNorm, attention pooling with a learned query), 'flatten' (per-token
+    LayerNorm, all tokens) or 'mean' (mean over tokens, as first shipped)."""
+    readout_dim: int = 4
+    """Values per token of the 'project' read-out."""
 
     def __post_init__(self) -> None:
         if isinstance(self.timestep, bool) or not isinstance(self.timestep, (int, np.integer)) \
@@ -51,20 +61,32 @@ class VideoSettings:
         if self.feature_norm not in FEATURE_NORMS:
             raise ConfigError(f"--feature-norm must be one of {', '.join(FEATURE_NORMS)}, got "
                               f"{self.feature_norm!r}")
+        if self.readout not in READOUTS:
+            raise ConfigError(f"--readout must be one of {', '.join(READOUTS)}, got "
+                              f"{self.readout!r}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        for name in ("patch", "chunk_size"):
+        for name in ("patch", "chunk_size", "readout_dim"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
     def to_dict(self) -> dict:
-        """Every setting; ``feature_norm`` only when not 'none' (so the run ids of runs made
-        before it existed are unchanged)."""
+        """Every setting, but ``feature_norm`` 'none', ``readout`` 'mean' (what runs made
+        before these settings existed did, so their run ids are unchanged) and
+        ``readout_dim`` unless the read-out is 'project'."""
         out = asdict(self)
         if out["feature_norm"] == "none":
             del out["feature_norm"]
+        if out["readout"] == "mean":
+            del out["readout"]
+        if self.readout != "project":
+            del out["readout_dim"]
         return out
+
+
+#: Suffix of a numpy layer trained by the torch learner (the control that compares learners).
+TORCH_SUFFIX = "@torch"
 
 
 def is_video_layer(name: str) -> bool:
@@ -72,13 +94,30 @@ def is_video_layer(name: str) -> bool:
     return ":" in str(name)
 
 
+def needs_torch(name: str) -> bool:
+    """Whether layer ``name`` runs through torch: a video block, or ``NAME@torch``."""
+    return is_video_layer(name) or str(name).endswith(TORCH_SUFFIX)
+
+
+def build_torch_trained(layer, settings: VideoSettings):
+    """``layer`` (a frozen numpy layer) trained by the torch learner (needs the video extra)."""
+    try:
+        from ..video.learner import TorchTrained
+    except ImportError as exc:
+        raise ConfigError(f"layer {layer.name}{TORCH_SUFFIX} needs the video extra (torch): "
+                          f"pip install -e '.[video]' ({exc})") from exc
+    return TorchTrained(layer, device=settings.device)
+
+
 def check_video_layer(name: str, weights: str | None = None) -> str:
-    """``name`` if it is a known backbone's candidate block, else an
+    """``name`` if it is a known backbone's candidate block (or its bypass), else an
     :class:`UnknownLayerError` listing the backbone's blocks."""
     from ..errors import UnknownLayerError
-    from ..video.backbones import candidate_blocks, compact_blocks, parse_layer_name
+    from ..video.backbones import BYPASS, candidate_blocks, compact_blocks, parse_layer_name
 
     backbone, block, _ = parse_layer_name(name)
+    if block == BYPASS:
+        return name
     blocks = candidate_blocks(backbone, weights)
     if block not in blocks:
         raise UnknownLayerError(f"layer {name!r}: {backbone} has no candidate block {block!r}; "
@@ -87,13 +126,16 @@ def check_video_layer(name: str, weights: str | None = None) -> str:
 
 
 def backbone_group(group: str, backbone: str | None, weights: str | None = None) -> list[str]:
-    """The layer names of ``blocks`` or ``twins`` for ``backbone``."""
+    """The layer names of a group of :data:`VIDEO_GROUPS` for ``backbone``."""
     if backbone is None:
-        raise ConfigError(f"--layers {group} means the blocks of a backbone; give --backbone "
-                          f"NAME")
-    from ..video.backbones import candidate_blocks
+        raise ConfigError(f"--layers {group} means layers of a backbone; give --backbone NAME")
+    from ..video.backbones import BYPASS, candidate_blocks
 
+    if group == "bypass":
+        return [f"{backbone}:{BYPASS}"]
     blocks = candidate_blocks(backbone, weights)
+    if group == "prefixes":
+        return [f"{backbone}:{block}:prefix" for block in blocks[1:]]
     suffix = ":random" if group == "twins" else ""
     return [f"{backbone}:{block}{suffix}" for block in blocks]
 
@@ -122,11 +164,12 @@ def build_video_layer(name: str, obs, settings: VideoSettings):
     except ImportError as exc:
         raise ConfigError(f"video layer {name!r} needs the video extra (torch, diffusers, "
                           f"transformers): pip install -e '.[video]' ({exc})") from exc
-    _, _, random = parse_layer_name(name)
+    random = parse_layer_name(name).random
     block = load_token_block(name, grid=token_grid(obs.obs_shape, settings.patch),
                              weights=settings.weights, timestep=settings.timestep,
                              dtype=settings.dtype, device=settings.device,
                              twin_rng=twin_rng(name) if random else None)
     return VideoCandidate(block, tuple(obs.obs_shape), patch=settings.patch,
                           device=settings.device, dtype=settings.dtype,
-                          chunk_size=settings.chunk_size, feature_norm=settings.feature_norm)
+                          chunk_size=settings.chunk_size, feature_norm=settings.feature_norm,
+                          readout=settings.readout, readout_dim=settings.readout_dim)

@@ -30,6 +30,12 @@ def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
         columns += ["iqm", "iqm_ci", "n_seeds"]
         headers += ["IQM", "95% CI of IQM", "Seeds"]
     text = markdown_table(rows, columns, headers)
+    flagged = [r for r in rows if r.get("flags")]
+    if flagged:
+        text += ("\nFlagged by the run-health check (the pipeline failed in these runs, so "
+                 "their returns say nothing about the layer; see `experiment_runs.csv`): "
+                 + "; ".join(f"{r['layer']}: {r['runs_flagged']} run(s), {r['flags']}"
+                             for r in flagged) + ".\n")
     return atomic_write_text(out_dir / SUMMARY_TABLE, text)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from .. import stats
 from ..analysis.score import METRICS
 from ..errors import CorruptFileError
-from ..experiments.outputs import LAST
+from ..experiments.outputs import HEALTH_COLUMNS, LAST, RUNS_FILE
 from ..io import atomic_write_text, read_csv, write_csv
 from ..layers.registry import BANK_NAMES, BASELINES
 from .markdown import markdown_table
@@ -41,6 +41,34 @@ def final_returns(out_dir: Path) -> dict[str, dict[int, float]]:
     out: dict[str, dict[int, float]] = defaultdict(dict)
     for (layer, seed), values in episodes.items():
         out[layer][seed] = float(np.mean(values[-LAST:]))
+    return dict(out)
+
+
+def run_health(out_dir: Path) -> list[dict] | None:
+    """Rows of ``experiment_runs.csv`` (layer, seed int, status, flags as a list, the last
+    health check's numbers as floats, NaN where not recorded); None when the file is absent
+    (outputs written before run health was recorded)."""
+    path = Path(out_dir) / RUNS_FILE
+    if not path.is_file():
+        return None
+    rows = read_csv(path, ("layer", "seed", "status"))
+    for row in rows:
+        if row.get("flags") is None:
+            raise CorruptFileError(f"{path} lacks the flags column; expected the columns "
+                                   f"of experiment_runs.csv written by rosetta train")
+        row["seed"] = int(_float(row, "seed", path))
+        row["flags"] = [f for f in row["flags"].split(";") if f]
+        for key in HEALTH_COLUMNS:
+            row[key] = _float(row, key, path) if row.get(key) not in (None, "") else float("nan")
+    return rows
+
+
+def flagged_layers(out_dir: Path) -> dict[str, list[str]]:
+    """layer -> the flags of its flagged runs, from ``experiment_runs.csv`` ({} if none)."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for row in run_health(out_dir) or []:
+        if row["status"] == "ok" and row["flags"]:
+            out[row["layer"]] += row["flags"]
     return dict(out)
 
 
@@ -101,11 +129,21 @@ def write_statistics(out_dir: Path, selected: str | None, final: dict | None = N
     else:
         comp = comparisons(final, selected, rng)
         write_csv(out_dir / "comparisons.csv", comp, stats.COMPARISON_COLUMNS)
-        atomic_write_text(out_dir / "comparisons_table.md", markdown_table(
+        table = markdown_table(
             comp, ["other", "n_seeds", "mean_diff", "diff_ci_low", "diff_ci_high",
                    "p_sign_flip_holm", "p_wilcoxon_holm", "prob_improvement", "effect_size"],
             ["vs layer", "seeds", "mean diff", "CI low", "CI high", "p sign-flip (Holm)",
-             "p Wilcoxon (Holm)", "P(improvement)", "rank-biserial"]))
+             "p Wilcoxon (Holm)", "P(improvement)", "rank-biserial"])
+        flagged = {k: v for k, v in flagged_layers(out_dir).items()
+                   if k == selected or k in {r["other"] for r in comp}}
+        if flagged:
+            table += ("\nNot results: the run-health check flagged runs of "
+                      + "; ".join(f"{k} ({len(v)} flag(s): {', '.join(sorted(set(v)))})"
+                                  for k, v in flagged.items())
+                      + " (constant greedy policy or saturated head; see "
+                        "experiment_runs.csv), so differences involving them say nothing "
+                        "about the layers.\n")
+        atomic_write_text(out_dir / "comparisons_table.md", table)
     if not (out_dir / "layer_analysis.csv").is_file():
         missing.append("score validity needs outputs/layer_analysis.csv: run `rosetta analyze`")
     else:

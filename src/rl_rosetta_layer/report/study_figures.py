@@ -13,20 +13,29 @@ from pathlib import Path
 from .figures import FIGURES_DIR, new_axes, save_figure
 
 #: Colour per layer kind, the same in every study figure.
-KIND_COLORS = {"pretrained": "tab:blue", "twin": "tab:orange", "synthetic": "tab:green",
-               "baseline": "black"}
-KIND_MARKERS = {"pretrained": "D", "twin": "o", "synthetic": "^", "baseline": "s"}
+KIND_COLORS = {"pretrained": "tab:blue", "twin": "tab:orange", "prefix": "tab:purple",
+               "control": "tab:gray", "synthetic": "tab:green", "baseline": "black"}
+KIND_MARKERS = {"pretrained": "D", "twin": "o", "prefix": "P", "control": "X", "synthetic": "^",
+                "baseline": "s"}
 FILES = {"returns": "study_returns.png", "twins": "study_twins.png"}
 
 
 def short_name(layer: str) -> str:
-    """``tiny-video:transformer_blocks.1:random`` -> ``block 1 (twin)``."""
+    """``tiny-video:transformer_blocks.1:random`` -> ``block 1 (twin)``; ``...:prefix`` ->
+    ``blocks 0-1``; ``tiny-video:bypass`` -> ``bypass``.
+
+    >>> [short_name(n) for n in ("x:transformer_blocks.2:prefix", "x:bypass", "identity")]
+    ['blocks 0-2', 'bypass', 'identity']
+    """
     parts = layer.split(":")
     if len(parts) == 1:
         return layer
     block = parts[1].rsplit(".", 1)
-    label = f"block {block[1]}" if len(block) == 2 and block[1].isdigit() else parts[1]
-    return label + (" (twin)" if len(parts) == 3 else "")
+    numbered = len(block) == 2 and block[1].isdigit()
+    if len(parts) == 3 and parts[2] == "prefix" and numbered:
+        return f"blocks 0-{block[1]}"
+    label = f"block {block[1]}" if numbered else parts[1]
+    return label + (" (twin)" if len(parts) == 3 and parts[2] == "random" else "")
 
 
 def plot_study_returns(rows: Sequence[Mapping], envs: Sequence[str], *, axes=None):
@@ -66,7 +75,8 @@ def plot_twin_differences(rows: Sequence[Mapping], *, ax=None):
         ax = new_axes((7.0, 0.9 + 0.33 * max(len(rows), 1)))[1][0, 0]
     for y, r in enumerate(rows):
         pooled = r["family"] == "pooled"
-        color = {"better": "tab:blue", "worse": "tab:orange"}.get(r["verdict"], "0.3")
+        color = {"better": "tab:blue", "worse": "tab:orange", "equivalent": "tab:green",
+                 "flagged": "tab:red"}.get(r["verdict"], "0.3")
         lo, hi = r["diff_ci_low"], r["diff_ci_high"]
         if math.isfinite(lo) and math.isfinite(hi):
             ax.plot([lo, hi], [y, y], color=color, lw=3.0 if pooled else 2.0,
@@ -74,15 +84,16 @@ def plot_twin_differences(rows: Sequence[Mapping], *, ax=None):
         ax.plot([r["mean_diff"]], [y], "D" if pooled else "o", color=color,
                 ms=7 if pooled else 5)
     labels = [f"{'all tasks' if r['env'] == 'all' else r['env']}: "
-              + (short_name(f"x:{r['block']}") if r["family"] == "block" else r["block"])
-              for r in rows]
+              + (short_name(f"x:{r['a'].split(':')[1]}") if r["family"] == "block"
+                 else "all blocks") for r in rows]
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.axvline(0.0, color="0.4", lw=0.9)
     ax.set_xlabel("pretrained minus random twin: final return (per task), or fraction of "
                   "achievable ('all')", fontsize=8)
     ax.set_title("Pretrained block minus its random twin: mean paired difference, 95% CI\n"
-                 "(blue: better, orange: worse: CI excludes 0 and Holm p < 0.05)", fontsize=9)
+                 "(blue better, orange worse, green equivalent within the margin, red "
+                 "flagged runs, grey inconclusive)", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     return ax
 

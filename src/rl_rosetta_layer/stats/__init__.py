@@ -11,6 +11,8 @@ Pure functions; anything that draws random numbers takes an explicit
 * paired comparisons: :func:`compare_to_selected` (bootstrap CI of the
   paired difference, exact sign-flip and Wilcoxon p, Holm, paired probability
   of improvement, rank-biserial effect size)
+* equivalence: :func:`equivalence_test` (two one-sided sign-flip tests against a
+  margin)
 * score validity: :func:`score_validity` (Spearman / Kendall with bootstrap CIs)
 * what a run can show: :func:`smallest_p`, :func:`min_seeds`, :func:`seed_warning`
 * output rows and text: :func:`summary_columns`, :func:`format_report`
@@ -45,7 +47,7 @@ from .power import (
     smallest_p_holm,
     smallest_p_rank_correlation,
 )
-from .signflip import sign_flip_test
+from .signflip import equivalence_test, sign_flip_test
 from .tables import SUMMARY_COLUMNS, summary_columns
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "METHODS",
     "DEFAULT_METHOD",
     "sign_flip_test",
+    "equivalence_test",
     "wilcoxon_p",
     "holm",
     "prob_improvement",

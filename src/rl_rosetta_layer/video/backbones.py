@@ -1,5 +1,10 @@
 """Video backbones by name, their candidate blocks, and layer names ``BACKBONE:BLOCK[:random]``.
 
+Besides a block and its random twin, a layer name can ask for two controls: the model's
+blocks 0..BLOCK as one frozen stack (``BACKBONE:BLOCK:prefix``, the model's own
+intermediate representation) and no block at all (``BACKBONE:bypass``: the same token
+adapters around an identity, the positive control).
+
 Pure Python (no torch at import time): the numpy path may parse layer names and list
 candidate blocks without the ``video`` extra. Loading a block is :mod:`.loader`'s job.
 
@@ -10,8 +15,8 @@ sizes below come from the released config.json files (parameter counts from buil
 published config on the meta device); a checkpoint's own config.json decides which blocks
 it really has.
 
->>> parse_layer_name("cogvideox-2b:transformer_blocks.14")
-('cogvideox-2b', 'transformer_blocks.14', False)
+>>> tuple(parse_layer_name("cogvideox-2b:transformer_blocks.14"))
+('cogvideox-2b', 'transformer_blocks.14', '')
 >>> compact_blocks(candidate_blocks("hunyuanvideo"))
 'transformer_blocks.0-19, single_transformer_blocks.0-39'
 """
@@ -22,6 +27,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import ConfigError, CorruptFileError, MissingInputError, UnknownLayerError
 
@@ -30,6 +36,10 @@ FAMILIES = ("cogvideox", "hunyuanvideo", "videomae")
 TINY_VIDEO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "tiny-video"
 #: Suffix of a layer name that asks for the random-initialised twin of the block.
 RANDOM_SUFFIX = "random"
+#: Suffix of a layer name that asks for the model's blocks 0..BLOCK as one frozen stack.
+PREFIX_SUFFIX = "prefix"
+#: The block name of the bypass control: the same adapters, no block.
+BYPASS = "bypass"
 
 
 @dataclass(frozen=True)
@@ -172,33 +182,61 @@ def backbone_spec(name: str) -> BackboneSpec:
     return BACKBONES[name]
 
 
-def parse_layer_name(text: str) -> tuple[str, str, bool]:
-    """``BACKBONE:BLOCK`` or ``BACKBONE:BLOCK:random`` -> (backbone, block, random twin?).
+class LayerName(NamedTuple):
+    """A parsed video layer name: ``backbone``, ``block`` (or ``bypass``) and ``variant``
+    ('' for the pretrained block, 'random' for its twin, 'prefix' for blocks 0..block)."""
+
+    backbone: str
+    block: str
+    variant: str = ""
+
+    @property
+    def random(self) -> bool:
+        return self.variant == RANDOM_SUFFIX
+
+
+def parse_layer_name(text: str) -> LayerName:
+    """``BACKBONE:BLOCK``, ``BACKBONE:BLOCK:random``, ``BACKBONE:BLOCK:prefix`` or
+    ``BACKBONE:bypass`` -> :class:`LayerName`.
 
     Checks the backbone and the block's form (``transformer_blocks.N`` ...); whether the
     index exists is checked against the checkpoint's config when the block is loaded.
 
     >>> parse_layer_name("tiny-video:transformer_blocks.1:random")
-    ('tiny-video', 'transformer_blocks.1', True)
+    LayerName(backbone='tiny-video', block='transformer_blocks.1', variant='random')
+    >>> parse_layer_name("tiny-video:bypass").block
+    'bypass'
     """
     if not isinstance(text, str):
         raise UnknownLayerError(f"a video layer name must be a string 'BACKBONE:BLOCK', "
                                 f"got {text!r}")
     parts = text.strip().split(":")
+    forms = (f"BACKBONE:BLOCK, BACKBONE:BLOCK:{RANDOM_SUFFIX}, BACKBONE:BLOCK:{PREFIX_SUFFIX} "
+             f"or BACKBONE:{BYPASS}")
     if len(parts) not in (2, 3) or not all(parts):
-        raise UnknownLayerError(f"bad video layer name {text!r}; expected BACKBONE:BLOCK or "
-                                f"BACKBONE:BLOCK:{RANDOM_SUFFIX}, e.g. "
+        raise UnknownLayerError(f"bad video layer name {text!r}; expected {forms}, e.g. "
                                 f"cogvideox-2b:transformer_blocks.14")
-    if len(parts) == 3 and parts[2] != RANDOM_SUFFIX:
+    if len(parts) == 3 and parts[2] not in (RANDOM_SUFFIX, PREFIX_SUFFIX):
         raise UnknownLayerError(f"bad suffix {parts[2]!r} in video layer name {text!r}; the "
-                                f"only suffix accepted is :{RANDOM_SUFFIX}")
+                                f"suffixes accepted are :{RANDOM_SUFFIX} and :{PREFIX_SUFFIX}")
     spec = backbone_spec(parts[0])
+    if parts[1] == BYPASS:
+        if len(parts) == 3:
+            raise UnknownLayerError(f"bad video layer name {text!r}: {BYPASS} takes no "
+                                    f"suffix; expected {forms}")
+        return LayerName(spec.name, BYPASS)
     patterns = BLOCK_PATTERNS[spec.family]
     if not any(re.fullmatch(p, parts[1]) for p in patterns):
-        forms = ", ".join(p.replace(r"\.", ".").replace(r"(\d+)", "N") for p in patterns)
+        block_forms = ", ".join(p.replace(r"\.", ".").replace(r"(\d+)", "N") for p in patterns)
         raise UnknownLayerError(f"unknown block {parts[1]!r} of {spec.name}; its blocks are "
-                                f"named {forms}")
-    return spec.name, parts[1], len(parts) == 3
+                                f"named {block_forms} (or {BYPASS}: no block)")
+    return LayerName(spec.name, parts[1], parts[2] if len(parts) == 3 else "")
+
+
+def prefix_blocks(block: str, blocks: list[str]) -> list[str]:
+    """The blocks of a ``:prefix`` layer: every block of ``blocks`` (model order) up to and
+    including ``block``."""
+    return blocks[:blocks.index(block) + 1]
 
 
 def blocks_from_config(spec: BackboneSpec, config: dict) -> list[str]:

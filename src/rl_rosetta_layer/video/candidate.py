@@ -4,14 +4,21 @@ Observations are flat (N, D) float32 with D = F*C*H*W, ``obs_shape`` = (F, C, H,
 oldest first (the grid's is (2, 2, 8, 8)). The input adapter embeds them as tokens the way
 video diffusion transformers do: each frame is zero-padded to a multiple of ``patch``, each
 p x p patch of each frame becomes one token of ``width`` values through a shared linear map
-(CogVideoX's ``patch_embed.proj``), and a learned position (T, width) is added per token.
-Token order is frame, patch row, patch column: T = F * ceil(H/p) * ceil(W/p). The frozen
-block maps tokens (B, T, width) -> (B, T, width); the output adapter takes their mean.
+(CogVideoX's ``patch_embed.proj``), and a position (T, width) is added per token. Token
+order is frame, patch row, patch column: T = F * ceil(H/p) * ceil(W/p). The frozen block
+maps tokens (B, T, width) -> (B, T, width); the output adapter is a read-out
+(:mod:`.readout`: per-token LayerNorm and a per-token projection by default) and the
+Q-value head.
+
+The input adapter starts from the block's own patch embedding and positions where it brings
+them (``embed_init`` / ``pos_init``; tiny-video does), else from a draw of
+``np.random.default_rng(analysis_seed)``. With a frozen input adapter (``adapter='none'``,
+the study's setting) every seed reads the block through that same embedding, so each
+observation is encoded once (:meth:`VideoCandidate.encode`: embedding, block, the
+read-out's fixed part) and the learner trains only the read-out and the head.
 
 For the *analysis*, :class:`VideoCandidate` is a layer on the numpy protocol, (N, D) ->
-(N, width): the pooled block output with the input adapter at its initial state (drawn
-from ``np.random.default_rng(analysis_seed)``, or taken from the block's ``embed_init`` /
-``pos_init`` where it brings them). For *training*, ``make_learner`` builds a
+(N, C): those codes. For *training*, ``make_learner`` builds a
 :class:`~rl_rosetta_layer.video.learner.TorchLearner` that keeps everything on the device.
 
 The block is a "TokenBlock": a torch module with attributes ``name``, ``width``,
@@ -22,6 +29,7 @@ bias (width,))), ``pos_init`` (None or numpy (T, width)) and ``describe()``.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +40,12 @@ from ..layers.base import NumpyLayer
 from ..seeding import check_seed
 from .bridge import check_chunk_size, chunked_forward, chunked_input_grad, freeze, host_dtype
 from .devices import dtype_name, resolve_device, resolve_dtype
+from .readout import Readout
 
 #: Standard deviation of the initial per-token positions (when the block brings none).
 POS_STD = 0.02
+#: Memory for remembered codes of :meth:`VideoCandidate.encode`, per candidate.
+CODE_CACHE_BYTES = 256 * 2 ** 20
 
 
 def _positive_int(value: object, what: str) -> int:
@@ -168,9 +179,10 @@ def _check_inits(block, layout: TokenLayout):
 
 
 class VideoCandidate(NumpyLayer):
-    """Patch-embedding adapter -> frozen token block -> mean over tokens, as a layer.
+    """Patch-embedding adapter -> frozen token block -> the read-out's fixed part, as a layer.
 
-    ``forward(obs)`` (..., D) float32 -> (..., width) float32 pooled features and
+    ``forward(obs)`` (..., D) float32 -> (..., C) float32 codes (:mod:`.readout`: the
+    LayerNormed tokens, flattened, or their mean for ``readout='mean'``) and
     ``backward(obs, grad)`` the input gradient, ``chunk_size`` observations at a time. The
     block is moved in place to ``device`` and cast to ``dtype`` ('float32', 'bfloat16';
     'float64' for gradient checks); adapters are float32 (float64 with a float64 block),
@@ -180,7 +192,8 @@ class VideoCandidate(NumpyLayer):
     def __init__(self, block: torch.nn.Module, obs_shape: tuple[int, int, int, int], *,
                  patch: int = 2, device: str = "cpu", dtype: str = "float32",
                  chunk_size: int = 1024, analysis_seed: int = 0,
-                 feature_norm: str = "none") -> None:
+                 feature_norm: str = "none", readout: str = "project",
+                 readout_dim: int = 4) -> None:
         name, width, grid = _check_block(block)
         shape = tuple(obs_shape) if isinstance(obs_shape, (tuple, list)) else ()
         if len(shape) != 4:
@@ -192,7 +205,10 @@ class VideoCandidate(NumpyLayer):
             raise ConfigError(f"block {name!r} expects a token grid {grid}, but observations "
                               f"{tuple(shape)} with patch {patch} give {self.layout.grid}")
         self.embed_init, self.pos_init = _check_inits(block, self.layout)
-        self.name, self.input_dim, self.output_dim = name, self.layout.obs_dim, width
+        self.readout = Readout(readout, self.layout.tokens, width,
+                               _positive_int(readout_dim, "readout_dim"))
+        self.name, self.input_dim = name, self.layout.obs_dim
+        self.output_dim = self.readout.code_dim
         self.obs_shape = (f, c, h, w)
         self.device, self.dtype = resolve_device(device), resolve_dtype(dtype)
         own = getattr(block, "dtype", None)       # a loader's block casts inputs to this
@@ -211,6 +227,7 @@ class VideoCandidate(NumpyLayer):
         adapter = init_adapter(self.layout, np.random.default_rng(self.analysis_seed),
                                self.embed_init, self.pos_init)
         self.analysis_adapter = {k: self.to_device(v) for k, v in adapter.items()}
+        self._codes: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     # ------------------------------------------------------------------ torch building blocks
     def to_device(self, a: np.ndarray) -> torch.Tensor:
@@ -218,21 +235,47 @@ class VideoCandidate(NumpyLayer):
         return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, self.param_dtype)
 
     def run_block(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Frozen block on tokens (N, T, width), mean over tokens -> (N, width)."""
+        """Frozen block on tokens (N, T, width) -> (N, T, width), in the adapters' dtype."""
         out = self.block(tokens.to(self.dtype))
         if not isinstance(out, torch.Tensor) or out.shape != tokens.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ConfigError(f"block {self.name!r} returned {got} for tokens "
                               f"{tuple(tokens.shape)}; a token block maps (B, T, width) to "
                               f"the same shape")
-        return out.to(self.param_dtype).mean(dim=1)
+        return out.to(self.param_dtype)
 
     def features(self, obs: torch.Tensor, adapter: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Pooled block features (N, width) of observations (N, D) on the device."""
-        return self.run_block(self.layout.embed(obs.to(self.param_dtype), adapter))
+        """Codes (N, C) of observations (N, D) on the device under input adapter ``adapter``:
+        embedding, block, the read-out's fixed part."""
+        return self.readout.codes(self.run_block(self.layout.embed(obs.to(self.param_dtype),
+                                                                   adapter)))
 
     def _analysis_fn(self, obs: torch.Tensor) -> torch.Tensor:
         return self.features(obs, self.analysis_adapter)
+
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        """Codes (M, C) float32 of observations (M, D) under the fixed input adapter, one
+        block call per row (so a row's code never depends on the rows beside it).
+
+        Codes are remembered (least recently used first out, up to ``CODE_CACHE_BYTES``):
+        a task's observations recur (a catch run of 10,000 steps sees about 1,500
+        distinct ones), and a remembered code is the very array the block gave.
+        """
+        rows = np.asarray(obs, host_dtype(self.dtype)).reshape(-1, self.input_dim)
+        out = np.empty((rows.shape[0], self.output_dim), np.float32)
+        cache, limit = self._codes, max(1, CODE_CACHE_BYTES // (4 * self.output_dim))
+        with torch.inference_mode():
+            for i in range(rows.shape[0]):
+                key = rows[i].tobytes()
+                code = cache.pop(key, None)
+                if code is None:
+                    x = torch.from_numpy(rows[i:i + 1].copy()).to(self.device)
+                    code = self._analysis_fn(x)[0].float().cpu().numpy()
+                    if len(cache) >= limit:
+                        cache.popitem(last=False)
+                cache[key] = code
+                out[i] = code
+        return out
 
     # ------------------------------------------------------------------ numpy layer protocol
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -264,6 +307,7 @@ class VideoCandidate(NumpyLayer):
         own = getattr(self.block, "describe", None)
         return {**super().describe(), "obs_shape": list(self.obs_shape),
                 "patch": self.layout.patch, "grid": list(self.layout.grid),
+                "readout": self.readout.describe(),
                 "tokens": self.layout.tokens, "device": str(self.device),
                 "dtype": dtype_name(self.dtype), "chunk_size": self.chunk_size,
                 "analysis_seed": self.analysis_seed, "block_params": self.block_params(),

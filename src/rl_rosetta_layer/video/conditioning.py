@@ -246,3 +246,62 @@ class TokenBlock(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, grid={self.grid}, width={self.width}"
+
+
+class TokenStack(torch.nn.Module):
+    """Frozen :class:`TokenBlock` s applied in order: tokens (B, T, width) -> the same shape.
+
+    ``BACKBONE:BLOCK:prefix`` is the model's blocks 0..BLOCK (its own intermediate
+    representation); ``BACKBONE:bypass`` is the empty stack, the identity, which keeps the
+    backbone's ``embed_init`` and ``pos_init`` so that its input adapter is the blocks'.
+    Same attributes as :class:`TokenBlock` (``n_params``, ``block_bytes`` and ``keys_read``
+    summed over the blocks).
+    """
+
+    def __init__(self, name: str, blocks: list[TokenBlock], cond: Conditioning, *,
+                 grid: tuple[int, int, int], width: int, dtype: torch.dtype, embed_init=None,
+                 keys_read: list[str] | None = None, files_read: list[str] | None = None,
+                 info: dict | None = None) -> None:
+        super().__init__()
+        self.name, self.kind = name, "stack" if blocks else "bypass"
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.grid = tuple(int(g) for g in grid)
+        self.tokens = _grid_tokens(self.grid)
+        self.width, self.dtype = int(width), dtype
+        self.pos_init, self.embed_init = cond.pos_init, embed_init
+        self.keys_read = [k for b in blocks for k in b.keys_read] or list(keys_read or [])
+        self.files_read = sorted({f for b in blocks for f in b.files_read}
+                                 | set(files_read or []))
+        self.conditioning = dict(cond.info)
+        self.info = dict(info or {})
+        self.n_params = sum(b.n_params for b in blocks)
+        self.block_bytes = sum(b.block_bytes for b in blocks)
+        self.eval()
+
+    def train(self, mode: bool = True) -> TokenStack:
+        """Frozen: always stays in eval mode."""
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, width) -> (B, T, width), in the blocks' dtype."""
+        if x.dim() != 3 or x.shape[1] != self.tokens or x.shape[2] != self.width:
+            raise ConfigError(f"{self.name!r} takes tokens (B, {self.tokens}, {self.width}), "
+                              f"got {tuple(x.shape)}")
+        x = x.to(self.dtype)
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+    def describe(self) -> dict:
+        """JSON-ready: name, kind (stack or bypass), its blocks, width, params, ..."""
+        return {"name": self.name, "kind": self.kind, **self.info, "width": self.width,
+                "grid": list(self.grid), "tokens": self.tokens, "params": self.n_params,
+                "block_bytes": self.block_bytes,
+                "dtype": str(self.dtype).removeprefix("torch."),
+                "blocks": [b.describe()["block"] for b in self.blocks],
+                "timestep": self.conditioning.get("timestep"),
+                "embed_init": self.embed_init is not None,
+                "pos_init": self.pos_init is not None, "keys_read": len(self.keys_read)}
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, blocks={len(self.blocks)}, width={self.width}"

@@ -31,6 +31,8 @@ import numpy as np
 
 from ..errors import ConfigError, CorruptFileError, MissingInputError, UnknownLayerError
 from .backbones import (
+    BYPASS,
+    PREFIX_SUFFIX,
     BackboneSpec,
     backbone_spec,
     blocks_from_config,
@@ -38,6 +40,7 @@ from .backbones import (
     compact_blocks,
     default_weights,
     parse_layer_name,
+    prefix_blocks,
     read_config,
 )
 
@@ -318,26 +321,31 @@ def check_timestep(timestep: object) -> int:
 def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=None,
                      timestep: int = 500, dtype="float32", device="cpu",
                      twin_rng: np.random.Generator | None = None):
-    """The block ``layer_name`` (``BACKBONE:BLOCK[:random]``) as a frozen
-    :class:`~.conditioning.TokenBlock` over a token grid ``grid`` = (F, h, w).
+    """The layer ``layer_name`` as a frozen token module over a token grid ``grid`` =
+    (F, h, w): a :class:`~.conditioning.TokenBlock` for ``BACKBONE:BLOCK[:random]``, a
+    :class:`~.conditioning.TokenStack` of blocks 0..BLOCK for ``BACKBONE:BLOCK:prefix``
+    and an empty stack (the identity) for ``BACKBONE:bypass``.
 
     ``weights``: a path :func:`resolve_weights` accepts (default: the backbone's own, for
     tiny-video). ``timestep`` (0-999) picks the timestep embedding. ``dtype``: 'float32' or
     'bfloat16'; ``device``: 'cpu', 'cuda', 'cuda:N' or 'auto'. A ``:random`` twin needs
     ``twin_rng``: its block weights are drawn from it (:func:`.twins.random_twin`) and none
-    of the block's keys are read; the conditioning embeddings stay pretrained.
+    of the block's keys are read; the conditioning embeddings stay pretrained. Every layer
+    of a backbone, the bypass included, gets the same embeddings (``embed_init``,
+    ``pos_init``) for its input adapter.
     """
-    backbone, block_name, random = parse_layer_name(layer_name)
-    spec = backbone_spec(backbone)
+    name = parse_layer_name(layer_name)
+    spec = backbone_spec(name.backbone)
     grid = check_grid(grid)
     timestep = check_timestep(timestep)
-    if random and not isinstance(twin_rng, np.random.Generator):
+    if name.random and not isinstance(twin_rng, np.random.Generator):
         raise ConfigError(f"{layer_name!r} is a random twin: pass twin_rng, a "
                           f"numpy.random.Generator, got {type(twin_rng).__name__}")
     import torch
 
     from .conditioning import (
         TokenBlock,
+        TokenStack,
         cogvideox_conditioning,
         hunyuan_conditioning,
         videomae_conditioning,
@@ -350,20 +358,12 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
     config = read_config(folder)
     check_model_type(spec, config, folder)
     valid = blocks_from_config(spec, config)
-    if block_name not in valid:
-        raise UnknownLayerError(f"{spec.name} has no block {block_name!r} in {folder}; "
+    if name.block != BYPASS and name.block not in valid:
+        raise UnknownLayerError(f"{spec.name} has no block {name.block!r} in {folder}; "
                                 f"valid: {compact_blocks(valid)}")
     ckpt = Checkpoint.open(folder)
     model = build_meta_model(spec, config, folder)
-    block = model.get_submodule(block_name)
     keys_read: list[str] = []
-    if random:
-        random_twin(block, twin_rng)
-    else:
-        prefix, mapping = _key_map(spec, block_name, ckpt)
-        _read_into(block, mapping, ckpt, prefix.rstrip("."), dtype=torch_dtype,
-                   device=torch_device)
-        keys_read += list(mapping)
     for prefix in conditioning_prefixes(spec, config):
         sub = model.get_submodule(prefix.rstrip("."))
         mapping = {k: k[len(prefix):] for k in ckpt.keys_under(prefix)}
@@ -371,23 +371,54 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
         keys_read += list(mapping)
     width = _width(spec, config)
     if spec.family == "cogvideox":
-        cond, kind = cogvideox_conditioning(model, config, grid, timestep, width), "cogvideox"
+        cond = cogvideox_conditioning(model, config, grid, timestep, width)
     elif spec.family == "hunyuanvideo":
         cond = hunyuan_conditioning(model, config, grid, timestep, width)
-        kind = "hunyuan-single" if block_name.startswith("single_") else "hunyuan-dual"
     else:
-        cond, kind = videomae_conditioning(), "videomae"
-    meta_left = [n for n, t in (*block.named_parameters(), *block.named_buffers())
-                 if t.device.type == "meta"]
-    if meta_left:
-        raise CorruptFileError(f"{folder}: block {block_name} still has unloaded tensors "
-                               f"{meta_left[:3]} after reading its keys")
-    info = {"backbone": spec.name, "block": block_name, "random_twin": random,
+        cond = videomae_conditioning()
+    info = {"backbone": spec.name, "block": name.block, "random_twin": name.random,
             "weights": str(folder), "layout": ckpt.layout, "device": str(torch_device)}
-    return TokenBlock(layer_name, kind, block, cond, grid=grid, width=width,
-                      dtype=torch_dtype, device=torch_device, keys_read=keys_read,
-                      files_read=ckpt.files_for(keys_read), embed_init=_embed_init(spec, model),
-                      info=info)
+    embed_init = _embed_init(spec, model)
+    if name.block == BYPASS:
+        names = []
+    elif name.variant == PREFIX_SUFFIX:
+        names = prefix_blocks(name.block, valid)
+    else:
+        names = [name.block]
+    blocks = []
+    for block_name in names:
+        block = model.get_submodule(block_name)
+        block_keys: list[str] = []
+        if name.random:
+            random_twin(block, twin_rng)
+        else:
+            prefix, mapping = _key_map(spec, block_name, ckpt)
+            _read_into(block, mapping, ckpt, prefix.rstrip("."), dtype=torch_dtype,
+                       device=torch_device)
+            block_keys = list(mapping)
+        meta_left = [n for n, t in (*block.named_parameters(), *block.named_buffers())
+                     if t.device.type == "meta"]
+        if meta_left:
+            raise CorruptFileError(f"{folder}: block {block_name} still has unloaded tensors "
+                                   f"{meta_left[:3]} after reading its keys")
+        kind = _block_kind(spec, block_name)
+        blocks.append(TokenBlock(
+            layer_name if len(names) == 1 and name.variant != PREFIX_SUFFIX
+            else f"{spec.name}:{block_name}", kind, block, cond, grid=grid, width=width,
+            dtype=torch_dtype, device=torch_device, keys_read=block_keys + keys_read,
+            files_read=ckpt.files_for(block_keys + keys_read), embed_init=embed_init,
+            info={**info, "block": block_name}))
+    if len(blocks) == 1 and name.variant != PREFIX_SUFFIX:
+        return blocks[0]
+    return TokenStack(layer_name, blocks, cond, grid=grid, width=width, dtype=torch_dtype,
+                      embed_init=embed_init, keys_read=keys_read,
+                      files_read=ckpt.files_for(keys_read), info=info)
+
+
+def _block_kind(spec: BackboneSpec, block_name: str) -> str:
+    if spec.family == "hunyuanvideo":
+        return "hunyuan-single" if block_name.startswith("single_") else "hunyuan-dual"
+    return spec.family
 
 
 def _width(spec: BackboneSpec, config: dict) -> int:
