@@ -114,7 +114,9 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                                               or step == step_budget):
                 progress(int(active.sum()) * (step - reported_step))
                 reported_step = step
-        if health is not None:
+        # Health points are reached at a step (env-step budget) or at an episode's end.
+        if health is not None and (finished if step_budget is None
+                                   else step >= health.next_step):
             used = (np.full(n, step) if step_budget is not None
                     else np.array([len(r["returns"]) for r in records]))
             due = health.due(used, training)

@@ -130,6 +130,12 @@ class HealthRecorder:
         self.norm_sum[ok] += norms[ok]
         self.norm_count[ok] += 1
 
+    @property
+    def next_step(self) -> int:
+        """The smallest budget point some seed has still to reach (no point left: never)."""
+        pending = self.next[self.next < len(self.targets)]
+        return self.targets[int(pending.min())] if pending.size else np.iinfo(np.int64).max
+
     def due(self, progress: np.ndarray, live: np.ndarray) -> np.ndarray:
         """Seeds whose budget used (env steps or episodes, (S,)) reached their next point."""
         idx = np.minimum(self.next, len(self.targets) - 1)

@@ -31,8 +31,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -62,11 +63,11 @@ DEFAULT_SEEDS = tuple(range(10))
 DEFAULT_BACKBONE = "tiny-video"
 #: The study's DQN: one budget in env steps for every layer and task, frozen input
 #: adapters (every layer reads the observation as it is, a video block through its model's
-#: own patch embedding, so each observation is encoded once), batch 32 and an early start;
-#: every other setting is the project default. See docs/study.md for how the budget was
-#: chosen.
+#: own patch embedding, so each observation is encoded once), a LayerNorm in the head (no
+#: saturation; docs/token-adapters.md, round 2), batch 32 and an early start; every other
+#: setting is the project default. See docs/study.md for how the budget was chosen.
 STUDY_CONFIG = DQNConfig(env_steps=20_000, batch_size=32, learning_starts=250,
-                         eps_decay_steps=1500, adapter="none")
+                         eps_decay_steps=1500, adapter="none", head_norm="layer")
 DEFAULT_DATASET_STEPS = 2000
 #: Episodes per policy when measuring a task's random and reference returns.
 TASK_EPISODES = 1000
@@ -180,10 +181,18 @@ def analyse_tasks(plan: StudyPlan, *, workers: int | None = None,
     if workers == 1:
         return {env.name: analyse_task(plan, env, quiet) for env in plan.envs}
     uses_torch = any(needs_torch(n) for n in plan.layer_names())
+    start = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
                              initializer=_one_thread, initargs=(uses_torch,)) as pool:
-        futures = {env.name: pool.submit(analyse_task, plan, env) for env in plan.envs}
-        return {name: future.result() for name, future in futures.items()}
+        futures = {pool.submit(analyse_task, plan, env): env.name for env in plan.envs}
+        selected = {}
+        for future in as_completed(futures):
+            selected[futures[future]] = future.result()
+            if not quiet:
+                print(f"[study] analysis on {futures[future]} done after "
+                      f"{time.perf_counter() - start:.0f} s; selected "
+                      f"{selected[futures[future]]}", file=sys.stderr)
+    return {env.name: selected[env.name] for env in plan.envs}
 
 
 def _one_thread(uses_torch: bool) -> None:

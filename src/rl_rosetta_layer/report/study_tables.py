@@ -126,8 +126,8 @@ def twin_rows(data: StudyData, rng: np.random.Generator) -> list[dict]:
         twins = [twin_of(b) for b in blocks]
         x = np.stack([data.matrix(env, blocks, normalised=norm).mean(axis=1),
                       data.matrix(env, twins, normalised=norm).mean(axis=1)], axis=1)
-        rows.append(pair_row(data, env, x, f"mean of {len(blocks)} pretrained blocks",
-                             "mean of their twins", "pooled", blocks + twins, rng))
+        rows.append(pair_row(data, env, x, f"all {len(blocks)} blocks (mean)",
+                             "their twins (mean)", "pooled", blocks + twins, rng))
     return decide(data, rows)
 
 

@@ -70,13 +70,14 @@ def _setup(data, plan: Mapping) -> str:
         f"the same {'Double ' if cfg.get('double_dqn', True) else ''}DQN through it on "
         f"{envs}: {adapter}, the block frozen, then its output tokens read by "
         f"{readout_text}, and {head}; the read-out and head train. The layers: "
-        f"{kinds['pretrained']} pretrained blocks, their {kinds['twin']} random-initialised "
-        f"twins (same architecture, fresh weights), {kinds['prefix']} stacks of the model's "
-        f"blocks 0..k (its own intermediate representation), {kinds['control']} controls "
-        f"(the bypass: the same adapters with no block; a numpy layer trained by the torch "
-        f"learner), {kinds['synthetic']} synthetic candidates and {kinds['baseline']} "
-        f"baselines (numpy layers keep their own input adapter setting and the same head), "
-        f"each with {len(seeds)} seeds ({_seed_text(seeds)}) and the "
+        f"{_n(kinds['pretrained'], 'pretrained block')}, their "
+        f"{_n(kinds['twin'], 'random-initialised twin')} (same architecture, fresh weights), "
+        f"{_n(kinds['prefix'], 'stack')} of the model's blocks 0..k (its own intermediate "
+        f"representation), {_n(kinds['control'], 'control')} (the bypass: the same adapters "
+        f"with no block; a numpy layer trained by the torch learner), "
+        f"{_n(kinds['synthetic'], 'synthetic candidate')} and "
+        f"{_n(kinds['baseline'], 'baseline')} (numpy layers get the same input setting and "
+        f"the same head), each with {len(seeds)} seeds ({_seed_text(seeds)}) and the "
         f"same budget of {budget} per run (batch {cfg.get('batch_size', '?')}, an update "
         f"every {cfg.get('train_every', '?')} steps). The final return of a run is the mean "
         f"return of its last 50 episodes. Before RL, the analysis scored every frozen layer "
@@ -93,6 +94,10 @@ def _setup(data, plan: Mapping) -> str:
         f"the achievable); otherwise the comparison is inconclusive. A comparison with a "
         f"run flagged by the health check (constant greedy policy or saturated head) is "
         f"reported as flagged, never as a result. {_power(len(seeds), len(data.envs))}")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _seed_text(seeds) -> str:
@@ -189,9 +194,10 @@ def _controls(ans: Mapping) -> str:
     if not health["recorded"]:
         text.append("Run health was not recorded for these runs (made before it existed).")
     else:
+        where = [f"{e}: {short_name(n)}" for e, _, n in
+                 (x.partition(": ") for x in health["flagged_layers"])]
         text.append(f"Of {health['runs']} runs, {health['runs_flagged']} were flagged by the "
-                    f"health check" + (f" ({', '.join(health['flagged_layers'])})"
-                                       if health["flagged_layers"] else "") + ".")
+                    f"health check" + (f" ({', '.join(where)})" if where else "") + ".")
     table = [{"task": r["env"], "control": r["control"], "layer": short_name(r["layer"]),
               "reference": short_name(r["reference"]) if r["reference"] else "",
               "value": _f(r["value"], "+.3f"),
