@@ -95,6 +95,42 @@ def test_train_writes_seed_compatible_files(outputs):
     assert len([p for p in (out / "runs").iterdir() if (p / "config.json").is_file()]) == 4
 
 
+def test_train_records_every_runs_health(outputs):
+    out, _ = outputs
+    runs = rows(out / "experiment_runs.csv")
+    assert {(r["layer"], r["seed"]) for r in runs} == {
+        (layer, seed) for layer in ("structured_mid", "random_wide") for seed in ("0", "1")}
+    assert all(r["status"] == "ok" and float(r["q_spread"]) >= 0 for r in runs)
+    summary = rows(out / "experiment_summary.csv")
+    assert header(out / "experiment_summary.csv")[-2:] == ["runs_flagged", "flags"]
+    for row in summary:
+        flagged = [r for r in runs if r["layer"] == row["layer"] and r["flags"]]
+        assert int(row["runs_flagged"]) == len(flagged)
+    import json
+
+    metrics = [json.loads(p.read_text()) for p in (out / "runs").glob("*/metrics.json")]
+    assert all(len(m["health"]) == 4 and isinstance(m["flags"], list) for m in metrics)
+    assert [p["budget_used"] for p in metrics[0]["health"]] == [2, 3, 4, 5]   # of 5 episodes
+
+
+def test_flagged_runs_are_named_under_the_tables(tmp_path):
+    from rl_rosetta_layer.report.export import export_summary_table
+    from rl_rosetta_layer.report.statistics import flagged_layers
+
+    (tmp_path / "experiment_summary.csv").write_text(
+        "layer,mean_last_50,std_last_50,mean_auc,runs_flagged,flags\n"
+        "structured_mid,0.5,0.1,0.4,0,\n"
+        "random_wide,-0.5,0.1,-0.4,2,constant_policy x2; saturated_head x1\n")
+    text = export_summary_table(tmp_path).read_text()
+    assert "Flagged by the run-health check" in text
+    assert "random_wide: 2 run(s), constant_policy x2; saturated_head x1" in text
+    assert "structured_mid:" not in text
+    (tmp_path / "experiment_runs.csv").write_text(
+        "layer,seed,status,flags\nrandom_wide,0,ok,constant_policy;saturated_head\n"
+        "random_wide,1,ok,\nstructured_mid,0,ok,\n")
+    assert flagged_layers(tmp_path) == {"random_wide": ["constant_policy", "saturated_head"]}
+
+
 def test_report_writes_summary_table(outputs):
     out, logs = outputs
     assert logs["report"] == 0

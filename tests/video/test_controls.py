@@ -1,8 +1,8 @@
 """The video pathway's positive controls, through the same training code the study runs.
 
-Fast: the adapters as first shipped (mean over tokens) come out flagged by the run-health
-check, and the chosen ones (per-token LayerNorm and projection) do not, on the same short
-run. Slow (``pytest -m slow``): with the block bypassed, the token adapters learn catch as
+Fast: the read-out as first shipped (mean over tokens) comes out flagged by the run-health
+check, and the chosen one (per-token LayerNorm and projection) does not, on the same short
+run with the study's head. Slow (``pytest -m slow``): with the block bypassed, the token adapters learn catch as
 well as the numpy ``identity`` layer at the same budget, and the grid about as badly.
 """
 
@@ -25,7 +25,7 @@ BYPASS = "tiny-video:bypass"
 def train(layer_name, env_name, steps, seeds, readout="project"):
     env = EnvSpec(env_name)
     config = DQNConfig(env_steps=steps, batch_size=32, learning_starts=250,
-                       eps_decay_steps=1500, adapter="none")
+                       eps_decay_steps=1500, adapter="none", head_norm="layer")
     layer = build_layers([layer_name], env.observations(), None,
                          VideoSettings(readout=readout))[layer_name]
     return train_lockstep(env.make(len(seeds)), layer, seeds, config,

@@ -47,7 +47,16 @@ def tokens(shape, seed=0):
 def record_block(model, block_name, run, edit_kwargs=None):
     """Run ``run()`` and return (input hidden states, output hidden states) of the block;
     ``edit_kwargs`` may change the block's keyword inputs on the way in."""
-    block = model.get_submodule(block_name)
+    return record_stack(model, block_name, block_name, run, edit_kwargs)
+
+
+class _Stop(Exception):
+    """Raised by a hook to end a full-model forward once what it needs is recorded."""
+
+
+def record_stack(model, first, last, run, edit_kwargs=None):
+    """(input of block ``first``, output of block ``last``) in one full forward, which
+    stops there; ``edit_kwargs`` may change block ``first``'s keyword inputs."""
     seen = {}
 
     def pre(module, args, kwargs):
@@ -58,12 +67,15 @@ def record_block(model, block_name, run, edit_kwargs=None):
 
     def post(module, args, kwargs, out):
         seen["out"] = out[0]
+        raise _Stop
 
-    handles = [block.register_forward_pre_hook(pre, with_kwargs=True),
-               block.register_forward_hook(post, with_kwargs=True)]
+    handles = [model.get_submodule(first).register_forward_pre_hook(pre, with_kwargs=True),
+               model.get_submodule(last).register_forward_hook(post, with_kwargs=True)]
     try:
         with torch.no_grad():
             run()
+    except _Stop:
+        pass
     finally:
         for h in handles:
             h.remove()
@@ -171,37 +183,6 @@ def test_videomae_layer_equals_layer_in_full_model(tiny_checkpoints, layer):
     # the checkpoint is a pre-training one: prefixed keys, q_bias / v_bias stored
     assert f"videomae.encoder.layer.{layer}.attention.attention.q_bias" in block.keys_read
     assert block.pos_init is None and block.embed_init is None
-
-
-class _Stop(Exception):
-    """Raised by a hook to end a full-model forward once what it needs is recorded."""
-
-
-def record_stack(model, first, last, run, edit_kwargs=None):
-    """(input of block ``first``, output of block ``last``) in one full forward."""
-    seen = {}
-
-    def pre(module, args, kwargs):
-        if edit_kwargs is not None:
-            kwargs = edit_kwargs(dict(kwargs))
-        seen["in"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
-        return args, kwargs
-
-    def post(module, args, kwargs, out):
-        seen["out"] = out[0]
-        raise _Stop
-
-    handles = [model.get_submodule(first).register_forward_pre_hook(pre, with_kwargs=True),
-               model.get_submodule(last).register_forward_hook(post, with_kwargs=True)]
-    try:
-        with torch.no_grad():
-            run()
-    except _Stop:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    return seen["in"], seen["out"]
 
 
 @pytest.mark.parametrize("name, last, grid", [

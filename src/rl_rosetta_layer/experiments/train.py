@@ -150,7 +150,7 @@ def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: 
 
 # ---- sweeps
 RUNS_COLUMNS = ("run_id", "layer", "seed", "status", "episodes", "env_steps", "mean_last_50",
-                "mean_auc", "success_last_50", "error")
+                "mean_auc", "success_last_50", "error", "flags")
 
 
 def sweep_dir(out_dir: Path, sweep: Sweep) -> Path:
@@ -160,8 +160,8 @@ def sweep_dir(out_dir: Path, sweep: Sweep) -> Path:
 def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult]) -> Path:
     """Tables of one sweep under ``out_dir/sweeps/<name>/``; returns that folder.
 
-    ``runs.csv`` has one row per run (its varied settings after ``seed``), ``returns.csv``
-    one per episode. A sweep whose runs share env and config also gets the seed's
+    ``runs.csv`` has one row per run (its varied settings after ``seed``; ``flags`` are the
+    run-health check's, ';'-joined), ``returns.csv`` one per episode. A sweep whose runs share env and config also gets the seed's
     ``experiment_returns.csv`` and ``experiment_summary.csv`` there (``rosetta report
     --output-dir`` that folder reads them).
     """
@@ -169,7 +169,7 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
     columns = RUNS_COLUMNS[:3] + sweep.varied + RUNS_COLUMNS[3:]
     rows = []
     for spec, r in zip(sweep.specs, results):
-        m = run_metrics(r)
+        m = {**run_metrics(r), "flags": ";".join(r.flags)}
         rows.append({"run_id": spec.run_id, "layer": spec.layer, "seed": spec.seed,
                      **sweep.point(spec),
                      **{k: ("" if m[k] is None else m[k]) for k in RUNS_COLUMNS[3:]}})
