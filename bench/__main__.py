@@ -4,8 +4,10 @@ Without names every script runs, in the order of :data:`ORDER` and then any othe
 ``bench/*.py`` (so scripts added later are picked up). Each runs in its own process (so
 thread settings and imports never leak from one to the next), with its output shown as it
 comes; at the end a table gives each script's exit status, seconds and headline (its last
-line). ``--quick`` passes ``--quick`` (tiny sizes) to the scripts that take it; arguments
-after ``--`` go to every selected script. The exit status is 1 if any script failed.
+line). ``--quick`` passes ``--quick`` (tiny sizes: the whole suite in a minute or two) to
+every script, so each script must take it (``tests/bench`` checks that); arguments after
+``--`` go to every selected script. A script that needs something absent (an extra, a GPU)
+says it is skipped and why, and exits 0. The exit status is 1 if any script failed.
 """
 
 from __future__ import annotations
@@ -43,13 +45,6 @@ def describe(path: Path) -> str:
     return " ".join(doc.strip().split("\n\n")[0].split()) if doc else ""
 
 
-def takes_quick(path: Path) -> bool:
-    try:
-        return '"--quick"' in path.read_text()
-    except OSError:
-        return False
-
-
 def run_one(path: Path, args: list[str]) -> tuple[int, float, str]:
     """Run one script, echoing its output; return (exit status, seconds, last line)."""
     env = dict(os.environ)
@@ -83,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="scripts to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the scripts and exit")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, for the scripts that take --quick")
+                        help="tiny sizes (a smoke test of every script, a minute or two)")
     args = parser.parse_args(argv)
     if args.list:
         width = max(len(n) for n in available)
@@ -96,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"{', '.join(available)}")
     selected = args.names or list(available)
     summary = []
+    start = time.perf_counter()
     for name in selected:
         path = available[name]
-        extra = (["--quick"] if args.quick and takes_quick(path) else []) + passthrough
+        extra = (["--quick"] if args.quick else []) + passthrough
         print(f"\n{'=' * 20} {name}: python {path.relative_to(ROOT)} {' '.join(extra)}".rstrip())
         print(flush=True)
         rc, seconds, last = run_one(path, extra)
@@ -107,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rc, seconds, last in summary:
         status = "ok" if rc == 0 else f"FAILED (exit {rc})"
         print(f"{name:<18} {status:<16} {seconds:7.1f} s  {last}")
+    print(f"{len(summary)} script(s) in {time.perf_counter() - start:.1f} s")
     return 0 if all(rc == 0 for _, rc, _, _ in summary) else 1
 
 

@@ -26,6 +26,7 @@ The temporary checkpoint is deleted at the end, also on error. Ends with ``BLOCK
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -184,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         request = json.loads(sys.stdin.readline())
         print(json.dumps(measure(request["folder"], request["layer"],
                                  tuple(request["grid"]), request["dtype"])))
+        return 0
+    missing = [m for m in ("torch", "diffusers", "safetensors")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"{', '.join(missing)} not installed: pip install -e '.[video]'")
+        print(f"BLOCK MEMORY: skipped ({', '.join(missing)} not installed)")
         return 0
     grid = tuple(int(g) for g in args.grid.split(","))
     config = dict(QUICK_CONFIG if args.quick else CONFIG_2B)

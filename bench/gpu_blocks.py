@@ -3,15 +3,16 @@ of the GPU's bf16 peak, and one full agent update with such a block.
 
     python -m bench gpu_blocks               # or: python bench/gpu_blocks.py
     python bench/gpu_blocks.py --device cpu --tiny    # the same code path, tiny blocks, CPU
+    python bench/gpu_blocks.py --quick    # tiny blocks on the GPU (a smoke test; no GPU: skip)
 
 Blocks (diffusers 0.42, random weights, real sizes from the released configs):
 
 - ``cogvideox-2b``: ``CogVideoXBlock`` (30 heads x 64 = 1920, time embedding 512,
   attention bias, no rotary embedding), zero text tokens.
 - ``hunyuanvideo-single``: ``HunyuanVideoSingleTransformerBlock`` (24 heads x 128 = 3072,
-  MLP ratio 4, RMS qk-norm), one dummy text token (zero text tokens crash it; see
-  shared/spec/video-backbones.md), no rotary embedding and no attention mask (neither
-  changes the count of matrix products).
+  MLP ratio 4, RMS qk-norm), one dummy text token (zero text tokens crash it: the block
+  slices its output with ``x[:, :-0]``, which is empty), no rotary embedding and no
+  attention mask (neither changes the count of matrix products).
 
 Input: batch 64 x 16 tokens, bfloat16, a timestep embedding of batch one (it broadcasts).
 Forward + gradient with respect to the input (weights frozen), timed with CUDA events after
@@ -272,6 +273,8 @@ def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     parser.add_argument("--tiny", action="store_true", help="tiny blocks (a smoke test)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the same as --tiny (what `python -m bench --quick` passes)")
     parser.add_argument("--blocks", default=",".join(BLOCKS), help="comma list of blocks")
     parser.add_argument("--agent-block", default="cogvideox-2b",
                         help="block used in the agent update ('' to skip)")
@@ -280,6 +283,7 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help="bf16 peak of this GPU, TFLOP/s (default: from its name)")
     args = parser.parse_args(argv)
+    args.tiny = args.tiny or args.quick
     names = [b for b in args.blocks.split(",") if b]
     unknown = sorted(set(names + ([args.agent_block] if args.agent_block else [])) - set(BLOCKS))
     if unknown:
@@ -310,8 +314,9 @@ def _main(argv: list[str] | None) -> int:
         print(f"GPU: {gpu}, torch {torch.__version__} (CUDA {torch.version.cuda}), "
               f"diffusers {diffusers.__version__}")
         peak = args.peak_tflops or peak_for(gpu)
-        measured = matmul_tflops(torch, timer, device, 8192)
-        print(f"bf16 matmul 8192^3 measured: {measured:.0f} TFLOP/s; data-sheet dense bf16 "
+        measured = matmul_tflops(torch, timer, device, 1024 if args.tiny else 8192)
+        print(f"bf16 matmul {1024 if args.tiny else 8192}^3 measured: {measured:.0f} TFLOP/s; "
+              f"data-sheet dense bf16 "
               f"peak: {'unknown (using the measured matmul)' if peak is None else peak}")
         peak = peak or measured
     else:

@@ -15,6 +15,8 @@ the floors that trained returns are read against.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 import time
 
 import numpy as np
@@ -74,12 +76,17 @@ def random_returns(name: str, episodes: int, actions=None, num_envs: int = 8):
     return kept[:, 0].mean(), kept[:, 1].mean(), kept[:, 2].mean()
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps and episodes")
     args = ap.parse_args(argv)
     steps, episodes = (400, 40) if args.quick else (4000, 400)
     print_machine()
+    missing = [m for m in ("gymnasium", "minigrid") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"{' and '.join(missing)} not installed: pip install -e '.[gym]'")
+        print(f"GYM ENVS: skipped ({' and '.join(missing)} not installed)")
+        return 0
     rows, ret_rows = [], []
     with one_thread():
         for name in ENVS:
@@ -99,9 +106,10 @@ def main(argv=None) -> None:
     print("\nUniform random policy")
     print_table(["env", "actions", "episodes", "mean return", "success", "mean length"],
                 ret_rows)
-    print(f"\nheadline: adapter {rows[0][2]} env steps/s on {rows[0][0]} "
+    print(f"\nGYM ENVS: adapter {rows[0][2]} env steps/s on {rows[0][0]} "
           f"({rows[0][4]}x the raw environment)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

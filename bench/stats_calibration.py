@@ -8,13 +8,16 @@
 2. Coverage of 95 % bootstrap CIs of a known mean / IQM at 10 seeds for each
    method (target 92-98 %), plus a stratified case and other seed counts.
 
-Usage: PYTHONPATH=src python bench/stats_calibration.py [--sims N] [--seed S]
-Prints tables and a final headline line starting with CALIBRATION.
+Usage: PYTHONPATH=src python bench/stats_calibration.py [--sims N] [--seed S] [--quick]
+Prints tables and a final headline line starting with STATS CALIBRATION. ``--quick`` (100
+simulations per cell, 10 end to end) checks the code path; its rates are too noisy for the
+bands.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -99,7 +102,7 @@ def seeds_table(rng, sims):
     ]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--sims", type=int, default=4000, help="simulated data sets per cell (default 4000)"
@@ -111,7 +114,11 @@ def main() -> None:
         help="end-to-end compare_to_selected runs (default 1000)",
     )
     ap.add_argument("--seed", type=int, default=20240601)
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true",
+                    help="100 simulations per cell, 10 end to end (code path only)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sims, args.e2e_sims = 100, 10
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
     se_p = np.sqrt(ALPHA * (1 - ALPHA) / args.sims)
@@ -172,15 +179,17 @@ def main() -> None:
     ]
     print(f"\n   ({time.time() - t0:.0f} s)")
     print(
-        f"CALIBRATION n=10 normal: null rejection sign-flip {100 * n10[2]:.1f}%, Wilcoxon "
+        f"STATS CALIBRATION: n=10 normal: null rejection sign-flip {100 * n10[2]:.1f}%, Wilcoxon "
         f"{100 * n10[3]:.1f}% "
         f"(band 3-7%: {'PASS' if tests_ok else 'FAIL'}); 95% CI coverage, default "
         f"'{stats.DEFAULT_METHOD}': "
         + ", ".join(f"{k} {100 * v:.1f}%" for k, v in dflt.items())
         + f" (band 92-98%: {'PASS' if cov_ok else 'FAIL'})"
         + (f"; outside the band for the mean: {', '.join(misses)}" if misses else "")
+        + (" (quick: too few simulations for the bands)" if args.quick else "")
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

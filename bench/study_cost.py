@@ -1,7 +1,7 @@
 """What the default ``rosetta study`` costs, where the time goes, and what it took.
 
     python -m bench study_cost              # or: python bench/study_cost.py
-    python bench/study_cost.py --quick      # 1,000-step runs instead of the study's budget
+    python bench/study_cost.py --quick      # warm-up + 100 env steps per run, first task only
     python bench/study_cost.py --measured outputs/tiny-video    # also: what a study took
 
 Times (CPU time of this thread, one thread) (1) the per-step pieces of a tiny-video run:
@@ -100,7 +100,8 @@ def blocks_of(name: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000-step runs, fewer repeats")
+    parser.add_argument("--quick", action="store_true",
+                        help="runs of warm-up + 100 env steps, first task only, fewer repeats")
     parser.add_argument("--workers", type=int, default=2, help="workers of the projection")
     parser.add_argument("--measured", type=Path, default=None, metavar="DIR",
                         help="a study folder whose study_run.json to report")
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import torch  # noqa: F401 - needed, and imported before one_thread() limits it
     except ImportError:
-        print("study_cost needs the video extra (torch); skipped")
+        print("study_cost needs the video extra (torch): pip install -e '.[video]'")
+        print("STUDY COST: skipped (torch not installed)")
         return 0
     with one_thread():
         print_machine()
@@ -125,19 +127,24 @@ def _measure(args) -> int:
     from rl_rosetta_layer.layers.registry import expand_layer_names
 
     print("\n### Per-step pieces of a tiny-video run, CPU ms per call\n")
-    print_table(["what", "ms"], time_pieces(100 if args.quick else 400))
-    config = replace(STUDY_CONFIG, env_steps=1000) if args.quick else STUDY_CONFIG
-    one = {(env, n): time_run(n, env, config) for env in DEFAULT_ENVS for n in TIMED}
-    two = {(env, n): time_run(n, env, config, 2) for env in DEFAULT_ENVS for n in TIMED}
+    print_table(["what", "ms"], time_pieces(20 if args.quick else 400))
+    # --quick: the first task only (standing in for all), 100 env steps after the warm-up
+    envs = DEFAULT_ENVS[:1] if args.quick else DEFAULT_ENVS
+    config = replace(STUDY_CONFIG, env_steps=STUDY_CONFIG.learning_starts + 100) \
+        if args.quick else STUDY_CONFIG
+    one = {(env, n): time_run(n, env, config) for env in envs for n in TIMED}
+    two = {(env, n): time_run(n, env, config, 2) for env in envs for n in TIMED}
     print(f"\n### One unit of the study's budget ({config.env_steps} env steps, batch "
           f"{config.batch_size}), CPU seconds: one seed / two seeds in lockstep\n")
     print_table(["task", *TIMED], [(env, *(f"{one[(env, n)]:.1f} / {two[(env, n)]:.1f}"
-                                           for n in TIMED)) for env in DEFAULT_ENVS])
+                                           for n in TIMED)) for env in envs])
     layers = expand_layer_names(DEFAULT_LAYERS, backbone="tiny-video")
     seeds = len(DEFAULT_SEEDS)
 
     def unit(env: str, name: str) -> float:
         """Projected CPU seconds of ``name``'s seeds in lockstep on ``env``."""
+        env = env if env in envs else envs[0]
+
         def cost(timed: str) -> float:
             per_seed = max(two[(env, timed)] - one[(env, timed)], 0.0)
             return max(one[(env, timed)] - per_seed, 0.0) + seeds * per_seed
@@ -166,7 +173,8 @@ def _measure(args) -> int:
         else:
             measured = f"; measured: no {path}"
     print(f"\nSTUDY COST: default study projected {minutes:.1f} min of RL on {args.workers} "
-          f"workers{' (quick budget)' if args.quick else ''}{measured}")
+          f"workers{f' (quick: {envs[0]} only, tiny budget)' if args.quick else ''}"
+          f"{measured}")
     return 0
 
 

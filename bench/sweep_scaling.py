@@ -1,6 +1,7 @@
 """Sweep scaling: 1 vs 2 local workers, and Ray against local workers, on one 12-run sweep.
 
     python bench/sweep_scaling.py [--episodes 120] [--repeat 2] [--no-ray]
+    python bench/sweep_scaling.py --quick   # 5 episodes, one round, local workers only
 
 The sweep is the seed's comparison (4 candidate layers x 3 seeds, 8x8 grid, default DQN)
 with a shorter budget. Each mode runs ``rosetta sweep`` as its own process into a fresh
@@ -73,7 +74,7 @@ def _spin(n: int) -> int:
     return s
 
 
-def machine_ceiling(n: int = 15_000_000) -> float:
+def machine_ceiling(n: int) -> float:
     """Speedup of 2 processes over 1 on a trivially parallel pure-Python loop, right now:
     what this machine (and whatever else runs on it) allows any 2-worker job."""
     ctx = multiprocessing.get_context("spawn")
@@ -108,13 +109,23 @@ def stop_ray() -> None:
         subprocess.run([ray, "stop", "--force"], env=ENV, capture_output=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=120, help="episodes per run")
     parser.add_argument("--repeat", type=int, default=2,
                         help="rounds over all modes; the best of each is reported")
     parser.add_argument("--no-ray", action="store_true", help="local workers only")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="5 episodes per run, one round, local workers only")
+    parser.add_argument("--ceiling-steps", type=int, default=15_000_000,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.episodes, args.repeat, args.ceiling_steps = 5, 1, 1_000_000
+        if not args.no_ray:
+            print("--quick: Ray modes skipped (starting Ray takes longer than the whole "
+                  "quick suite)")
+        args.no_ray = True
     try:
         import ray  # noqa: F401
         have_ray = not args.no_ray
@@ -135,7 +146,7 @@ def main() -> None:
         ceilings: list[float] = []
         reference = None
         for _ in range(args.repeat):
-            ceilings.append(machine_ceiling())
+            ceilings.append(machine_ceiling(args.ceiling_steps))
             for mode, extra in modes.items():
                 out = tmp / mode.replace(" ", "_").replace("(", "").replace(")", "")
                 times[mode].append(sweep(path, out, *extra))
@@ -174,7 +185,7 @@ def main() -> None:
     print(f"machine's own 2-process ceiling on a pure-Python loop, each round: "
           f"{', '.join(f'{c:.2f}x' for c in ceilings)}")
     speedup = one / best["local x2"]
-    line = (f"\n2 workers {speedup:.2f}x faster than 1 (target >= 1.8x: "
+    line = (f"\nSWEEP SCALING: 2 workers {speedup:.2f}x faster than 1 (target >= 1.8x: "
             f"{'met' if speedup >= 1.8 else 'MISSED'})")
     for mode in ("ray (own instance)", "ray (running)"):
         if mode in best:
@@ -182,8 +193,9 @@ def main() -> None:
             line += (f"; {mode} {100 * (ratio - 1):+.0f} % vs local x2 (target within 20 %: "
                      f"{'met' if ratio <= 1.2 else 'MISSED'})")
     line += f"; outputs identical: {all(same.values())}"
-    print(line)
+    print(line + (" (quick: too short to time)" if args.quick else ""))
+    return 0 if all(same.values()) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,13 +1,29 @@
-"""Shared test setup: one BLAS thread.
+"""Shared test setup: one BLAS thread; no collection of the torch modules without torch.
 
 With several OpenBLAS threads on a machine whose cores are busy (two slow cores shared with
 another job), small matrix products can run 30-50x slower while threads spin. The package's
 training runner already limits BLAS to one thread per worker; tests do the same for
 everything they run in-process (subprocesses get OPENBLAS_NUM_THREADS=1 in tests/test_cli.py).
+
+``--doctest-modules`` imports every module under ``src/rl_rosetta_layer``; the ``video``
+package's modules import torch (the ``video`` extra), so without torch they are left out of
+collection (their tests under tests/video/ skip themselves with ``pytest.importorskip``).
+This conftest is loaded for the default test paths, so it adds the ignore to the options.
 """
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_limits
+
+VIDEO_MODULES = Path(__file__).resolve().parents[1] / "src" / "rl_rosetta_layer" / "video"
+
+
+def pytest_configure(config):
+    if importlib.util.find_spec("torch") is None:
+        config.option.ignore_glob = [*(config.option.ignore_glob or []),
+                                     str(VIDEO_MODULES / "*.py")]
 
 
 @pytest.fixture(autouse=True, scope="session")

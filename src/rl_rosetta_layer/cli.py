@@ -1,7 +1,8 @@
 """The ``rosetta`` command: analyze | train | report | paper | run | sweep | pretrain | study.
 
 Bad input prints one line (``rosetta: error: ...``) and exits with status 2; nothing
-already written is changed.
+already written is changed. A command some of whose runs raised exits with 3 (and writes no
+table when all did), one whose runs only diverged with 4; an interrupt exits with 130.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .agent.config import DQNConfig
 from .envs.registry import ENV_NAMES
 from .errors import RosettaError
 from .experiments.sweep_cli import parse_bool as _bool
+from .io import check_writable
 
 DEFAULT_OUT = "outputs"
 ENV_HELP = ", ".join(ENV_NAMES)
@@ -91,11 +93,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _analysis_args(p: argparse.ArgumentParser) -> None:
+def _analysis_args(p: argparse.ArgumentParser, only: bool = False) -> None:
+    """Flags of the layer analysis; ``only``: the command does nothing else, so --layers
+    is accepted for --analysis-layers (``run`` keeps --layers for the trained layers)."""
     p.add_argument("--dataset-steps", type=_positive_int, default=8000,
                    help="random-policy transitions to collect")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the dataset")
-    p.add_argument("--analysis-layers", default=None,
+    p.add_argument(*(("--analysis-layers", "--layers") if only else ("--analysis-layers",)),
+                   dest="analysis_layers", default=None,
                    help="layers to score (names or groups: candidates (default), baselines, "
                         "bank, all; with --backbone: blocks (default), twins)")
     p.add_argument("--select-by", default="composite_score",
@@ -162,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     p = sub.add_parser("analyze", help="score candidate layers and select one")
     _common(p)
-    _analysis_args(p)
+    _analysis_args(p, only=True)
     p = sub.add_parser("train", help="train the DQN on every (layer, seed)")
     _common(p)
     _train_args(p)
@@ -272,38 +277,62 @@ def cmd_analyze(args) -> None:
     print(f"selected layer: {selected} (written to {args.output_dir / 'selected_layer.txt'})")
 
 
-def cmd_train(args) -> None:
-    from .experiments.train import parse_seeds, run_experiments
+def check_training_flags(args):
+    """(DQN config, seeds) of ``train`` (and ``run``): every training flag checked before
+    any step writes a file (``run``'s analysis comes first)."""
+    from .errors import ConfigError
+    from .experiments.train import parse_seeds
+    from .layers.registry import expand_layer_names
+
+    config, seeds = dqn_config(args), parse_seeds(args.seeds)
+    named = ",".join(p for p in str(args.layers).split(",") if p.strip() != "selected")
+    if named or not args.layers:       # 'selected' alone is known only after the analysis
+        expand_layer_names(named, backbone=args.backbone, weights=args.weights)
+    if args.ray_address is not None:
+        if args.executor != "ray":
+            raise ConfigError("--ray-address needs --executor ray")
+        from .experiments.ray_executor import check_reachable
+
+        check_reachable(args.ray_address)
+    return config, seeds
+
+
+def cmd_train(args) -> int:
+    from .experiments.train import run_experiments
     from .report.markdown import markdown_table
 
-    config = dqn_config(args)
-    seeds = parse_seeds(args.seeds)
-    summary = run_experiments(args.output_dir, _env_spec(args), config, seeds,
-                              layers=args.layers, workers=args.workers,
-                              lockstep=args.lockstep, quiet=args.quiet,
-                              executor=args.executor, ray_address=args.ray_address,
-                              backbone=args.backbone, video=_video_settings(args))
+    config, seeds = check_training_flags(args)
+    summary, outcome = run_experiments(
+        args.output_dir, _env_spec(args), config, seeds, layers=args.layers,
+        workers=args.workers, lockstep=args.lockstep, quiet=args.quiet, executor=args.executor,
+        ray_address=args.ray_address, backbone=args.backbone, video=_video_settings(args))
     print(markdown_table(summary, ["layer", "mean_last_50", "std_last_50", "mean_auc",
                                    "success_last_50", "runs_not_ok", "runs_flagged"]), end="")
-    bad = [row["layer"] for row in summary if row["runs_not_ok"]]
-    if bad:
-        print(f"warning: runs diverged or failed for {', '.join(bad)}; see "
-              f"{args.output_dir / 'experiment_returns.csv'} (status column)", file=sys.stderr)
+    for kind, runs in (("failed", outcome.failed), ("diverged", outcome.diverged)):
+        if runs:
+            print(f"warning: {len(runs)} of {len(outcome.results)} runs {kind}: "
+                  f"{', '.join(sorted({r.layer for r in runs}))}; see "
+                  f"{args.output_dir / 'experiment_runs.csv'} (status column)"
+                  + (f" and {args.output_dir / 'runs' / '_failed'}" if kind == "failed" else ""),
+                  file=sys.stderr)
     flagged = [f"{row['layer']} ({row['flags']})" for row in summary if row["runs_flagged"]]
     if flagged:
         print(f"warning: the run-health check flagged runs of {', '.join(flagged)}: their "
               f"policy is constant or their head saturated, so their returns say nothing "
               f"about the layer; see {args.output_dir / 'experiment_runs.csv'}",
               file=sys.stderr)
+    return outcome.exit_status
 
 
 def cmd_report(args) -> None:
     from .analysis.run import read_selected
     from .errors import MissingInputError
+    from .report.build import check_report_inputs, write_report_extras
     from .report.export import export_summary_table, read_summary
     from .report.statistics import final_returns, write_statistics
 
-    summary = read_summary(args.output_dir)   # read every input before writing anything
+    check_report_inputs(args.output_dir)      # every input, JSON included, before any write
+    summary = read_summary(args.output_dir)
     final = final_returns(args.output_dir)
     try:
         selected = read_selected(args.output_dir)
@@ -313,8 +342,6 @@ def cmd_report(args) -> None:
     print(f"wrote {path}")
     text, missing = write_statistics(args.output_dir, selected, final)
     print(text, end="")
-    from .report.build import write_report_extras
-
     written, not_drawn = write_report_extras(args.output_dir, selected)
     for path in written:
         print(f"wrote {path}")
@@ -323,18 +350,21 @@ def cmd_report(args) -> None:
 
 
 def cmd_paper(args) -> None:
-    from .report.paper import write_paper
+    from .report.paper import paper_sources, write_paper
 
+    paper_sources(args.template, args.bib)       # a missing file fails before the report
     if not args.skip_report:
         cmd_report(args)
     path = write_paper(args.output_dir, args.paper, args.template, args.bib)
     print(f"wrote {path}")
 
 
-def cmd_run(args) -> None:
+def cmd_run(args) -> int:
+    check_training_flags(args)
     cmd_analyze(args)
-    cmd_train(args)
+    status = cmd_train(args)
     cmd_report(args)
+    return status
 
 
 def cmd_sweep(args) -> int:
@@ -363,11 +393,13 @@ def cmd_sweep(args) -> int:
                                 lockstep=args.lockstep, executor=args.executor,
                                 ray_address=args.ray_address, quiet=args.quiet)
     print(f"sweep {sweep.name}: {len(sweep.specs)} runs: {len(outcome.trained)} trained, "
-          f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed; "
-          f"tables in {folder}")
+          f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed, "
+          f"{len(outcome.diverged)} diverged; tables in {folder}")
     for r in outcome.failed:
         print(f"failed: {r.extra['run_id']}: {r.error}")
-    return 1 if outcome.failed else 0
+    for r in outcome.diverged:
+        print(f"diverged: {r.extra['run_id']}: {r.error}")
+    return outcome.exit_status
 
 
 def cmd_study(args) -> int:
@@ -408,6 +440,10 @@ def _video_settings(args):
 
 def _resolve_defaults(args) -> None:
     """Defaults that depend on --backbone: the output folder and the layer groups."""
+    if args.command == "sweep" and not args.dry_run:
+        check_writable(args.output_dir)
+    if args.command == "paper":
+        check_writable(args.paper.parent)
     if args.command in ("sweep", "pretrain"):
         return                       # a sweep's flags left None mean "not overridden"
     backbone = getattr(args, "backbone", None)
@@ -420,6 +456,13 @@ def _resolve_defaults(args) -> None:
     for name in ("layers", "analysis_layers"):
         if getattr(args, name, "") is None:
             setattr(args, name, "blocks" if backbone else "candidates")
+    weights = getattr(args, "weights", None)
+    if weights is not None and not Path(weights).exists():
+        from .errors import MissingInputError
+
+        raise MissingInputError(f"--weights {weights} does not exist; give a model folder or "
+                                f"a Hugging Face cache path")
+    check_writable(args.output_dir)
 
 
 def _env_spec(args):
@@ -443,11 +486,11 @@ def main(argv: list[str] | None = None) -> int:
             rc = COMMANDS[args.command](args)
     except RosettaError as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_status", 2)
     except KeyboardInterrupt:
         print("rosetta: interrupted", file=sys.stderr)
         return 130
-    return rc if isinstance(rc, int) else 0   # sweep: 1 when some runs failed
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -23,3 +23,9 @@ class CorruptFileError(RosettaError, ValueError):
 
 class DivergedError(RosettaError, FloatingPointError):
     """Training produced a NaN or an overflow."""
+
+
+class RunsFailedError(RosettaError):
+    """Every run of a command raised: there is no result to write (exit status 3)."""
+
+    exit_status = 3

@@ -10,13 +10,23 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .errors import CorruptFileError, MissingInputError
+from .errors import ConfigError, CorruptFileError, MissingInputError
+
+
+def umask_mode(folder: bool = False) -> int:
+    """The mode a plain ``open`` (or ``mkdir``) gives under the user's umask: 0o666 (0o777
+    for a folder) less the umask. Temporary files start private, so they get this on
+    completion."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file, fsync and a rename.
 
-    A reader sees either the old file or the new one, never a truncated mix.
+    A reader sees either the old file or the new one, never a truncated mix; the file gets
+    the mode the user's umask gives (:func:`umask_mode`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,6 +35,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            os.fchmod(f.fileno(), umask_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -71,17 +82,23 @@ def read_csv(path: str | os.PathLike, required: Sequence[str], *, hint: str = ""
     if not path.is_file():
         extra = f"; run `{hint}` first" if hint else ""
         raise MissingInputError(f"{path} does not exist{extra}")
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise CorruptFileError(
-                f"{path} lacks column(s) {missing}; expected at least {list(required)}, "
-                f"found {header}")
-        rows = list(reader)
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        raise CorruptFileError(f"{path} line {text.count(chr(10)) + 1} ends without a line "
+                               f"end: the file was cut short")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise CorruptFileError(
+            f"{path} lacks column(s) {missing}; expected at least {list(required)}, "
+            f"found {header}")
+    rows = list(reader)
     for i, row in enumerate(rows, start=2):
-        if None in row or any(row[c] in (None, "") for c in required):
+        if None in row or None in row.values():
+            raise CorruptFileError(f"{path} line {i} has {'too many' if None in row else 'too few'}"
+                                   f" cells: cut short or malformed")
+        if any(row[c] == "" for c in required):
             raise CorruptFileError(f"{path} line {i} is malformed: {row}")
     return rows
 
@@ -89,3 +106,30 @@ def read_csv(path: str | os.PathLike, required: Sequence[str], *, hint: str = ""
 def write_json(path: str | os.PathLike, obj: object) -> Path:
     """Atomically write ``obj`` as indented JSON."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def check_writable(folder: str | os.PathLike) -> Path:
+    """Fail now, before any work, when ``folder`` cannot hold outputs: it (or the nearest
+    folder above it that exists, where it would be created) is a file, is read-only, or
+    its disk is full. A 64 KiB probe file is written there, synced and removed; nothing
+    is created."""
+    folder = Path(folder)
+    where = folder
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir():
+        raise ConfigError(f"output folder {folder}: {where} is a file; give a folder "
+                          f"(new or existing)")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".write-check.", dir=where)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(bytes(65536))
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to output folder {folder}: "
+                          f"{exc.strerror or exc}") from exc
+    return folder

@@ -124,3 +124,33 @@ def test_select_layer_unknown_metric():
 def test_select_layer_no_results():
     with pytest.raises(ConfigError, match="^no layers were analysed, so none can be selected$"):
         select_layer([])
+
+
+def noisy_constant(n=400, seed=11):
+    """0.1 plus noise of about one ulp (1e-17): constant up to rounding."""
+    rng = np.random.default_rng(seed)
+    return 0.1 + 1e-17 * rng.normal(size=n), rng
+
+
+def test_r2_score_of_a_target_constant_up_to_rounding_is_zero():
+    y, rng = noisy_constant()
+    assert np.ptp(y) > 0 and ((y - y.mean()) ** 2).sum() > 0    # the old `sst > 0` passed
+    pred = y + 1e-9 * rng.normal(size=y.size)
+    old = 1.0 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    assert old < -1e10                                            # what it used to report
+    assert r2_score(y, pred) == 0.0
+    assert r2_score(np.column_stack([y, y]), np.column_stack([pred, pred])) == 0.0
+    counts = rng.multinomial(y.size, np.full(y.size, 1 / y.size), size=5).astype(float)
+    np.testing.assert_array_equal(r2_replicates(y, pred, counts), 0.0)
+    assert r2_score(np.zeros(5), np.ones(5)) == 0.0
+
+
+def test_r2_score_of_a_small_but_real_spread_is_not_zeroed():
+    rng = np.random.default_rng(12)
+    y = 1000.0 + 1e-3 * rng.normal(size=300)          # relative spread 1e-6: a real target
+    assert r2_score(y, y) == 1.0
+    assert r2_score(y, np.full_like(y, y.mean())) == pytest.approx(0.0, abs=1e-9)
+    assert r2_score(y, y + 2e-3 * rng.normal(size=300)) < -2.0     # about 1 - 4
+    counts = np.ones((2, 300))
+    np.testing.assert_allclose(r2_replicates(y, y + 1e-4, counts),
+                               r2_score(y, y + 1e-4), rtol=1e-6)

@@ -1,9 +1,13 @@
 """Smoke tests of the benchmark suite (bench/): tiny sizes, no timing claims.
 
-The SB3 comparison is skipped when stable-baselines3 is absent (it is a bench extra); the
-GPU script must exit cleanly without a GPU.
+``python -m bench --quick`` runs every script (about a minute on two busy cores); a script
+whose extra or hardware is absent (SB3, rliable, torch, gymnasium, a GPU) must say it is
+skipped and why, and exit 0.
 """
 
+import importlib.util
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +20,7 @@ if str(ROOT) not in sys.path:        # `import bench` from any working directory
     sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
+from bench.__main__ import scripts  # noqa: E402
 from rl_rosetta_layer.agent import DQNConfig, QNetwork  # noqa: E402
 from rl_rosetta_layer.layers.synthetic import RandomTanhLayer  # noqa: E402
 
@@ -118,3 +123,61 @@ def test_gpu_blocks_exits_cleanly_without_a_gpu(capsys):
 
     assert gpu_blocks.main([]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("GPU BLOCKS: skipped")
+
+
+def test_every_script_takes_quick():
+    lacking = [name for name, path in scripts().items() if '"--quick"' not in path.read_text()]
+    assert lacking == []
+
+
+def _absent(module: str) -> bool:
+    return importlib.util.find_spec(module) is None
+
+
+def _imports(module: str) -> bool:
+    try:                        # rliable is installed but breaks on import with pandas >= 3
+        importlib.import_module(module)
+    except Exception:
+        return False
+    return True
+
+
+def _no_gpu() -> bool:
+    if _absent("torch") or _absent("diffusers"):
+        return True
+    import torch
+    return not torch.cuda.is_available()
+
+
+#: script -> (is it skipped here?, what its headline must give as the reason).
+SKIPS = {
+    "vs_sb3": (lambda: _absent("stable_baselines3"), "stable-baselines3 not installed"),
+    "rliable_check": (lambda: not _imports("rliable.library"), "rliable not installed"),
+    "gpu_blocks": (_no_gpu, r"no CUDA GPU|(torch|diffusers) is not installed"),
+    "study_cost": (lambda: _absent("torch"), "torch not installed"),
+    "block_memory": (lambda: any(map(_absent, ("torch", "diffusers", "safetensors"))),
+                     "not installed"),
+    "gym_envs": (lambda: _absent("gymnasium") or _absent("minigrid"), "not installed"),
+}
+
+
+def test_quick_suite_runs_every_script_and_prints_its_numbers():
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    res = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
+    summary = res.stdout.split("=" * 20 + " summary\n", 1)[1].splitlines()
+    rows = {line.split()[0]: line for line in summary[:-1]}
+    assert list(rows) == list(scripts())
+    assert re.fullmatch(rf"{len(rows)} script\(s\) in [0-9.]+ s", summary[-1])
+    for name, row in rows.items():
+        status, headline = re.fullmatch(r"\S+\s+(\S+)\s+[0-9.]+ s  (.*)", row).groups()
+        assert status == "ok", row
+        # every headline starts with the script's name in capitals
+        assert headline.startswith(name.upper().replace("_", " ") + ": "), row
+        skipped, reason = SKIPS.get(name, (lambda: False, ""))
+        if skipped():
+            assert re.search(rf"skipped \(.*({reason})", headline), row
+        else:
+            assert "skipped" not in headline and re.search(r"\d", headline), row

@@ -292,12 +292,12 @@ def test_step_before_reset():
 
 
 def test_grid_size_one_raises():
-    with pytest.raises(ConfigError, match="grid size must be an integer >= 2, got 1"):
+    with pytest.raises(ConfigError, match="grid size must be an integer in \\[2, 64\\], got 1"):
         GridConfig(size=1)
 
 
 def test_grid_history_zero_raises():
-    with pytest.raises(ConfigError, match="grid history must be an integer >= 1, got 0"):
+    with pytest.raises(ConfigError, match="grid history must be an integer in \\[1, 16\\], got 0"):
         GridConfig(history=0)
 
 
@@ -305,3 +305,10 @@ def test_vector_wrong_seed_count_raises():
     vec = VectorVideoGrid(2, GridConfig(size=4))
     with pytest.raises(ConfigError, match=r"need 2 seeds, got 1: \[1\]"):
         vec.reset(seed=[1])
+
+
+@pytest.mark.parametrize("size", [65, 1000])
+def test_grid_size_has_a_cap(size):
+    # a 1000-cell side allocated gigabytes before failing; now it is bad input at once
+    with pytest.raises(ConfigError, match=rf"grid size must be an integer in \[2, 64\], got {size}"):
+        GridConfig(size=size)

@@ -449,13 +449,13 @@ def test_policy_errors():
 
 # ------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("config_class, kwargs, message", [
-    (MovingGoalConfig, {"size": 1}, "moving-goal size must be an integer >= 2, got 1"),
-    (MovingGoalConfig, {"history": 0}, "moving-goal history must be an integer >= 1, got 0"),
+    (MovingGoalConfig, {"size": 1}, r"moving-goal size must be an integer in \[2, 64\], got 1"),
+    (MovingGoalConfig, {"history": 0}, r"moving-goal history must be an integer in \[1, 16\], got 0"),
     (MovingGoalConfig, {"max_steps": True},
      "moving-goal max_steps must be an integer >= 1, got True"),
     (MovingGoalConfig, {"step_reward": float("nan")},
      "moving-goal step_reward must be a finite number, got nan"),
-    (CatchConfig, {"size": 2}, r"catch size must be an integer >= 3, got 2"),
+    (CatchConfig, {"size": 2}, r"catch size must be an integer in \[3, 64\], got 2"),
     (CatchConfig, {"history": 8}, r"catch history must be an integer in \[1, 7\], got 8"),
     (CatchConfig, {"paddle_width": 0},
      r"catch paddle_width must be an integer in \[1, 7\], got 0"),

@@ -1,6 +1,8 @@
 """rosetta/GridVideo-v0: a real Gymnasium environment around the project's grid."""
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -52,11 +54,42 @@ def test_grid_env_instances_pickle():
     assert np.array_equal(clone.step(4)[0], env.step(4)[0])
 
 
+def _fresh_python(code: str) -> str:
+    """stdout of ``code`` run by a fresh interpreter (nothing registered or imported yet)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def test_importing_envs_does_not_import_gymnasium():
-    import subprocess
-    import sys
-    code = ("import sys, rl_rosetta_layer.envs, rl_rosetta_layer.envs.gym_adapter, "
-            "rl_rosetta_layer.envs.gym_registration; print('gymnasium' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == "False"
+    code = ("import sys, rl_rosetta_layer, rl_rosetta_layer.envs, "
+            "rl_rosetta_layer.envs.gym_adapter, rl_rosetta_layer.envs.gym_registration; "
+            "print('gymnasium' in sys.modules)")
+    assert _fresh_python(code) == "False"
+
+
+def test_module_colon_id_registers_by_importing_the_package():
+    code = ("import gymnasium as gym\n"
+            "assert 'rosetta/GridVideo-v0' not in gym.envs.registry\n"
+            "env = gym.make('rl_rosetta_layer:rosetta/GridVideo-v0', size=4)\n"
+            "print(env.spec.id, env.observation_space.shape, env.action_space.n)")
+    assert _fresh_python(code) == "rosetta/GridVideo-v0 (64,) 5"
+
+
+def test_plain_ids_work_after_importing_the_package():
+    code = ("import gymnasium as gym\n"
+            "import rl_rosetta_layer\n"
+            "print(gym.make('rosetta/GridVideo-v0').action_space.n, "
+            "gym.make('rosetta/MovingGoal-v0').action_space.n, "
+            "gym.make('rosetta/Catch-v0').action_space.n)")
+    assert _fresh_python(code) == "5 5 3"
+
+
+def test_package_imported_before_gymnasium_registers_by_hand():
+    code = ("import rl_rosetta_layer\n"
+            "import gymnasium as gym\n"
+            "from rl_rosetta_layer.envs.gym_registration import ENV_ID, register_envs\n"
+            "print(ENV_ID in gym.envs.registry, end=' ')\n"
+            "register_envs()\n"
+            "print(gym.make(ENV_ID).action_space.n)")
+    assert _fresh_python(code) == "False 5"

@@ -119,6 +119,26 @@ def test_regenerating_gives_the_same_paper(built, paper_text, tmp_path):
     assert rel.sub("](figures/", body) == rel.sub("](figures/", paper_text)
 
 
+def test_a_paper_with_a_diverged_run_says_so_and_passes_the_check(built, tmp_path):
+    import numpy as np
+
+    from rl_rosetta_layer.experiments.outputs import load_run, write_experiment_outputs
+
+    out = copy_outputs(built, tmp_path)
+    results = [load_run(p) for p in sorted((out / "runs").iterdir()) if p.is_dir()]
+    bad = next(r for r in results if r.layer == "bottleneck" and r.seed == 2)
+    bad.diverged, bad.error = True, "non-finite loss"
+    write_experiment_outputs(out, results, np.random.default_rng(0))
+    paper = tmp_path / "paper.md"
+    assert run(["paper", "--output-dir", out, "--paper", paper]) == 0
+    text = paper.read_text(encoding="utf-8")
+    assert "1 run(s) diverged or failed and are left out of every number (bottleneck: " \
+        "diverged 1 of 3)." in text
+    assert "paired over the same 2 seeds (left out: seed 2: bottleneck diverged)" in text
+    assert "| bottleneck |" in text and "diverged (1 of 3 runs)" in text
+    assert P.check_paper(text, out, BIB, paper_path=paper) == []
+
+
 # ------------------------------------------------------------------- the check
 def test_check_catches_a_left_placeholder(built, paper_text):
     text = paper_text.replace("## Conclusion\n", "## Conclusion\n\nWe beat [baseline layer] "

@@ -32,7 +32,7 @@ def test_a_failing_run_in_a_worker_process_does_not_stop_the_others(capsys):
     alone = run_all([BROKEN], workers=1, quiet=True)[0]
     failed, ok = run_all([BROKEN, GOOD], workers=2, quiet=True)
     assert failed.status == "failed" and failed.error == alone.error
-    assert failed.error == "ConfigError: grid size must be an integer >= 2, got 1"
+    assert failed.error == "ConfigError: grid size must be an integer in [2, 64], got 1"
     assert ok.status == "ok" and len(ok.returns) == CONFIG.episodes
     assert f"run {BROKEN.run_id} failed: ConfigError: grid size must be" in \
         capsys.readouterr().err

@@ -116,7 +116,7 @@ BASE = "layers = ['identity']\nseeds = [0]\n"
     (BASE + "[dqn]\nepisodes = 10\ngamma = [0.9, 1.5]\n",
      r"line 5: \[dqn\] gamma must be in \[0, 1\), got 1.5$"),
     (BASE + "[env]\ngrid_size = [4, 1]\n",
-     r"line 4: \[env\] grid size must be an integer >= 2, got 1$"),
+     r"line 4: \[env\] grid size must be an integer in \[2, 64\], got 1$"),
     (BASE + "[env]\nname = 'atari'\n",
      r"line 4: \[env\] unknown environment 'atari'; accepted: grid, moving-goal, catch, "
      r"gym:<id>, minigrid:<id>$"),

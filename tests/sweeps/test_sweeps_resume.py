@@ -10,6 +10,7 @@ from rl_rosetta_layer.cli import main
 from rl_rosetta_layer.experiments import runner
 from rl_rosetta_layer.experiments.store import RunStore
 from rl_rosetta_layer.experiments.sweep import load_sweep
+from rl_rosetta_layer.experiments.train import EXIT_FAILED
 
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
        "MKL_NUM_THREADS": "1"}
@@ -62,7 +63,7 @@ def test_sigkill_and_resume_gives_identical_outputs(tmp_path, small_sweep, same_
     assert sweep_cli(path, out, "--workers", "2") == 0
     summary = capsys.readouterr().out.splitlines()[-1]
     assert summary.startswith(f"sweep small: {total} runs: {total - done} trained, {done} "
-                              f"already finished, 0 failed; ")
+                              f"already finished, 0 failed, 0 diverged; ")
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
     same_outputs(reference, out)
 
@@ -104,7 +105,7 @@ def test_a_failed_run_is_reported_the_others_finish_and_resume_retries_it(
         return real(specs, progress)
 
     monkeypatch.setattr(runner, "train_unit", flaky)
-    assert sweep_cli(path, tmp_path, "--workers", "1") == 1
+    assert sweep_cli(path, tmp_path, "--workers", "1") == EXIT_FAILED
     captured = capsys.readouterr()
     bad = next(s.run_id for s in load_sweep(path).specs
                if (s.layer, s.seed) == ("identity", 1))

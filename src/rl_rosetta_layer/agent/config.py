@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import ConfigError
@@ -90,6 +91,11 @@ class DQNConfig:
                 or self.learning_starts < 0:
             raise ConfigError(f"learning_starts must be an integer >= 0, got "
                               f"{self.learning_starts!r}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise ConfigError(f"{f.name} must be a finite number, got {value!r}")
         if not 0.0 <= self.gamma < 1.0:
             raise ConfigError(f"gamma must be in [0, 1), got {self.gamma!r}")
         for name in ("lr", "adapter_lr", "adam_eps", "huber_delta"):

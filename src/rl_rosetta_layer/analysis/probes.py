@@ -108,28 +108,44 @@ def fit_ridge_cv(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator, folds: 
     return fit_ridge_cv_many(X, {"y": Y}, rng, folds, alphas)["y"]
 
 
+def _constant(sst, sum_sq):
+    """True where the total sum of squares is rounding noise: the target's spread is at most
+    sqrt(eps) (1.5e-8) of its magnitude, so it is constant up to float precision."""
+    return sst <= np.finfo(np.float64).eps * sum_sq
+
+
 def r2_score(Y: np.ndarray, P: np.ndarray) -> float:
     """Coefficient of determination pooled over target columns: 1 - SSE / SST.
 
+    A target that is constant (up to rounding: see :func:`_constant`) has no variance to
+    explain and scores 0.0.
+
     >>> r2_score(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
     1.0
+    >>> r2_score(np.array([0.1, 0.1, 0.1]), np.array([0.1, 0.2, 0.3]))
+    0.0
     """
     Y = np.asarray(Y, np.float64).reshape(len(Y), -1)
     P = np.asarray(P, np.float64).reshape(len(Y), -1)
     sst = ((Y - Y.mean(axis=0)) ** 2).sum()
-    return float(1.0 - ((Y - P) ** 2).sum() / sst) if sst > 0 else 0.0
+    if _constant(sst, (Y ** 2).sum()):
+        return 0.0
+    return float(1.0 - ((Y - P) ** 2).sum() / sst)
 
 
 def r2_replicates(Y: np.ndarray, P: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """R^2 of each bootstrap replicate, given row counts (R, N) of the resamples: (R,).
 
-    Every sum is linear in the counts, so no resampled copy of Y is ever built.
+    Every sum is linear in the counts, so no resampled copy of Y is ever built. A replicate
+    whose target is constant (up to rounding) scores 0.0, as in :func:`r2_score`.
     """
     Y = np.asarray(Y, np.float64).reshape(len(Y), -1)
     P = np.asarray(P, np.float64).reshape(len(Y), -1)
     n = counts.sum(axis=1)
     sse = counts @ ((Y - P) ** 2).sum(axis=1)
-    ybar = (counts @ Y) / n[:, None]
-    sst = counts @ (Y ** 2).sum(axis=1) - n * (ybar ** 2).sum(axis=1)
+    Yc = Y - Y.mean(axis=0)          # SST is shift-invariant; centring avoids cancellation
+    ybar = (counts @ Yc) / n[:, None]
+    sst = counts @ (Yc ** 2).sum(axis=1) - n * (ybar ** 2).sum(axis=1)
+    constant = _constant(sst, counts @ (Y ** 2).sum(axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sst > 0, 1.0 - sse / sst, 0.0)
+        return np.where(constant, 0.0, 1.0 - sse / sst)

@@ -28,6 +28,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from .motion import (
+    MAX_HISTORY,
+    MAX_SIZE,
     MotionVectorEnv,
     SingleMotionEnv,
     bounce_path,
@@ -63,8 +65,8 @@ class CatchConfig:
     """Reward when the ball lands beside the paddle."""
 
     def __post_init__(self) -> None:
-        check_int("catch", "size", self.size, 3)
-        check_int("catch", "history", self.history, 1, self.size - 1)
+        check_int("catch", "size", self.size, 3, MAX_SIZE)
+        check_int("catch", "history", self.history, 1, min(self.size - 1, MAX_HISTORY))
         check_int("catch", "paddle_width", self.paddle_width, 1, self.size - 1)
         check_int("catch", "max_steps", self.max_steps, 1)
         check_float("catch", "catch_reward", self.catch_reward)

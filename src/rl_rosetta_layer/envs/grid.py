@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .copies import SeededCopies, SingleCopy
+from .motion import MAX_HISTORY, MAX_SIZE, check_int
 
 #: (dx, dy) of each action.
 MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], dtype=np.int64)
@@ -37,10 +38,9 @@ class GridConfig:
     """Reward of the step that reaches the goal."""
 
     def __post_init__(self) -> None:
-        for name, low in (("size", 2), ("history", 1), ("max_steps", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ConfigError(f"grid {name} must be an integer >= {low}, got {value!r}")
+        check_int("grid", "size", self.size, 2, MAX_SIZE)
+        check_int("grid", "history", self.history, 1, MAX_HISTORY)
+        check_int("grid", "max_steps", self.max_steps, 1)
 
     @property
     def frame_dim(self) -> int:

@@ -18,12 +18,26 @@ paddle) red and channel 1 (goal or ball) green.
 
 Gymnasium is optional: this module imports it only when one of the classes is first looked
 up (it is built then) or :func:`register_envs` runs, so importing the module is free.
+Registration follows Gymnasium's conventions: ``import rl_rosetta_layer`` registers the ids
+when Gymnasium is already imported (see the package docstring). In a fresh interpreter, the
+``module:id`` form imports the package and so registers them, and after that (or after a
+plain ``import rl_rosetta_layer``) the plain ids work:
 
 >>> import gymnasium as gym                                     # doctest: +SKIP
+>>> env = gym.make("rl_rosetta_layer:rosetta/GridVideo-v0", size=4)  # doctest: +SKIP
+>>> env.observation_space.shape                                 # doctest: +SKIP
+(64,)
+>>> gym.make("rosetta/Catch-v0").action_space                   # doctest: +SKIP
+Discrete(3)
+
+:func:`register_envs` registers them by hand (needed only when ``rl_rosetta_layer`` was
+imported before Gymnasium):
+
 >>> register_envs()                                             # doctest: +SKIP
 ['rosetta/GridVideo-v0', 'rosetta/MovingGoal-v0', 'rosetta/Catch-v0']
->>> gym.make("rosetta/GridVideo-v0", size=4).reset(seed=0)[0].shape   # doctest: +SKIP
-(64,)
+
+(Gymnasium 1.0 dropped the ``gymnasium.envs`` entry-point plugins of earlier versions, so
+there is no way to register without an import.)
 """
 
 from __future__ import annotations

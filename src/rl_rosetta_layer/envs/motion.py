@@ -27,6 +27,12 @@ import numpy as np
 from ..errors import ConfigError
 from .copies import SeededCopies, SingleCopy
 
+#: Largest side of the grid-format tasks: observations are one-hot maps of
+#: ``history * 2 * size**2`` values, so 64 already gives 16,384 per frame pair.
+MAX_SIZE = 64
+#: Most frames stacked in one observation.
+MAX_HISTORY = 16
+
 
 def check_int(task: str, name: str, value: object, low: int, high: int | None = None) -> None:
     """Raise ConfigError unless ``value`` is an integer in [low, high] (high None: no cap)."""

@@ -30,6 +30,8 @@ import numpy as np
 
 from .grid import ACTION_NAMES, MOVES
 from .motion import (
+    MAX_HISTORY,
+    MAX_SIZE,
     MotionVectorEnv,
     SingleMotionEnv,
     bounce_path,
@@ -62,8 +64,8 @@ class MovingGoalConfig:
     """Reward of the step that catches the goal."""
 
     def __post_init__(self) -> None:
-        check_int("moving-goal", "size", self.size, 2)
-        check_int("moving-goal", "history", self.history, 1)
+        check_int("moving-goal", "size", self.size, 2, MAX_SIZE)
+        check_int("moving-goal", "history", self.history, 1, MAX_HISTORY)
         check_int("moving-goal", "max_steps", self.max_steps, 1)
         check_float("moving-goal", "step_reward", self.step_reward)
         check_float("moving-goal", "goal_reward", self.goal_reward)

@@ -11,6 +11,7 @@ Tasks' output and warnings are forwarded to the calling process (never silenced)
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,26 @@ from .spec import RunSpec
 
 #: Seconds between progress messages a task sends (one per episode would be chatty).
 PROGRESS_EVERY = 0.5
+#: Seconds a cluster's address has to answer (Ray itself retries without limit).
+CONNECT_TIMEOUT = 10.0
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Raise ConfigError unless ``address`` (``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``)
+    is ``auto`` or answers a TCP connection within ``timeout`` seconds."""
+    if address in ("auto", "local"):
+        return                        # Ray finds these itself, and fails fast without one
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"--ray-address must be auto, HOST:PORT or ray://HOST:PORT, "
+                          f"got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, OverflowError) as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address!r} within {timeout:g} s "
+                          f"({getattr(exc, 'strerror', None) or exc}); start one with `ray "
+                          f"start --head` or give its address (auto, HOST:6379, "
+                          f"ray://HOST:10001)") from exc
 
 
 def import_ray():
@@ -82,6 +103,8 @@ def ray_session(workers: int | None, address: str | None, quiet: bool = False):
         yield ray
         return
     level = logging.ERROR if quiet else logging.WARNING
+    if address:
+        check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=True, logging_level=level)

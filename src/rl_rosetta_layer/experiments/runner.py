@@ -29,7 +29,7 @@ from ..agent.dqn import train_lockstep
 from ..agent.health import probe_observations
 from ..agent.result import RunResult
 from ..errors import ConfigError
-from ..layers.registry import build_layers
+from ..layers.registry import build_layers, check_layer
 from ..layers.video import needs_torch
 from .spec import RunSpec
 
@@ -127,6 +127,17 @@ def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
     for runs in groups.values():
         units += [runs[i:i + lockstep] for i in range(0, len(runs), lockstep)]
     return units
+
+
+def preflight(specs: Sequence[RunSpec]) -> None:
+    """Check, in this process and before any worker starts, what every run needs: its
+    environment (built once: a bad name, size or Gymnasium id) and its layer (numpy layers
+    built once; a video block's checkpoint files checked, headers only). Bad input then
+    fails once, with one message, instead of as a failed run in every worker."""
+    observations = {env: env.check() for env in dict.fromkeys(s.env for s in specs)}
+    for env, layer, selected, video in dict.fromkeys(
+            (s.env, s.layer, s.selected, s.video) for s in specs):
+        check_layer(layer, observations[env], selected, video)
 
 
 def default_workers() -> int:

@@ -64,6 +64,13 @@ class EnvSpec:
         finally:
             getattr(env, "close", lambda: None)()
 
+    def check(self) -> Observations:
+        """Build one copy of the environment: a bad name, size or Gymnasium id fails here,
+        with one message, before any worker starts. Returns :meth:`observations`."""
+        if self.maps:
+            self.make(1)                 # a Gymnasium env is built by observations()
+        return self.observations()
+
     def make(self, num_envs: int):
         return make_vector_env(self.name, num_envs, grid_size=self.grid_size,
                                history=self.history, max_steps=self.max_steps)

@@ -4,8 +4,9 @@ Layout under ``runs/``::
 
     <run_id>/config.json     the run's spec (env, layer, seed, DQN config, selected) and id
     <run_id>/returns.csv     episode, return, length, success, env_steps (full float precision)
-    <run_id>/metrics.json    status, error, updates, the run's summary numbers, its health
-                             checks on the task's probe set and the flags they raised
+    <run_id>/metrics.json    run id, SHA-256 of returns.csv, status, error, updates, the
+                             run's summary numbers, its health checks on the task's probe
+                             set and the flags they raised
     <run_id>/manifest.json   package versions, commit, host, pid, executor, start and end times
     _failed/<run_id>.json    the error of a run that raised (not finished: retried on resume)
 
@@ -19,6 +20,7 @@ gives the same bytes whichever executor, worker or lockstep group trained it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -40,7 +42,7 @@ import numpy as np
 from .. import __version__
 from ..agent.result import RunResult
 from ..errors import CorruptFileError
-from ..io import write_json
+from ..io import umask_mode, write_json
 from .spec import RunSpec
 
 FILES = ("config.json", "returns.csv", "metrics.json", "manifest.json")
@@ -128,6 +130,39 @@ def manifest(spec: RunSpec, result: RunResult, executor: str = "") -> dict:
             "lockstep": extra.get("lockstep", 1), "started_at": extra.get("started_at", ""),
             "finished_at": extra.get("finished_at", ""),
             "wall_seconds": float(result.wall_seconds), "written_at": now_utc()}
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: Fields of a run's ``metrics.json`` that loading it needs, with their JSON types.
+METRICS_FIELDS = {"run_id": str, "diverged": bool, "error": str, "updates": int,
+                  "episodes": int}
+
+
+def _check_metrics(path: Path, metrics: object, run_id: str, returns_csv: str) -> None:
+    """Raise CorruptFileError unless ``metrics`` is the metrics.json of run ``run_id``
+    written with ``returns_csv`` (runs stored before the hash existed are checked by
+    their run id only)."""
+    again = "; delete the run folder to train the run again"
+    if not isinstance(metrics, dict):
+        raise CorruptFileError(f"{path} must hold a JSON object, got "
+                               f"{type(metrics).__name__}{again}")
+    for key, kind in METRICS_FIELDS.items():
+        value = metrics.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise CorruptFileError(f"{path} needs {key!r} as a JSON {kind.__name__}, got "
+                                   f"{value!r}{again}")
+    if not isinstance(metrics.get("health", []), list):
+        raise CorruptFileError(f"{path}: 'health' must be a list, got "
+                               f"{metrics['health']!r}{again}")
+    if metrics["run_id"] != run_id:
+        raise CorruptFileError(f"{path} belongs to run {metrics['run_id']}, not {run_id}{again}")
+    digest = metrics.get("returns_sha256")
+    if digest is not None and digest != _sha256(returns_csv):
+        raise CorruptFileError(f"{path.parent / 'returns.csv'} is not the file {path.name} "
+                               f"was written with (its SHA-256 differs){again}")
 
 
 def _write_file(path: Path, text: str) -> None:
@@ -220,12 +255,14 @@ class RunStore:
         try:
             _write_file(tmp / "config.json", _json_text({"run_id": spec.run_id,
                                                          **spec.to_dict()}))
-            _write_file(tmp / "returns.csv", returns_text(result))
-            _write_file(tmp / "metrics.json", _json_text({"run_id": spec.run_id,
-                                                          **run_metrics(result)}))
+            returns = returns_text(result)
+            _write_file(tmp / "returns.csv", returns)
+            _write_file(tmp / "metrics.json", _json_text({
+                "run_id": spec.run_id, "returns_sha256": _sha256(returns),
+                **run_metrics(result)}))
             _write_file(tmp / "manifest.json", json.dumps(
                 manifest(spec, result, executor), indent=2, sort_keys=True, default=str) + "\n")
-            os.chmod(tmp, 0o755)
+            os.chmod(tmp, umask_mode(folder=True))
             _fsync_dir(tmp)
             try:
                 os.replace(tmp, final)
@@ -259,7 +296,8 @@ class RunStore:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
             with open(folder / "returns.csv", encoding="utf-8", newline="") as f:
-                rows = list(csv.reader(f))
+                returns_csv = f.read()
+            rows = list(csv.reader(io.StringIO(returns_csv, newline="")))
         except FileNotFoundError as exc:
             raise CorruptFileError(f"run folder {folder} lacks {Path(exc.filename).name}; "
                                    f"expected {', '.join(FILES)} (delete the folder to "
@@ -271,6 +309,7 @@ class RunStore:
             raise CorruptFileError(
                 f"{folder / 'config.json'} describes a different run than {spec.run_id}; "
                 f"delete the folder to train the run again")
+        _check_metrics(folder / "metrics.json", metrics, spec.run_id, returns_csv)
         if not rows or tuple(rows[0]) != RUN_RETURNS_COLUMNS:
             raise CorruptFileError(f"{folder / 'returns.csv'} must start with the header "
                                    f"{','.join(RUN_RETURNS_COLUMNS)}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .sweep import DQN_TYPES
 
-#: Flag -> (table, key) of the sweep setting it gives.
-FLAGS = {"layers": (None, "layers"), "seeds": (None, "seeds"),
-         "episodes": ("dqn", "episodes"), "batch_size": ("dqn", "batch_size"),
-         "grid_size": ("env", "grid_size"), "history": ("env", "history"),
-         "max_steps": ("env", "max_steps"), "env": ("env", "name")}
+#: Flag -> (table, key, type) of the sweep setting it gives (type None: the text as is).
+FLAGS = {"layers": (None, "layers", None), "seeds": (None, "seeds", None),
+         "episodes": ("dqn", "episodes", "int"), "batch_size": ("dqn", "batch_size", "int"),
+         "grid_size": ("env", "grid_size", "int"), "history": ("env", "history", "int"),
+         "max_steps": ("env", "max_steps", "int"), "env": ("env", "name", "str")}
 
 
 def parse_bool(text: str) -> bool:
@@ -38,12 +38,12 @@ def sweep_overrides(args) -> tuple[dict, dict]:
     """(overrides, flags): settings given as flags, and the flag that gave each."""
     overrides: dict = {}
     flags: dict = {}
-    for attr, (table, key) in FLAGS.items():
+    for attr, (table, key, kind) in FLAGS.items():
         text = getattr(args, attr, None)
         if text is None:
             continue
         flag = "--" + attr.replace("_", "-")
-        overrides[(table, key)] = text if table is None else _convert(flag, text, "int")
+        overrides[(table, key)] = text if kind is None else _convert(flag, text, kind)
         flags[(table, key)] = flag
     for item in getattr(args, "set", []):
         key, sep, text = item.partition("=")

@@ -19,18 +19,24 @@ import numpy as np
 from ..agent.config import DQNConfig
 from ..agent.result import RunResult
 from ..analysis.run import read_selected
-from ..errors import ConfigError
+from ..errors import ConfigError, RunsFailedError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings
 from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
-from .runner import run_all
+from .runner import preflight, run_all
 from .spec import EnvSpec, RunSpec
-from .store import RunStore, run_metrics
+from .store import FAILED_DIR, RunStore, run_metrics
 from .sweep import Sweep
 
 #: Seed of the generator behind the summary's bootstrap CIs (fixed: same outputs each time).
 SUMMARY_SEED = 20_240_601
+#: Most seeds one command takes (a typo like 0-99999999999 would build 10^11 of them).
+MAX_SEEDS = 10_000
+#: Exit status of a command some of whose runs raised (2 is bad input).
+EXIT_FAILED = 3
+#: Exit status of a command none of whose runs raised but some diverged.
+EXIT_DIVERGED = 4
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -44,13 +50,15 @@ def parse_seeds(text: str) -> list[int]:
         part = part.strip()
         lo, sep, hi = part.partition("-")
         try:
-            chunk = list(range(int(lo), int(hi) + 1)) if sep else [int(part)]
+            chunk = range(int(lo), int(hi) + 1) if sep else [int(part)]
         except ValueError:
             chunk = []
+        if len(seeds) + len(chunk) > MAX_SEEDS:
+            raise ConfigError(f"--seeds names more than {MAX_SEEDS} seeds, got {text!r}")
         if not chunk or any(s < 0 for s in chunk):
             raise ConfigError(f"--seeds must be comma-separated non-negative integers or "
                               f"ranges like 0-4, got {text!r}")
-        seeds += chunk
+        seeds += list(chunk)
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds lists a seed twice: {text!r}")
     return seeds
@@ -83,6 +91,27 @@ class Outcome:
     trained: list[str] = field(default_factory=list)
     failed: list[RunResult] = field(default_factory=list)
     """Runs that raised: not stored as finished, so the next invocation retries them."""
+
+    @property
+    def diverged(self) -> list[RunResult]:
+        """Runs stopped by a NaN or an overflow (stored: a divergence is a result)."""
+        return [r for r in self.results if r.status == "diverged"]
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every run finished, :data:`EXIT_FAILED` when some raised,
+        :data:`EXIT_DIVERGED` when none raised but some diverged."""
+        return EXIT_FAILED if self.failed else EXIT_DIVERGED if self.diverged else 0
+
+    def check_any_result(self, where: Path) -> None:
+        """Raise :class:`RunsFailedError` when every run raised, before any table is
+        written over: the tables already in ``where`` stay as they were."""
+        if self.results and all(r.status == "failed" for r in self.results):
+            first = self.failed[0] if self.failed else self.results[0]
+            raise RunsFailedError(
+                f"all {len(self.results)} runs failed, e.g. {first.extra.get('run_id', '')}: "
+                f"{first.error}; the errors are in {Path(where) / 'runs' / FAILED_DIR}, the "
+                f"tables in {where} were left as they were")
 
 
 def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None = None,
@@ -119,6 +148,8 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
         else:
             store_of(spec).write(spec, r, executor)
 
+    if todo:
+        preflight(todo)
     if finished and not quiet:
         where = ", ".join(str(s.root) for s in stores.values())
         print(f"{len(finished)} of {len(specs)} runs already finished in {where}; "
@@ -136,16 +167,20 @@ def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: 
                     layers: str = "candidates", workers: int | None = None, lockstep: int = 1,
                     quiet: bool = False, executor: str = "local",
                     ray_address: str | None = None, backbone: str | None = None,
-                    video: VideoSettings | None = None) -> list[dict]:
-    """Train all runs not yet finished, save each as it finishes, then write the seed's CSVs."""
+                    video: VideoSettings | None = None) -> tuple[list[dict], Outcome]:
+    """Train all runs not yet finished, save each as it finishes, then write the seed's CSVs.
+
+    Returns the summary and what was done; raises :class:`RunsFailedError` (writing no
+    table) when every run raised."""
     if not seeds:
         raise ConfigError("--seeds must name at least one seed")
     out_dir = Path(out_dir)
     specs = plan_runs(out_dir, env_spec, config, seeds, layers, backbone=backbone, video=video)
     outcome = execute_runs(out_dir, specs, workers=workers, lockstep=lockstep,
                            executor=executor, ray_address=ray_address, quiet=quiet)
+    outcome.check_any_result(out_dir)
     return write_experiment_outputs(out_dir, outcome.results,
-                                    np.random.default_rng(SUMMARY_SEED))
+                                    np.random.default_rng(SUMMARY_SEED)), outcome
 
 
 # ---- sweeps
@@ -161,8 +196,9 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
     """Tables of one sweep under ``out_dir/sweeps/<name>/``; returns that folder.
 
     ``runs.csv`` has one row per run (its varied settings after ``seed``; ``flags`` are the
-    run-health check's, ';'-joined), ``returns.csv`` one per episode. A sweep whose runs share env and config also gets the seed's
-    ``experiment_returns.csv`` and ``experiment_summary.csv`` there (``rosetta report
+    run-health check's, ';'-joined; a run that is not ``ok`` has no return numbers),
+    ``returns.csv`` one per episode. A sweep whose runs share env and config also gets the
+    seed's ``experiment_returns.csv`` and ``experiment_summary.csv`` there (``rosetta report
     --output-dir`` that folder reads them).
     """
     folder = sweep_dir(out_dir, sweep)
@@ -170,6 +206,8 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
     rows = []
     for spec, r in zip(sweep.specs, results):
         m = {**run_metrics(r), "flags": ";".join(r.flags)}
+        if r.status != "ok":          # a diverged run's returns before the NaN are no result
+            m.update(mean_last_50=None, mean_auc=None, success_last_50=None)
         rows.append({"run_id": spec.run_id, "layer": spec.layer, "seed": spec.seed,
                      **sweep.point(spec),
                      **{k: ("" if m[k] is None else m[k]) for k in RUNS_COLUMNS[3:]}})
@@ -188,8 +226,10 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
 def run_sweep(out_dir: Path, sweep: Sweep, *, workers: int | None = None, lockstep: int = 1,
               executor: str = "local", ray_address: str | None = None,
               quiet: bool = False) -> tuple[Outcome, Path]:
-    """Run a sweep (resuming: finished runs are skipped) and write its tables."""
+    """Run a sweep (resuming: finished runs are skipped) and write its tables (none, and
+    :class:`RunsFailedError`, when every run raised)."""
     outcome = execute_runs(out_dir, list(sweep.specs), workers=workers, lockstep=lockstep,
                            executor=executor, ray_address=ray_address, quiet=quiet,
                            desc=f"sweep {sweep.name}")
+    outcome.check_any_result(sweep_dir(out_dir, sweep))
     return outcome, write_sweep_outputs(out_dir, sweep, outcome.results)

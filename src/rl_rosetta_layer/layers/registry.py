@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from .video import (
     build_torch_trained,
     build_video_layer,
     check_video_layer,
+    check_video_weights,
     is_video_layer,
 )
 
@@ -173,3 +175,18 @@ def build_layers(names: list[str], grid: GridConfig | Observations,
         else:
             raise UnknownLayerError(f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}")
     return out
+
+
+def check_layer(name: str, grid: GridConfig | Observations, selected: str | None = None,
+                video: VideoSettings | None = None) -> None:
+    """Fail now, with the message building ``name`` in a worker would give: a numpy layer is
+    built (cheap); a video block's checkpoint files are checked, headers only; ``NAME@torch``
+    needs torch installed (not imported here)."""
+    if is_video_layer(name):
+        check_video_weights(name, as_observations(grid), video or VideoSettings())
+        return
+    base = name.removesuffix(TORCH_SUFFIX)
+    build_layers([base], grid, selected, video)
+    if base != name and importlib.util.find_spec("torch") is None:
+        raise ConfigError(f"layer {name!r} needs the video extra (torch): "
+                          f"pip install -e '.[video]'")

@@ -8,6 +8,8 @@ imports the ``video`` extra lazily, so the numpy path never pays for it.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import zlib
 from dataclasses import asdict, dataclass
 
@@ -21,6 +23,9 @@ VIDEO_GROUPS = ("blocks", "twins", "prefixes", "bypass")
 #: Root of the seeds of random twins (one stream per block name, so a twin never changes).
 TWIN_SEED = 4242
 DTYPES = ("float32", "bfloat16")
+#: Device names accepted (``cuda:N``: an index N that torch sees, checked when loading).
+DEVICES = ("auto", "cpu", "cuda", "cuda:N")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(?::\d+)?")
 #: How the RL learner scales the read-out's values before its head (see TorchLearner).
 FEATURE_NORMS = ("none", "running")
 #: How a block's output tokens reach the head (``video/readout.py``); the first is the default.
@@ -64,6 +69,10 @@ class VideoSettings:
         if self.readout not in READOUTS:
             raise ConfigError(f"--readout must be one of {', '.join(READOUTS)}, got "
                               f"{self.readout!r}")
+        if not isinstance(self.device, str) \
+                or not DEVICE_PATTERN.fullmatch(self.device.strip().lower()):
+            raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got "
+                              f"{self.device!r}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         for name in ("patch", "chunk_size", "readout_dim"):
@@ -151,19 +160,46 @@ def twin_rng(name: str) -> np.random.Generator:
     return np.random.default_rng([TWIN_SEED, zlib.crc32(name.encode())])
 
 
-def build_video_layer(name: str, obs, settings: VideoSettings):
-    """The candidate ``name`` for observations ``obs`` (needs the ``video`` extra)."""
+#: Packages of the video extra that loading a block needs.
+VIDEO_PACKAGES = ("torch", "safetensors", "diffusers")
+
+
+def _video_extra(name: str):
+    """The loader module, or a ConfigError saying that layer ``name`` needs the video extra
+    (checked without importing torch)."""
+    missing = [p for p in VIDEO_PACKAGES if importlib.util.find_spec(p) is None]
+    try:
+        if missing:
+            raise ImportError(f"no module named {', '.join(missing)}")
+        from ..video import loader
+    except ImportError as exc:
+        raise ConfigError(f"video layer {name!r} needs the video extra (torch, diffusers, "
+                          f"transformers): pip install -e '.[video]' ({exc})") from exc
+    return loader
+
+
+def _check_frames(name: str, obs) -> None:
     if obs.obs_shape is None or len(obs.obs_shape) != 4:
         raise ConfigError(f"video layer {name!r} needs observations that are frames "
                           f"(frames, channels, height, width); {obs.source!r} gives "
                           f"{obs.obs_shape!r}")
-    try:
-        from ..video.backbones import parse_layer_name
-        from ..video.candidate import VideoCandidate
-        from ..video.loader import load_token_block
-    except ImportError as exc:
-        raise ConfigError(f"video layer {name!r} needs the video extra (torch, diffusers, "
-                          f"transformers): pip install -e '.[video]' ({exc})") from exc
+
+
+def check_video_weights(name: str, obs, settings: VideoSettings) -> None:
+    """What building ``name`` would fail on, checked without building it: the observations
+    are frames, the extra is installed, and every checkpoint file the block reads exists
+    and is complete (headers only: no tensor is read)."""
+    _check_frames(name, obs)
+    _video_extra(name).check_weights(name, settings.weights)
+
+
+def build_video_layer(name: str, obs, settings: VideoSettings):
+    """The candidate ``name`` for observations ``obs`` (needs the ``video`` extra)."""
+    _check_frames(name, obs)
+    load_token_block = _video_extra(name).load_token_block
+    from ..video.backbones import parse_layer_name
+    from ..video.candidate import VideoCandidate
+
     random = parse_layer_name(name).random
     block = load_token_block(name, grid=token_grid(obs.obs_shape, settings.patch),
                              weights=settings.weights, timestep=settings.timestep,

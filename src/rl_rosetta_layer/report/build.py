@@ -4,9 +4,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..analysis.run import SELECTED_FILE
 from .facts import write_facts
 from .figures import write_figures
 from .tables import write_analysis_table
+
+
+def check_report_inputs(out_dir: Path) -> None:
+    """Read and check every file ``rosetta report`` reads, so that a missing or corrupt
+    one (a CSV cut short, malformed JSON) raises MissingInputError or CorruptFileError
+    before anything is written. Optional inputs are checked only when present."""
+    from ..analysis.run import read_selected
+    from .export import read_summary
+    from .facts import read_analysis_config, run_records
+    from .statistics import final_returns, load_scores, run_health, run_outcomes
+    from .tables import read_analysis_rows
+
+    out_dir = Path(out_dir)
+    read_summary(out_dir)
+    final_returns(out_dir)
+    run_outcomes(out_dir)
+    run_health(out_dir)
+    if (out_dir / "layer_analysis.csv").is_file():
+        read_analysis_rows(out_dir)
+        load_scores(out_dir)
+    read_analysis_config(out_dir)
+    run_records(out_dir)
+    if (out_dir / SELECTED_FILE).is_file():
+        read_selected(out_dir)
 
 
 def write_report_extras(out_dir: Path, selected: str | None) -> tuple[list[Path], list[str]]:
@@ -19,8 +44,8 @@ def write_report_extras(out_dir: Path, selected: str | None) -> tuple[list[Path]
     if (out_dir / "layer_analysis.csv").is_file():
         written.append(write_analysis_table(out_dir, selected))
     else:
-        missing.append("the analysis table needs outputs/layer_analysis.csv: run "
-                       "`rosetta analyze`")
+        missing.append(f"the analysis table needs {out_dir / 'layer_analysis.csv'}: run "
+                       f"`rosetta analyze --output-dir {out_dir}`")
     figures, not_drawn = write_figures(out_dir, selected)
     written += figures
     missing += not_drawn

@@ -5,23 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..experiments.outputs import SEED_SUMMARY_COLUMNS
-from ..io import atomic_write_text, read_csv
+from ..io import atomic_write_text
 from .markdown import markdown_table
+from .statistics import left_out_text, read_table, run_outcomes
 
 SUMMARY_TABLE = "experiment_summary_table.md"
 
 
 def read_summary(out_dir: Path) -> list[dict]:
-    """Rows of ``experiment_summary.csv``, checked for the seed's columns."""
-    return read_csv(Path(out_dir) / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
-                    hint="rosetta train (or scripts/run_experiments.py)")
+    """Rows of ``experiment_summary.csv``, checked for the seed's columns and for a cut."""
+    return read_table(Path(out_dir) / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
+                      hint="rosetta train (or scripts/run_experiments.py)")
+
+
+def left_out_cells(out_dir: Path, rows: list[dict]) -> dict[str, str]:
+    """layer -> 'diverged (1 of 3 runs)' for each layer of ``rows`` with runs left out, from
+    the runs' statuses (or, without them, the summary's ``runs_not_ok``)."""
+    outcomes = run_outcomes(out_dir)
+    cells = {}
+    for row in rows:
+        seeds = outcomes.get(row["layer"])
+        if seeds:
+            text = left_out_text(seeds)
+        else:
+            bad = int(_number(row.get("runs_not_ok")) or 0)
+            n = bad + int(_number(row.get("n_seeds")) or 0)
+            text = f"diverged or failed ({bad} of {n} runs)" if bad else ""
+        if text:
+            cells[row["layer"]] = text
+    return cells
 
 
 def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
     """Write the summary (``rows``, read from the CSV when not given) as a Markdown table,
-    with the IQM and its CI when the CSV has them."""
+    with the IQM and its CI when the CSV has them, and a column naming the runs left out
+    (diverged or failed) when there are any."""
     out_dir = Path(out_dir)
     rows = read_summary(out_dir) if rows is None else rows
+    rows = [dict(r) for r in rows]
     columns = list(SEED_SUMMARY_COLUMNS)
     headers = ["Layer", "Mean return (last 50)", "Std across seeds", "Mean AUC"]
     if rows and all(c in rows[0] for c in ("iqm", "iqm_ci_low", "iqm_ci_high", "n_seeds")):
@@ -29,6 +50,12 @@ def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
             row["iqm_ci"] = f"[{_num(row['iqm_ci_low'])}, {_num(row['iqm_ci_high'])}]"
         columns += ["iqm", "iqm_ci", "n_seeds"]
         headers += ["IQM", "95% CI of IQM", "Seeds"]
+    left_out = left_out_cells(out_dir, rows)
+    if left_out:
+        for row in rows:
+            row["left_out"] = left_out.get(row["layer"], "none")
+        columns.append("left_out")
+        headers.append("Runs left out")
     text = markdown_table(rows, columns, headers)
     flagged = [r for r in rows if r.get("flags")]
     if flagged:
@@ -36,7 +63,19 @@ def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
                  "their returns say nothing about the layer; see `experiment_runs.csv`): "
                  + "; ".join(f"{r['layer']}: {r['runs_flagged']} run(s), {r['flags']}"
                              for r in flagged) + ".\n")
+    if left_out:
+        text += ("\nRuns left out of every number above (a diverged or failed run has no "
+                 "final return; see `run_outcomes.csv`): "
+                 + "; ".join(f"{k}: {v}" for k, v in left_out.items()) + ".\n")
     return atomic_write_text(out_dir / SUMMARY_TABLE, text)
+
+
+def _number(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if value == value else None
 
 
 def _num(text: str) -> str:

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import stats
+from ..analysis.score import METRICS
 from ..errors import CorruptFileError, RosettaError
 from ..experiments.outputs import LAST
-from ..io import read_csv, write_json
+from ..io import write_json
 from . import claims
+from .statistics import STATUSES, read_table, run_outcomes
 
 FACTS_FILE = "report_facts.json"
 #: Arrays in a run record that are per-episode data, not setup.
@@ -102,46 +104,82 @@ def layer_facts(names: list[str], env: dict, selected: str | None,
     return out
 
 
-def _read_json(path: Path) -> dict:
+def read_json_object(path: Path, what: str) -> dict:
+    """The JSON object in ``path``; CorruptFileError naming the file when it is not
+    readable JSON or not an object (``what`` says what the file should be)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CorruptFileError(f"{path} is not a readable run record: {exc}") from exc
+        raise CorruptFileError(f"{path} is not a readable {what}: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise CorruptFileError(f"{path} is not a readable {what}: expected a JSON object, "
+                               f"found {type(obj).__name__}")
+    return obj
+
+
+def json_field(obj: dict, key: str, kind, default, path: Path):
+    """``obj[key]`` checked to be of ``kind`` (a type or a tuple of types; never a bool),
+    ``default`` when absent or null."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool):
+        name = getattr(kind, "__name__", None) or " or ".join(k.__name__ for k in kind)
+        raise CorruptFileError(f"{path}: {key}={value!r} is not of type {name}")
+    return value
 
 
 def _record(path: Path) -> dict:
     """One run record, the same shape whichever layout wrote it: ``spec``, ``versions``,
     ``commit``, ``host``, ``written_at``, ``wall_seconds``, ``updates``, ``lockstep``,
-    ``episodes_run``, ``env_steps_total``.
+    ``episodes_run``, ``env_steps_total``, ``status``; every field checked for its type.
 
     Layouts: ``runs/<run_id>.json`` (spec, result with per-episode arrays, versions, ...)
     or ``runs/<run_id>/`` with ``config.json``, ``metrics.json`` and ``manifest.json``.
     """
+    real = (int, float)
     if path.is_dir():
-        config = _read_json(path / "config.json")
-        metrics = _read_json(path / "metrics.json")
-        manifest = _read_json(path / "manifest.json")
+        what = "run record written by `rosetta train`"
+        config = read_json_object(path / "config.json", what)
+        metrics = read_json_object(path / "metrics.json", what)
+        manifest = read_json_object(path / "manifest.json", what)
         spec = {k: v for k, v in config.items() if k != "run_id"}
-        return {"spec": spec, "versions": manifest.get("versions", {}),
-                "commit": manifest.get("commit", ""), "host": manifest.get("host", ""),
-                "written_at": manifest.get("written_at", ""),
-                "wall_seconds": float(manifest.get("wall_seconds", 0.0)),
-                "updates": int(metrics.get("updates", 0)),
-                "lockstep": int(manifest.get("lockstep", 1) or 1),
-                "episodes_run": int(metrics.get("episodes", 0)),
-                "env_steps_total": int(metrics.get("env_steps", 0)),
-                "status": metrics.get("status", "ok")}
-    rec = _read_json(path)
-    result = rec.get("result", {})
-    return {"spec": rec.get("spec", {}), "versions": rec.get("versions", {}),
-            "commit": rec.get("commit", ""), "host": rec.get("host", ""),
-            "written_at": rec.get("written_at", ""),
-            "wall_seconds": float(result.get("wall_seconds", 0.0)),
-            "updates": int(result.get("updates", 0)),
-            "lockstep": int(result.get("extra", {}).get("lockstep", 1) or 1),
-            "episodes_run": len(result.get("returns", [])),
-            "env_steps_total": int(np.sum(result.get("lengths", []))),
-            "status": rec.get("status", "ok")}
+        m, mf = path / "metrics.json", path / "manifest.json"
+        record = {"spec": spec, "versions": json_field(manifest, "versions", dict, {}, mf),
+                  "commit": json_field(manifest, "commit", str, "", mf),
+                  "host": json_field(manifest, "host", str, "", mf),
+                  "written_at": json_field(manifest, "written_at", str, "", mf),
+                  "wall_seconds": float(json_field(manifest, "wall_seconds", real, 0.0, mf)),
+                  "updates": json_field(metrics, "updates", int, 0, m),
+                  "lockstep": json_field(manifest, "lockstep", int, 1, mf) or 1,
+                  "episodes_run": json_field(metrics, "episodes", int, 0, m),
+                  "env_steps_total": json_field(metrics, "env_steps", int, 0, m),
+                  "status": json_field(metrics, "status", str, "ok", m)}
+    else:
+        rec = read_json_object(path, "run record written by `rosetta train`")
+        result = json_field(rec, "result", dict, {}, path)
+        returns = json_field(result, "returns", list, [], path)
+        lengths = json_field(result, "lengths", list, [], path)
+        if not all(isinstance(v, real) and not isinstance(v, bool) for v in lengths):
+            raise CorruptFileError(f"{path}: result.lengths must be a list of numbers")
+        record = {"spec": json_field(rec, "spec", dict, {}, path),
+                  "versions": json_field(rec, "versions", dict, {}, path),
+                  "commit": json_field(rec, "commit", str, "", path),
+                  "host": json_field(rec, "host", str, "", path),
+                  "written_at": json_field(rec, "written_at", str, "", path),
+                  "wall_seconds": float(json_field(result, "wall_seconds", real, 0.0, path)),
+                  "updates": json_field(result, "updates", int, 0, path),
+                  "lockstep": json_field(json_field(result, "extra", dict, {}, path),
+                                         "lockstep", int, 1, path) or 1,
+                  "episodes_run": len(returns),
+                  "env_steps_total": int(sum(lengths)),
+                  "status": json_field(rec, "status", str, "ok", path)}
+    json_field(record["spec"], "config", dict, None, path)
+    json_field(record["spec"], "env", dict, None, path)
+    if record["status"] not in STATUSES:
+        raise CorruptFileError(f"{path}: status {record['status']!r} is not one of "
+                               f"{', '.join(STATUSES)}")
+    return record
 
 
 def run_paths(out_dir: Path) -> list[Path]:
@@ -190,6 +228,10 @@ def training_facts(out_dir: Path, summary: list[dict]) -> dict:
     from .statistics import final_returns
 
     finals = final_returns(out_dir)
+    outcomes = run_outcomes(out_dir)
+    left_out = {layer: {status: sum(v == status for v in seeds.values())
+                        for status in STATUSES[1:]} | {"runs": len(seeds)}
+                for layer, seeds in outcomes.items() if set(seeds.values()) - {"ok"}}
     seeds = sorted({s for v in finals.values() for s in v})
     layers = [r["layer"] for r in summary]
     records = run_records(out_dir, {(layer, s) for layer in layers for s in seeds})
@@ -209,6 +251,9 @@ def training_facts(out_dir: Path, summary: list[dict]) -> dict:
         "n_seeds": len(seeds),
         "n_runs": len(records),
         "runs_not_ok": int(sum(int(_float(r.get("runs_not_ok", 0))) for r in summary)),
+        "runs_diverged": sum(v["diverged"] for v in left_out.values()),
+        "runs_failed": sum(v["failed"] for v in left_out.values()),
+        "runs_left_out_by_layer": left_out,
         "episodes": config.get("episodes"),
         "last_episodes": LAST,
         "config": config,
@@ -274,20 +319,29 @@ def validity_facts(rows: list[dict], select_by: str | None,
     }
 
 
+def read_analysis_config(out_dir: Path) -> dict:
+    """``analysis_config.json`` ({} when absent), its fields checked for their types."""
+    path = Path(out_dir) / "analysis_config.json"
+    if not path.is_file():
+        return {}
+    cfg = read_json_object(path, "analysis config written by `rosetta analyze`")
+    for key, kind in (("dataset_steps", int), ("seed", int), ("n_bootstrap", int),
+                      ("select_by", str), ("env", dict), ("layers", list)):
+        json_field(cfg, key, kind, None, path)
+    if cfg.get("select_by") is not None and cfg["select_by"] not in METRICS:
+        raise CorruptFileError(f"{path}: select_by={cfg['select_by']!r} is not one of "
+                               f"{', '.join(METRICS)}")
+    return cfg
+
+
 def collect_facts(out_dir: Path, selected: str | None) -> dict:
     """Every fact the available outputs allow (see the module docstring)."""
     out_dir = Path(out_dir)
     facts: dict = {"written_by": "rosetta report", "alpha": claims.ALPHA,
                    "confidence": 0.95, "selected": selected}
-    analysis_cfg: dict = {}
-    path = out_dir / "analysis_config.json"
-    if path.is_file():
-        try:
-            analysis_cfg = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise CorruptFileError(f"{path} is not valid JSON: {exc}") from exc
+    analysis_cfg = read_analysis_config(out_dir)
     if (out_dir / "layer_analysis.csv").is_file():
-        rows = read_csv(out_dir / "layer_analysis.csv", ("layer",))
+        rows = read_table(out_dir / "layer_analysis.csv", ("layer",))
         facts["analysis"] = {
             "layers": [r["layer"] for r in rows],
             "n_layers": len(rows),
@@ -299,7 +353,7 @@ def collect_facts(out_dir: Path, selected: str | None) -> dict:
     summary = []
     if (out_dir / "experiment_summary.csv").is_file() and \
             (out_dir / "experiment_returns.csv").is_file():
-        summary = read_csv(out_dir / "experiment_summary.csv", ("layer", "mean_last_50"))
+        summary = read_table(out_dir / "experiment_summary.csv", ("layer", "mean_last_50"))
         facts["training"] = training_facts(out_dir, summary)
         bank = [r for r in summary if r["layer"].startswith("random_bank_")]
         if bank:
@@ -313,11 +367,11 @@ def collect_facts(out_dir: Path, selected: str | None) -> dict:
         facts["layers"] = layer_facts(names, env, selected,
                                       facts.get("training", {}).get("config") or None)
     if (out_dir / "comparisons.csv").is_file() and selected is not None:
-        rows = read_csv(out_dir / "comparisons.csv", ("selected", "other", "mean_diff"))
+        rows = read_table(out_dir / "comparisons.csv", ("selected", "other", "mean_diff"))
         if rows and rows[0]["selected"] == selected:
             facts["comparisons"] = comparison_facts(rows)
     if (out_dir / "score_validity.csv").is_file():
-        rows = read_csv(out_dir / "score_validity.csv", ("score", "spearman", "spearman_p"))
+        rows = read_table(out_dir / "score_validity.csv", ("score", "spearman", "spearman_p"))
         facts["validity"] = validity_facts(rows, facts.get("analysis", {}).get("select_by"))
     return _clean(facts)
 

@@ -386,7 +386,8 @@ def write_figures(out_dir: Path, selected: str | None) -> tuple[list[Path], list
             plot_learning_curves(curves, ax=axes[0, 0], selected=selected)
         written.append(save_figure(fig, fig_dir / FIGURE_FILES["learning_curves"]))
     else:
-        missing.append("learning curves need outputs/experiment_returns.csv: run `rosetta train`")
+        missing.append(f"learning curves need {out_dir / 'experiment_returns.csv'}: run "
+                       "`rosetta train`")
     if has_runs and has_summary:
         summary = read_csv(out_dir / "experiment_summary.csv",
                            ("layer", "iqm", "iqm_ci_low", "iqm_ci_high"))
@@ -395,7 +396,7 @@ def write_figures(out_dir: Path, selected: str | None) -> tuple[list[Path], list
         plot_final_returns(summary, ax=axes[0, 0], selected=selected, seed_values=finals)
         written.append(save_figure(fig, fig_dir / FIGURE_FILES["final_returns"]))
     else:
-        missing.append("the final-return plot needs outputs/experiment_summary.csv and "
+        missing.append(f"the final-return plot needs {out_dir / 'experiment_summary.csv'} and "
                        "experiment_returns.csv: run `rosetta train`")
     if has_analysis:
         fig, axes = new_axes((12.0, 1.6 + 0.55 * len(analysis_rows)), 2, 3)
@@ -405,7 +406,8 @@ def write_figures(out_dir: Path, selected: str | None) -> tuple[list[Path], list
         fig.suptitle("Analysis scores per layer (held-out data), 95% bootstrap CI", fontsize=11)
         written.append(save_figure(fig, fig_dir / FIGURE_FILES["probe_scores"]))
     else:
-        missing.append("probe-score plots need outputs/layer_analysis.csv: run `rosetta analyze`")
+        missing.append(f"probe-score plots need {out_dir / 'layer_analysis.csv'}: run "
+                       "`rosetta analyze`")
     validity_path = out_dir / "score_validity.csv"
     if has_analysis and has_runs and has_summary and validity_path.is_file():
         validity = {r["score"]: r for r in read_csv(validity_path, ("score", "spearman"))}

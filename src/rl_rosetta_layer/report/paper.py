@@ -28,12 +28,13 @@ from pathlib import Path
 
 from ..analysis.score import METRICS
 from ..errors import CorruptFileError, MissingInputError, RosettaError
-from ..io import atomic_write_text, read_csv
+from ..io import atomic_write_text
 from ..layers.registry import KNOWN
 from . import claims
 from .bib import BibEntry, load_bib
-from .facts import EPISODE_ARRAYS, FACTS_FILE, run_paths
+from .facts import EPISODE_ARRAYS, FACTS_FILE, json_field, read_json_object, run_paths
 from .figures import FIGURE_FILES, FIGURES_DIR, layer_kind
+from .statistics import read_table
 from .tables import ANALYSIS_TABLE, METRIC_HEADERS
 
 TEMPLATE_NAME = "dummy_paper.md"
@@ -89,6 +90,18 @@ def find_paper_file(name: str) -> Path:
                             f"{', '.join(str(p) for p in candidates)} (pass its path)")
 
 
+def paper_sources(template_path: Path | None = None,
+                  bib_path: Path | None = None) -> tuple[Path, Path]:
+    """(template, bibliography): the given paths, or the defaults of :func:`find_paper_file`;
+    MissingInputError when one is not a file (checked before anything is written)."""
+    template_path = Path(template_path) if template_path else find_paper_file(TEMPLATE_NAME)
+    bib_path = Path(bib_path) if bib_path else find_paper_file(BIB_NAME)
+    for what, path in (("paper template", template_path), ("bibliography", bib_path)):
+        if not path.is_file():
+            raise MissingInputError(f"{what} {path} does not exist; give an existing file")
+    return template_path, bib_path
+
+
 def _f(value) -> float:
     try:
         return float(value)
@@ -134,10 +147,10 @@ def load_outputs(out_dir: Path) -> Outputs:
     if not out_dir.is_dir():
         raise MissingInputError(f"output folder {out_dir} does not exist; run `rosetta "
                                 f"analyze`, `rosetta train` and `rosetta report` first")
-    analysis = read_csv(_need(out_dir / "layer_analysis.csv", "rosetta analyze"),
+    analysis = read_table(_need(out_dir / "layer_analysis.csv", "rosetta analyze"),
                         ("layer",) + METRICS, hint="rosetta analyze")
     selected = read_selected(out_dir)
-    summary = read_csv(_need(out_dir / "experiment_summary.csv", "rosetta train"),
+    summary = read_table(_need(out_dir / "experiment_summary.csv", "rosetta train"),
                        ("layer", "mean_last_50", "std_last_50", "mean_auc", "n_seeds",
                         "success_last_50", "iqm", "iqm_ci_low", "iqm_ci_high"),
                        hint="rosetta train")
@@ -163,14 +176,13 @@ def load_outputs(out_dir: Path) -> Outputs:
             f"{','.join(every)}` with the same seeds and settings (the summary holds the layers "
             f"of the last `rosetta train` only)")
     facts_path = _need(out_dir / FACTS_FILE, "rosetta report")
-    try:
-        facts = json.loads(facts_path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise CorruptFileError(f"{facts_path} is not valid JSON: {exc}") from exc
-    comp = read_csv(_need(out_dir / "comparisons.csv", "rosetta report"),
+    facts = read_json_object(facts_path, "report facts file written by `rosetta report`")
+    for key in ("analysis", "training", "env", "layers", "comparisons", "validity", "bank"):
+        json_field(facts, key, dict, None, facts_path)
+    comp = read_table(_need(out_dir / "comparisons.csv", "rosetta report"),
                     ("selected", "other", "mean_diff", "diff_ci_low", "diff_ci_high",
                      "p_sign_flip_holm", "p_wilcoxon_holm"), hint="rosetta report")
-    valid = read_csv(_need(out_dir / "score_validity.csv", "rosetta report"),
+    valid = read_table(_need(out_dir / "score_validity.csv", "rosetta report"),
                      ("score", "n_layers", "spearman", "spearman_p", "spearman_ci_low",
                       "spearman_ci_high"), hint="rosetta report")
     stale = []
@@ -299,6 +311,15 @@ def _seed_power(o: Outputs) -> str:
 
 def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def _left_out_runs(tr: Mapping) -> str:
+    """' (identity: diverged 1 of 3; ...)' from the report's counts ('' without them)."""
+    by_layer = tr.get("runs_left_out_by_layer") or {}
+    parts = [f"{layer}: " + ", ".join(f"{status} {v[status]} of {v['runs']}"
+                                      for status in ("diverged", "failed") if v.get(status))
+             for layer, v in by_layer.items()]
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _result_sentence(o: Outputs) -> str:
@@ -609,7 +630,7 @@ def paper_context(o: Outputs, paper_path: Path) -> dict[str, str]:
                  f"analysis did not pick the best layer.")
     if tr.get("runs_not_ok"):
         text += (f" {tr['runs_not_ok']} run(s) diverged or failed and are left out of every "
-                 f"number.")
+                 f"number{_left_out_runs(tr)}.")
     ctx["results_rl"] = text
     strongest = _strongest(o, ("baseline", "bank"))
     if strongest is None:
@@ -655,7 +676,9 @@ def paper_context(o: Outputs, paper_path: Path) -> dict[str, str]:
     ctx["comparisons"] = text
     c0 = o.comparisons[0] if o.comparisons else {}
     ctx["caption_comparisons"] = (
-        f"paired over the same {_seeds(int(_f(c0.get('n_seeds'))))}; p-values Holm-adjusted "
+        f"paired over the same {_seeds(int(_f(c0.get('n_seeds'))))}"
+        + (f" (left out: {c0['seeds_left_out']})" if c0.get("seeds_left_out") else "")
+        + "; p-values Holm-adjusted "
         f"over the {len(o.comparisons)} comparisons; P(improvement) is the share of seeds on "
         f"which the selected layer wins, rank-biserial the paired effect size")
     ctx["table_comparisons"] = o.tables["comparisons"].strip()
@@ -819,26 +842,46 @@ def references(keys: Sequence[str], bib: Mapping[str, BibEntry]) -> str:
     return "\n".join(f'- <a id="ref-{e.key}"></a>{e.reference_text()}' for e in entries)
 
 
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def _blank(m: re.Match) -> str:
+    """A space and the match's line ends: what is removed keeps the line numbers."""
+    return " " + "\n" * m.group(0).count("\n")
+
+
+def _check_template(template: str, context: Mapping[str, str], bib: Mapping[str, BibEntry],
+                    template_name: str) -> None:
+    """Raise CorruptFileError, naming the line of ``template`` (comments left in place),
+    for a placeholder the context does not know or a citation missing from ``bib``."""
+    text = _COMMENT.sub(_blank, template)
+    for m in PLACEHOLDER.finditer(text):
+        kind, arg = m.group(1), (m.group(2) or "").strip()
+        line = text.count("\n", 0, m.start()) + 1
+        if kind == "CITE":
+            keys = [k.strip() for k in arg.split(",") if k.strip()]
+            _cite(keys, bib, f"{template_name} line {line}")
+            continue
+        key = _NAMED.get(kind, arg)
+        if key != "references" and key not in context:
+            raise CorruptFileError(f"{template_name} line {line}: placeholder {m.group(0)!r} "
+                                   f"names no known value; known: {', '.join(sorted(context))}")
+
+
 def render(template: str, context: Mapping[str, str], bib: Mapping[str, BibEntry],
            template_name: str = "template") -> str:
     """Fill every placeholder of ``template``: values, then citations, then references.
 
-    Raises CorruptFileError for a placeholder the context does not know (a broken template).
+    Raises CorruptFileError for a placeholder the context does not know or a citation
+    missing from ``bib`` (a broken template), naming its line in ``template``.
     """
+    _check_template(template, context, bib, template_name)
     text = re.sub(r"<!--.*?-->\n?", "", template, flags=re.S)
 
     def value(m: re.Match) -> str:
         kind, arg = m.group(1), (m.group(2) or "").strip()
-        if kind == "CITE":
-            return m.group(0)
         key = _NAMED.get(kind, arg)
-        if key == "references":
-            return m.group(0)
-        if key not in context:
-            line = text.count("\n", 0, m.start()) + 1
-            raise CorruptFileError(f"{template_name} line {line}: placeholder {m.group(0)!r} "
-                                   f"names no known value; known: {', '.join(sorted(context))}")
-        return context[key]
+        return m.group(0) if kind == "CITE" or key == "references" else context[key]
 
     text = PLACEHOLDER.sub(value, text)
     cited: list[str] = []
@@ -895,6 +938,13 @@ def _iter_numbers(text: str):
             yield m.group(0).strip(), *item
 
 
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CorruptFileError(f"{path} is not valid JSON: {exc}") from exc
+
+
 def output_numbers(out_dir: Path) -> list[float]:
     """Sorted numbers found in the output files (CSV, Markdown and JSON, run records
     without their per-episode arrays; the per-episode and per-replicate CSVs are left out,
@@ -907,9 +957,9 @@ def output_numbers(out_dir: Path) -> list[float]:
         if path.suffix in (".csv", ".md", ".txt"):
             values.extend(v for v, _, _, _ in _numbers_in(path.read_text(encoding="utf-8")))
         elif path.suffix == ".json":
-            _walk_json(json.loads(path.read_text(encoding="utf-8")), values)
+            _walk_json(_json(path), values)
     for path in sorted((out_dir / "runs").rglob("*.json")):   # run records, both layouts
-        _walk_json(json.loads(path.read_text(encoding="utf-8")), values)
+        _walk_json(_json(path), values)
     return sorted(set(values))
 
 
@@ -947,9 +997,8 @@ def check_paper(paper_text: str, out_dir: Path, bib_path: Path,
     * with ``paper_path``: an image link that points to no file.
     """
     problems: list[str] = []
-    code_free = re.sub(r"```.*?```", " ", re.sub(r"<!--.*?-->", " ", paper_text, flags=re.S),
-                       flags=re.S)
-    code_free = re.sub(r"`[^`\n]*`", " ", code_free)
+    code_free = re.sub(r"```.*?```", _blank, _COMMENT.sub(_blank, paper_text), flags=re.S)
+    code_free = re.sub(r"`[^`\n]*`", " ", code_free)     # line numbers stay those of the paper
     for m in re.finditer(r"\[([^\[\]\n]*)\]", code_free):
         inner = m.group(1).strip()
         low = inner.lower()
@@ -1012,10 +1061,7 @@ def check_paper(paper_text: str, out_dir: Path, bib_path: Path,
 def build_paper(out_dir: Path, paper_path: Path = DEFAULT_PAPER,
                 template_path: Path | None = None, bib_path: Path | None = None) -> str:
     """The paper's text from the outputs in ``out_dir`` (not checked, not written)."""
-    template_path = Path(template_path) if template_path else find_paper_file(TEMPLATE_NAME)
-    bib_path = Path(bib_path) if bib_path else find_paper_file(BIB_NAME)
-    if not template_path.is_file():
-        raise MissingInputError(f"paper template {template_path} does not exist")
+    template_path, bib_path = paper_sources(template_path, bib_path)
     outputs = load_outputs(out_dir)
     bib = load_bib(bib_path)
     context = paper_context(outputs, Path(paper_path))
@@ -1029,7 +1075,7 @@ def write_paper(out_dir: Path, paper_path: Path = DEFAULT_PAPER,
     Raises PaperCheckError (one line, every problem listed) instead of writing a paper
     that fails the check; nothing is written then.
     """
-    bib_path = Path(bib_path) if bib_path else find_paper_file(BIB_NAME)
+    template_path, bib_path = paper_sources(template_path, bib_path)
     paper_path = Path(paper_path)
     text = build_paper(out_dir, paper_path, template_path, bib_path)
     problems = check_paper(text, out_dir, bib_path, paper_path=paper_path)

@@ -6,8 +6,9 @@ import math
 from pathlib import Path
 
 from ..analysis.score import METRICS
-from ..io import atomic_write_text, read_csv
+from ..io import atomic_write_text
 from .markdown import markdown_table
+from .statistics import number, numbered_rows
 
 ANALYSIS_TABLE = "layer_analysis_table.md"
 
@@ -57,10 +58,20 @@ def analysis_table(rows: list[dict], selected: str | None = None) -> str:
                           ["Layer", *(f"{METRIC_HEADERS[m]} (95% CI)" for m in METRICS)])
 
 
+def read_analysis_rows(out_dir: Path) -> list[dict]:
+    """Rows of ``layer_analysis.csv``, every score and CI bound checked to be a number."""
+    required = ("layer",) + METRICS + tuple(f"{m}_ci_{b}" for m in METRICS
+                                            for b in ("low", "high"))
+    path = Path(out_dir) / "layer_analysis.csv"
+    rows = numbered_rows(path, required, hint="rosetta analyze")
+    for line, row in rows:
+        for key in required[1:]:
+            number(row, key, path, line)
+    return [row for _, row in rows]
+
+
 def write_analysis_table(out_dir: Path, selected: str | None = None) -> Path:
     """Write ``layer_analysis_table.md`` from ``layer_analysis.csv``."""
     out_dir = Path(out_dir)
-    required = ("layer",) + METRICS + tuple(f"{m}_ci_{b}" for m in METRICS
-                                            for b in ("low", "high"))
-    rows = read_csv(out_dir / "layer_analysis.csv", required, hint="rosetta analyze")
-    return atomic_write_text(out_dir / ANALYSIS_TABLE, analysis_table(rows, selected))
+    return atomic_write_text(out_dir / ANALYSIS_TABLE,
+                             analysis_table(read_analysis_rows(out_dir), selected))

@@ -22,7 +22,7 @@ input give NaN with a ``'not computable: ...'`` note.
 """
 
 from .aggregate import aggregate, iqm, mean, median
-from .align import align_seeds
+from .align import align_seeds, common_seeds
 from .bootstrap import DEFAULT_METHOD, METHODS, bootstrap_ci, resample_indices
 from .correlation import VALIDITY_COLUMNS, kendall_tau_b, score_validity, spearman_rho
 from .errors import StatsError
@@ -86,4 +86,5 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "format_report",
     "align_seeds",
+    "common_seeds",
 ]

@@ -11,9 +11,8 @@ import re
 import torch
 
 from ..errors import ConfigError
+from ..layers.video import DEVICES
 
-#: Device names accepted (plus ``cuda:N`` for an index N that torch sees).
-DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 #: dtype names accepted. ``float64`` is there for gradient checks, not for training.
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float64": torch.float64}
 

@@ -34,6 +34,7 @@ from .backbones import (
     BYPASS,
     PREFIX_SUFFIX,
     BackboneSpec,
+    LayerName,
     backbone_spec,
     blocks_from_config,
     check_model_type,
@@ -315,6 +316,42 @@ def check_timestep(timestep: object) -> int:
     return int(timestep)
 
 
+def _open_layer(layer_name: str, weights) -> tuple[LayerName, BackboneSpec, Path, dict,
+                                                   list[str]]:
+    """(parsed name, backbone, weights folder, its config, its blocks) of ``layer_name``,
+    checked: the folder holds that backbone and the block is one of its blocks."""
+    name = parse_layer_name(layer_name)
+    spec = backbone_spec(name.backbone)
+    folder = resolve_weights(default_weights(spec) if weights is None else weights)
+    config = read_config(folder)
+    check_model_type(spec, config, folder)
+    valid = blocks_from_config(spec, config)
+    if name.block != BYPASS and name.block not in valid:
+        raise UnknownLayerError(f"{spec.name} has no block {name.block!r} in {folder}; "
+                                f"valid: {compact_blocks(valid)}")
+    return name, spec, folder, config, valid
+
+
+def check_weights(layer_name: str, weights=None) -> list[Path]:
+    """The safetensors files that loading ``layer_name`` reads, each checked to exist and
+    to hold a complete header and data (a missing or truncated shard fails here, before any
+    worker starts, not in every worker). Reads headers only: no tensor, no torch model."""
+    name, spec, folder, config, valid = _open_layer(layer_name, weights)
+    ckpt = Checkpoint.open(folder)
+    keys = [k for prefix in conditioning_prefixes(spec, config) for k in ckpt.keys_under(prefix)]
+    if name.block != BYPASS and not name.random:
+        blocks = prefix_blocks(name.block, valid) if name.variant == PREFIX_SUFFIX \
+            else [name.block]
+        keys += [k for b in blocks for k in _key_map(spec, b, ckpt)[1]]
+    files = sorted({ckpt.files[k] for k in keys})
+    for path in files:
+        if not path.is_file():
+            raise MissingInputError(f"shard {path.name} listed in the index of {folder} "
+                                    f"does not exist")
+        _header_keys(path)
+    return files
+
+
 # ---------------------------------------------------------------------------- the entry
 
 
@@ -335,7 +372,6 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
     ``pos_init``) for its input adapter.
     """
     name = parse_layer_name(layer_name)
-    spec = backbone_spec(name.backbone)
     grid = check_grid(grid)
     timestep = check_timestep(timestep)
     if name.random and not isinstance(twin_rng, np.random.Generator):
@@ -354,13 +390,7 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
     from .twins import random_twin
 
     torch_dtype, torch_device = resolve_dtype(dtype), resolve_device(device)
-    folder = resolve_weights(default_weights(spec) if weights is None else weights)
-    config = read_config(folder)
-    check_model_type(spec, config, folder)
-    valid = blocks_from_config(spec, config)
-    if name.block != BYPASS and name.block not in valid:
-        raise UnknownLayerError(f"{spec.name} has no block {name.block!r} in {folder}; "
-                                f"valid: {compact_blocks(valid)}")
+    name, spec, folder, config, valid = _open_layer(layer_name, weights)
     ckpt = Checkpoint.open(folder)
     model = build_meta_model(spec, config, folder)
     keys_read: list[str] = []

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError, DivergedError
-from ..io import atomic_write_bytes, write_json
+from ..io import atomic_write_bytes, umask_mode, write_json
 from ..seeding import check_seed
 from .sprites import SHAPE_NAMES, SpriteConfig, sprite_videos
 
@@ -578,8 +578,8 @@ def pretrain(config: PretrainConfig, out_dir: str | os.PathLike, *, quiet: bool 
             write_json(tmp / "pretrain.json", record)
             record["files_bytes"] = sum(p.stat().st_size for p in tmp.iterdir())
             for path in tmp.iterdir():                # temp names are private: make readable
-                path.chmod(0o644)
-            tmp.chmod(0o755)
+                path.chmod(umask_mode())
+            tmp.chmod(umask_mode(folder=True))
             _move_into_place(tmp, out_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
