@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from rl_rosetta_layer.cli import main
-from rl_rosetta_layer.experiments import runner
+from rl_rosetta_layer.experiments import units
 from rl_rosetta_layer.experiments.train import EXIT_DIVERGED, EXIT_FAILED
 
 TINY = ["--episodes", "6", "--seeds", "0", "--quiet", "--workers", "1",
@@ -31,14 +31,14 @@ def rows(path):
 
 
 def fail_layer(monkeypatch, bad: str):
-    real = runner.train_unit
+    real = units.train_unit
 
     def train_unit(specs, progress=None):
         if specs[0].layer == bad:
             raise RuntimeError(f"boom in {bad}")
         return real(specs, progress)
 
-    monkeypatch.setattr(runner, "train_unit", train_unit)
+    monkeypatch.setattr(units, "train_unit", train_unit)
 
 
 def test_all_runs_failing_exits_3_and_keeps_the_earlier_tables(tmp_path, monkeypatch, capsys):

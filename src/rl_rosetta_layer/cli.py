@@ -281,7 +281,7 @@ def check_training_flags(args):
     """(DQN config, seeds) of ``train`` (and ``run``): every training flag checked before
     any step writes a file (``run``'s analysis comes first)."""
     from .errors import ConfigError
-    from .experiments.train import parse_seeds
+    from .experiments.spec import parse_seeds
     from .layers.registry import expand_layer_names
 
     config, seeds = dqn_config(args), parse_seeds(args.seeds)
@@ -404,7 +404,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_study(args) -> int:
     from .experiments import study
-    from .experiments.train import parse_seeds
+    from .experiments.spec import parse_seeds
     from .report.study import write_study_report
 
     plan = study.study_plan(args.output_dir, envs=args.envs, seeds=parse_seeds(args.seeds),

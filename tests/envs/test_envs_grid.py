@@ -310,5 +310,6 @@ def test_vector_wrong_seed_count_raises():
 @pytest.mark.parametrize("size", [65, 1000])
 def test_grid_size_has_a_cap(size):
     # a 1000-cell side allocated gigabytes before failing; now it is bad input at once
-    with pytest.raises(ConfigError, match=rf"grid size must be an integer in \[2, 64\], got {size}"):
+    message = rf"grid size must be an integer in \[2, 64\], got {size}"
+    with pytest.raises(ConfigError, match=message):
         GridConfig(size=size)

@@ -450,7 +450,8 @@ def test_policy_errors():
 # ------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize("config_class, kwargs, message", [
     (MovingGoalConfig, {"size": 1}, r"moving-goal size must be an integer in \[2, 64\], got 1"),
-    (MovingGoalConfig, {"history": 0}, r"moving-goal history must be an integer in \[1, 16\], got 0"),
+    (MovingGoalConfig, {"history": 0},
+     r"moving-goal history must be an integer in \[1, 16\], got 0"),
     (MovingGoalConfig, {"max_steps": True},
      "moving-goal max_steps must be an integer >= 1, got True"),
     (MovingGoalConfig, {"step_reward": float("nan")},

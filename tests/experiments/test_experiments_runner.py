@@ -16,8 +16,7 @@ from rl_rosetta_layer.experiments.outputs import (
     write_run,
 )
 from rl_rosetta_layer.experiments.runner import group_units, run_all
-from rl_rosetta_layer.experiments.spec import EnvSpec, RunSpec
-from rl_rosetta_layer.experiments.train import parse_seeds
+from rl_rosetta_layer.experiments.spec import EnvSpec, RunSpec, parse_seeds
 
 ENV = EnvSpec(grid_size=4)
 CONFIG = DQNConfig(episodes=6, learning_starts=30, buffer_size=300, batch_size=8,

@@ -8,9 +8,9 @@ import pytest
 
 from rl_rosetta_layer.agent.config import DQNConfig
 from rl_rosetta_layer.errors import CorruptFileError
-from rl_rosetta_layer.experiments.runner import train_unit
 from rl_rosetta_layer.experiments.spec import EnvSpec, RunSpec
 from rl_rosetta_layer.experiments.store import RunStore
+from rl_rosetta_layer.experiments.units import train_unit
 
 CONFIG = DQNConfig(episodes=4, batch_size=8, learning_starts=10, buffer_size=100)
 

@@ -7,7 +7,7 @@ import sys
 import time
 
 from rl_rosetta_layer.cli import main
-from rl_rosetta_layer.experiments import runner
+from rl_rosetta_layer.experiments import units
 from rl_rosetta_layer.experiments.store import RunStore
 from rl_rosetta_layer.experiments.sweep import load_sweep
 from rl_rosetta_layer.experiments.train import EXIT_FAILED
@@ -97,14 +97,14 @@ def test_a_changed_config_is_a_different_run(tmp_path, small_sweep, capsys):
 def test_a_failed_run_is_reported_the_others_finish_and_resume_retries_it(
         tmp_path, small_sweep, monkeypatch, capsys):
     path = small_sweep()
-    real = runner.train_unit
+    real = units.train_unit
 
     def flaky(specs, progress=None):
         if specs[0].layer == "identity" and specs[0].seed == 1:
             raise RuntimeError("out of GPU memory (simulated)")
         return real(specs, progress)
 
-    monkeypatch.setattr(runner, "train_unit", flaky)
+    monkeypatch.setattr(units, "train_unit", flaky)
     assert sweep_cli(path, tmp_path, "--workers", "1") == EXIT_FAILED
     captured = capsys.readouterr()
     bad = next(s.run_id for s in load_sweep(path).specs
@@ -117,7 +117,7 @@ def test_a_failed_run_is_reported_the_others_finish_and_resume_retries_it(
     rows = (tmp_path / "sweeps" / "small" / "runs.csv").read_text().splitlines()
     assert any(r.startswith(bad) and ",failed," in r for r in rows)
 
-    monkeypatch.setattr(runner, "train_unit", real)
+    monkeypatch.setattr(units, "train_unit", real)
     assert sweep_cli(path, tmp_path, "--workers", "1") == 0
     assert "6 runs: 1 trained, 5 already finished, 0 failed" in capsys.readouterr().out
     assert not (tmp_path / "runs" / "_failed" / f"{bad}.json").exists()

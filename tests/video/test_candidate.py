@@ -13,11 +13,8 @@ from token_blocks import CogTokenBlock  # noqa: E402
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.layers.base import FrozenLayer  # noqa: E402
-from rl_rosetta_layer.video.candidate import (  # noqa: E402
-    TokenLayout,
-    VideoCandidate,
-    init_adapter,
-)
+from rl_rosetta_layer.video.candidate import VideoCandidate  # noqa: E402
+from rl_rosetta_layer.video.tokens import TokenLayout, init_adapter  # noqa: E402
 
 OBS = (2, 2, 4, 4)          # frames, channels, height, width: grid (2, 2, 2), 8 tokens
 D = 2 * 2 * 4 * 4

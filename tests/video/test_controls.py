@@ -2,8 +2,9 @@
 
 Fast: the read-out as first shipped (mean over tokens) comes out flagged by the run-health
 check, and the chosen one (per-token LayerNorm and projection) does not, on the same short
-run with the study's head. Slow (``pytest -m slow``): with the block bypassed, the token adapters learn catch as
-well as the numpy ``identity`` layer at the same budget, and the grid about as badly.
+run with the study's head. Slow (``pytest -m slow``): with the block bypassed, the token
+adapters learn catch as well as the numpy ``identity`` layer at the same budget, and the
+grid about as badly.
 """
 
 import numpy as np

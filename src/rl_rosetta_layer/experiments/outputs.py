@@ -12,8 +12,9 @@ from .. import stats
 from ..agent.result import RunResult
 from ..errors import CorruptFileError
 from ..io import write_csv
+from ..provenance import git_commit, versions  # noqa: F401 - API
 from .spec import RunSpec
-from .store import RunStore, git_commit, versions  # noqa: F401 - versions, git_commit: API
+from .store import RunStore
 
 #: The seed's columns first; new ones after.
 RETURNS_COLUMNS = ("layer", "seed", "episode", "return", "env_steps", "length", "success",

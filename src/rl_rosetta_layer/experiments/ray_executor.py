@@ -18,8 +18,8 @@ from contextlib import contextmanager
 
 from ..agent.result import RunResult
 from ..errors import ConfigError
-from .runner import Event, failed_results, guarded_unit
 from .spec import RunSpec
+from .units import Event, default_workers, failed_results, guarded_unit
 
 #: Seconds between progress messages a task sends (one per episode would be chatty).
 PROGRESS_EVERY = 0.5
@@ -109,8 +109,6 @@ def ray_session(workers: int | None, address: str | None, quiet: bool = False):
         if address:
             ray.init(address=address, log_to_driver=True, logging_level=level)
         else:
-            from .runner import default_workers
-
             ray.init(num_cpus=workers or default_workers(), include_dashboard=False,
                      log_to_driver=True, logging_level=level)
     except (ConnectionError, ValueError, RuntimeError) as exc:

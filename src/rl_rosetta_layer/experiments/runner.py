@@ -12,31 +12,23 @@ A unit that raises becomes failed results carrying the error; the others go on.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from ..agent.dqn import train_lockstep
-from ..agent.health import probe_observations
 from ..agent.result import RunResult
 from ..errors import ConfigError
-from ..layers.registry import build_layers, check_layer
-from ..layers.video import needs_torch
+from ..layers.registry import check_layer
 from .spec import RunSpec
+from .units import Event, default_workers, failed_results, guarded_unit
 
 EXECUTORS = ("local", "ray")
-
-#: A worker's report to the calling process: (unit index, "start" or "episodes", count).
-Event = tuple[int, str, int]
 
 _progress_queue = None
 
@@ -45,70 +37,6 @@ def _init_worker(progress_queue) -> None:
     global _progress_queue
     _progress_queue = progress_queue
     threadpool_limits(1)
-
-
-def _now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None = None
-               ) -> list[RunResult]:
-    """Train runs that differ only by seed, in lockstep, in this process."""
-    from .store import versions
-
-    first = specs[0]
-    if any((s.env, s.layer, s.config, s.selected, s.video)
-           != (first.env, first.layer, first.config, first.selected, first.video)
-           for s in specs):
-        raise ConfigError("runs trained in lockstep must share env, layer and config")
-    started = _now()
-    if needs_torch(first.layer):
-        import torch
-
-        # threadpoolctl limits torch only when it was imported first: one thread per worker.
-        torch.set_num_threads(1)
-    layer = build_layers([first.layer], first.env.observations(), first.selected,
-                         first.video)[first.layer]
-    env = first.env.make(len(specs))
-    probe = probe_observations(first.env.make(1))
-    results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
-                             progress=progress, probe=probe)
-    where = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": started,
-             "finished_at": _now(), "versions": versions()}
-    for spec, result in zip(specs, results):
-        result.extra.update(where, run_id=spec.run_id)
-    return results
-
-
-def failed_results(unit: Sequence[RunSpec], exc: BaseException | str) -> list[RunResult]:
-    """Empty results that carry the error of a unit that raised."""
-    message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-    return [RunResult(layer=s.layer, seed=s.seed, returns=np.zeros(0), lengths=np.zeros(0, int),
-                      successes=np.zeros(0, bool), error=message,
-                      extra={"run_id": s.run_id, "host": socket.gethostname(),
-                             "pid": os.getpid(), "finished_at": _now()})
-            for s in unit]
-
-
-def guarded_unit(index: int, unit: Sequence[RunSpec],
-                 report: Callable[[Event], None] | None = None) -> list[RunResult]:
-    """:func:`train_unit` that reports its start and episodes, and returns errors as results.
-
-    The same function runs in this process, in a worker process and in a Ray task, so a
-    failure carries the same message whichever executor ran it.
-    """
-    progress = None
-    if report is not None:
-        report((index, "start", len(unit)))
-
-        def progress(n: int) -> None:
-            report((index, "episodes", n))
-    try:
-        return train_unit(unit, progress)
-    except Exception as exc:  # noqa: BLE001 - recorded as the run's error, the sweep goes on
-        return failed_results(unit, exc)
 
 
 def _worker_unit(index: int, unit: Sequence[RunSpec]) -> list[RunResult]:
@@ -138,11 +66,6 @@ def preflight(specs: Sequence[RunSpec]) -> None:
     for env, layer, selected, video in dict.fromkeys(
             (s.env, s.layer, s.selected, s.video) for s in specs):
         check_layer(layer, observations[env], selected, video)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
 
 
 def budget_used(spec: RunSpec, result: RunResult) -> int:

@@ -25,24 +25,19 @@ import io
 import json
 import math
 import os
-import platform
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..agent.result import RunResult
 from ..errors import CorruptFileError
 from ..io import umask_mode, write_json
+from ..provenance import git_commit, now_utc, versions
 from .spec import RunSpec
 
 FILES = ("config.json", "returns.csv", "metrics.json", "manifest.json")
@@ -52,33 +47,6 @@ FAILED_DIR = "_failed"
 _TMP_PREFIX = ".tmp-"
 #: Age after which another host's temporary run folder is taken to be abandoned.
 STALE_SECONDS = 600.0
-
-
-@lru_cache(maxsize=1)
-def versions() -> dict:
-    """Versions of Python and of the packages a result depends on (those installed)."""
-    out = {"python": platform.python_version(), "rl_rosetta_layer": __version__}
-    for pkg in ("numpy", "scipy", "threadpoolctl", "torch", "ray"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-@lru_cache(maxsize=1)
-def git_commit() -> str:
-    """The commit of the working tree this package runs from, or '' outside git."""
-    try:
-        here = Path(__file__).resolve().parent
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                              text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _json_text(obj: object) -> str:

@@ -50,9 +50,9 @@ from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings, is_video_layer, needs_torch
 from .outputs import write_experiment_outputs
-from .runner import default_workers
 from .spec import MAP_ENVS, EnvSpec
 from .train import SUMMARY_SEED, execute_runs, plan_runs
+from .units import default_workers
 
 DEFAULT_ENVS = ("catch", "moving-goal")
 #: Pretrained blocks, their twins, the stacks of blocks 0..k, the bypass, the seed's

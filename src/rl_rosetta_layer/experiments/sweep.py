@@ -32,7 +32,7 @@ from pathlib import Path
 from ..agent.config import DQNConfig
 from ..errors import ConfigError, MissingInputError, RosettaError
 from ..layers.registry import BANK_NAMES, BASELINES, SEED_CANDIDATES, expand_layer_names
-from .spec import EnvSpec, RunSpec
+from .spec import EnvSpec, RunSpec, parse_seeds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -208,8 +208,6 @@ def _layers(where: _Where, raw: dict, selected: str | None,
 
 
 def _seeds(where: _Where, raw: dict) -> list[int]:
-    from .train import parse_seeds
-
     value = raw.get("seeds", [0, 1, 2])
     loc = f"{where(None, 'seeds')}: seeds"
     if isinstance(value, str):

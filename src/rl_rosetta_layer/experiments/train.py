@@ -31,37 +31,10 @@ from .sweep import Sweep
 
 #: Seed of the generator behind the summary's bootstrap CIs (fixed: same outputs each time).
 SUMMARY_SEED = 20_240_601
-#: Most seeds one command takes (a typo like 0-99999999999 would build 10^11 of them).
-MAX_SEEDS = 10_000
 #: Exit status of a command some of whose runs raised (2 is bad input).
 EXIT_FAILED = 3
 #: Exit status of a command none of whose runs raised but some diverged.
 EXIT_DIVERGED = 4
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0,1,2"`` -> [0, 1, 2]; ranges like ``"0-4"`` are accepted too.
-
-    >>> parse_seeds("0,1,2"), parse_seeds("3-5")
-    ([0, 1, 2], [3, 4, 5])
-    """
-    seeds: list[int] = []
-    for part in str(text).split(","):
-        part = part.strip()
-        lo, sep, hi = part.partition("-")
-        try:
-            chunk = range(int(lo), int(hi) + 1) if sep else [int(part)]
-        except ValueError:
-            chunk = []
-        if len(seeds) + len(chunk) > MAX_SEEDS:
-            raise ConfigError(f"--seeds names more than {MAX_SEEDS} seeds, got {text!r}")
-        if not chunk or any(s < 0 for s in chunk):
-            raise ConfigError(f"--seeds must be comma-separated non-negative integers or "
-                              f"ranges like 0-4, got {text!r}")
-        seeds += list(chunk)
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds lists a seed twice: {text!r}")
-    return seeds
 
 
 def plan_runs(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[int],

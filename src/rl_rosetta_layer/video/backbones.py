@@ -331,13 +331,13 @@ def candidate_blocks(name: str, weights: str | Path | None = None) -> list[str]:
     """Candidate blocks of backbone ``name``.
 
     Without ``weights``: the published config's blocks (tiny-video: its own checkpoint's
-    config.json). With ``weights`` (a path :func:`.loader.resolve_weights` accepts): the
+    config.json). With ``weights`` (a path :func:`.folders.resolve_weights` accepts): the
     blocks that checkpoint's config.json defines.
     """
     spec = backbone_spec(name)
     if weights is None and spec.blocks:
         return list(spec.blocks)
-    from .loader import resolve_weights  # pure path logic: no torch import
+    from .folders import resolve_weights  # pure path logic: no torch import
 
     folder = resolve_weights(weights if weights is not None else default_weights(spec))
     config = read_config(folder)

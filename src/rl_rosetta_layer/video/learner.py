@@ -44,9 +44,9 @@ from ..agent.network import LN_EPS
 from ..errors import ConfigError
 from ..layers.base import NumpyLayer
 from .bridge import as_tensor
-from .candidate import VideoCandidate, init_adapter
 from .devices import resolve_device
 from .readout import Readout
+from .tokens import TokenLayout, init_adapter
 
 BETA1, BETA2 = 0.9, 0.999
 #: Weight of each update batch in the running feature statistics ('running' feature_norm).
@@ -153,7 +153,7 @@ class TorchLearner:
         if not rngs or not all(isinstance(r, np.random.Generator) for r in rngs):
             raise ConfigError(f"init_rngs must be a non-empty list of numpy Generators, got "
                               f"{init_rngs!r}")
-        tokens = isinstance(body, VideoCandidate)
+        tokens = isinstance(getattr(body, "layout", None), TokenLayout)   # a video block
         self.train_adapter = config.adapter != "none"
         if self.train_adapter and not tokens:
             raise ConfigError(f"{body.name}: the torch learner trains a numpy layer with a "

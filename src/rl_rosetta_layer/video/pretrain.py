@@ -488,7 +488,7 @@ def pretrain(config: PretrainConfig, out_dir: str | os.PathLike, *, quiet: bool 
     import torch
     from tqdm import tqdm
 
-    from ..experiments.store import git_commit
+    from ..provenance import git_commit
 
     out_dir = Path(out_dir)
     refuse_overwrite(out_dir, force)
