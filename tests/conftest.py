@@ -38,7 +38,10 @@ def rosetta(capsys):
     from rl_rosetta_layer.cli import main
 
     def run(argv):
-        rc = main([str(a) for a in argv])
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as exc:     # argparse's own errors exit from inside the parser
+            rc = exc.code
         out = capsys.readouterr()
         return rc, out.out, out.err
 

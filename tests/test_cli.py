@@ -276,3 +276,13 @@ def test_error_from_a_real_process(tmp_path, argv, named):
 
 def test_error_report_missing_returns_changes_nothing(out_dir, capsys):
     check_one_line_error(out_dir, ["report"], capsys, "experiment_returns.csv")
+
+
+def test_analyze_takes_layers_as_its_docs_spell_it(tmp_path, capsys):
+    # README and docs/video-backbones.md write `rosetta analyze ... --layers ...`
+    rc, out, err = run_cli(["analyze", "--dataset-steps", "200", "--bootstrap", "10", "--quiet",
+                            "--layers", "identity,random_wide", "--output-dir", tmp_path],
+                           capsys)
+    assert rc == 0, err
+    assert {r["layer"] for r in rows(tmp_path / "layer_analysis.csv")} == {"identity",
+                                                                          "random_wide"}

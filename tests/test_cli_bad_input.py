@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rl_rosetta_layer.cli import build_parser, main
+from rl_rosetta_layer.cli import build_parser
 
 FILE = "@file"          # stands for a regular file where a folder is expected
 MISSING = "@missing"    # stands for a path that does not exist
@@ -132,7 +132,7 @@ def snapshot(folder: Path) -> dict:
 
 
 @pytest.mark.parametrize("command, flag, value", list(cases()))
-def test_bad_value_is_one_line_and_changes_nothing(workspace, capsys, command, flag, value):
+def test_bad_value_is_one_line_and_changes_nothing(workspace, rosetta, command, flag, value):
     value = value.replace(FILE, str(workspace / "a_file")).replace(
         MISSING, str(workspace / "no_such_path"))
     argv = [command, *BASE[command], *NEEDS.get(flag, [])]
@@ -142,11 +142,7 @@ def test_bad_value_is_one_line_and_changes_nothing(workspace, capsys, command, f
         argv += ["--output-dir", str(workspace / "outputs")]
     argv += [value] if flag == "sweep" else [flag, value]     # last: it wins over the base
     before = snapshot(workspace)
-    try:
-        rc = main(argv)
-    except SystemExit as exc:          # argparse's own errors exit from inside the parser
-        rc = exc.code
-    err = capsys.readouterr().err
+    rc, _, err = rosetta(argv)
     assert rc == 2, f"{argv}: exit status {rc}, stderr {err!r}"
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "error:" in lines[0], f"{argv}: {err!r}"

@@ -125,6 +125,8 @@ BASE = "layers = ['identity']\nseeds = [0]\n"
     ("layers = ['random_bank_0']\nseeds = [0]\nselected = 'random_bank_1'\n",
      r"line 3: selected must be a layer whose shape the random bank copies"),
     (BASE + "[dqn\nlr = 1\n", r": not valid TOML: .*\(at line 3, column 5\)$"),
+    (BASE + "[dqn]\nlr = inf\n", r"line 4: \[dqn\] lr must be a finite number, got inf$"),
+    (BASE + "[dqn]\ngrad_clip = nan\n", r"line 4: \[dqn\] grad_clip must be a finite number"),
 ])
 def test_malformed_sweep_files(tmp_path, text, message):
     path = bad(text, tmp_path)
@@ -208,3 +210,12 @@ def test_cli_dry_run_lists_runs(capsys, tmp_path):
 def test_builtin_sweeps_parse():
     for name in BUILTIN:
         assert load_sweep(name).specs
+
+
+def test_cli_env_flag_takes_names(capsys, tmp_path):
+    # the sweep's --env was once converted to int like the size flags
+    assert main(["sweep", "tiny", "--env", "catch,moving-goal", "--output-dir", str(tmp_path),
+                 "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "sweep tiny: 8 runs, 0 finished, 8 to run"
+    assert {s.env.name for s in load_sweep("tiny", overrides={("env", "name"): "catch"}).specs} \
+        == {"catch"}
