@@ -57,3 +57,14 @@ def test_a_truncated_shard_fails_before_training(weights, rosetta, tmp_path):
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert f"{shard} is not a safetensors file" in err and "not fully covered" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_device_torch_does_not_see_fails_before_training(rosetta, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    rc, _, err = rosetta([*TRAIN, "--layers", "tiny-video:transformer_blocks.0", "--device",
+                          "cuda", "--output-dir", tmp_path / "out"])
+    assert rc == 2 and "CUDA is not available" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from ..agent.result import RunResult
 from ..errors import ConfigError
 from ..layers.registry import check_layer
+from ..layers.video import needs_torch
 from .spec import RunSpec
 from .units import Event, default_workers, failed_results, guarded_unit
 
@@ -57,15 +58,22 @@ def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
     return units
 
 
-def preflight(specs: Sequence[RunSpec]) -> None:
+def preflight(specs: Sequence[RunSpec], *, devices: bool = True) -> None:
     """Check, in this process and before any worker starts, what every run needs: its
-    environment (built once: a bad name, size or Gymnasium id) and its layer (numpy layers
-    built once; a video block's checkpoint files checked, headers only). Bad input then
-    fails once, with one message, instead of as a failed run in every worker."""
+    environment (built once: a bad name, size or Gymnasium id), its layer (numpy layers
+    built once; a video block's checkpoint files checked, headers only) and, with
+    ``devices`` (runs trained on this machine), that torch sees the device a video run asks
+    for. Bad input then fails once, with one message, instead of in every worker."""
     observations = {env: env.check() for env in dict.fromkeys(s.env for s in specs)}
     for env, layer, selected, video in dict.fromkeys(
             (s.env, s.layer, s.selected, s.video) for s in specs):
         check_layer(layer, observations[env], selected, video)
+    wanted = {s.video.device for s in specs if s.video is not None and needs_torch(s.layer)}
+    if devices and wanted - {"cpu"}:
+        from ..video.devices import resolve_device
+
+        for device in sorted(wanted):
+            resolve_device(device)
 
 
 def budget_used(spec: RunSpec, result: RunResult) -> int:

@@ -122,7 +122,7 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
             store_of(spec).write(spec, r, executor)
 
     if todo:
-        preflight(todo)
+        preflight(todo, devices=executor == "local")   # a Ray cluster's nodes may differ
     if finished and not quiet:
         where = ", ".join(str(s.root) for s in stores.values())
         print(f"{len(finished)} of {len(specs)} runs already finished in {where}; "
