@@ -23,6 +23,7 @@ Needs the ``video`` extra.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from dataclasses import replace
@@ -106,12 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--measured", type=Path, default=None, metavar="DIR",
                         help="a study folder whose study_run.json to report")
     args = parser.parse_args(argv)
-    try:
-        import torch  # noqa: F401 - needed, and imported before one_thread() limits it
-    except ImportError:
-        print("study_cost needs the video extra (torch): pip install -e '.[video]'")
-        print("STUDY COST: skipped (torch not installed)")
+    missing = [m for m in ("torch", "diffusers", "safetensors")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        print("study_cost needs the video extra: pip install -e '.[video]'")
+        print(f"STUDY COST: skipped ({', '.join(missing)} not installed)")
         return 0
+    import torch  # noqa: F401 - imported before one_thread() limits its threads
     with one_thread():
         print_machine()
         return _measure(args)

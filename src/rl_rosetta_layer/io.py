@@ -72,35 +72,51 @@ def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, object]],
     return atomic_write_text(path, csv_text(rows, columns))
 
 
-def read_csv(path: str | os.PathLike, required: Sequence[str], *, hint: str = "") -> list[dict]:
-    """Read a CSV written by this package, checking that ``required`` columns are present.
+def read_csv_lines(path: Path, required, *, hint: str = "") -> list[tuple[int, dict]]:
+    """(line number, row) of a CSV this package wrote, refusing a file cut short.
 
-    Raises MissingInputError (naming ``hint``, the command that writes it) if the file is
-    missing, and CorruptFileError if it is empty or lacks a column.
+    Raises MissingInputError (naming ``hint``, the command that writes it) when the file
+    is missing, and CorruptFileError naming the file and line when it is empty, lacks a
+    ``required`` column, has a row with too few or too many cells or an empty required
+    cell, or ends without a line end (a write cut mid-row).
     """
     path = Path(path)
     if not path.is_file():
         extra = f"; run `{hint}` first" if hint else ""
         raise MissingInputError(f"{path} does not exist{extra}")
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{path} is not UTF-8 text: {exc}") from exc
+    again = f"; rerun `{hint}`" if hint else ""
+    if not text.strip():
+        raise CorruptFileError(f"{path} is empty; expected a header and rows{again}")
+    if not text.endswith("\n"):
         raise CorruptFileError(f"{path} line {text.count(chr(10)) + 1} ends without a line "
-                               f"end: the file was cut short")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
+                               f"end: the file was cut short{again}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader)
     missing = [c for c in required if c not in header]
     if missing:
-        raise CorruptFileError(
-            f"{path} lacks column(s) {missing}; expected at least {list(required)}, "
-            f"found {header}")
-    rows = list(reader)
-    for i, row in enumerate(rows, start=2):
-        if None in row or None in row.values():
-            raise CorruptFileError(f"{path} line {i} has {'too many' if None in row else 'too few'}"
-                                   f" cells: cut short or malformed")
-        if any(row[c] == "" for c in required):
-            raise CorruptFileError(f"{path} line {i} is malformed: {row}")
+        raise CorruptFileError(f"{path} lacks column(s) {missing}; expected at least "
+                               f"{list(required)}, found {header}")
+    rows = []
+    for cells in reader:
+        line = reader.line_num
+        if len(cells) != len(header):
+            raise CorruptFileError(f"{path} line {line} has {len(cells)} cells, the header "
+                                   f"{len(header)}: the row is cut short or malformed{again}")
+        row = dict(zip(header, cells))
+        empty = [c for c in required if row[c] == ""]
+        if empty:
+            raise CorruptFileError(f"{path} line {line} has no value for {empty}")
+        rows.append((line, row))
     return rows
+
+
+def read_csv(path: str | os.PathLike, required: Sequence[str], *, hint: str = "") -> list[dict]:
+    """Rows (dicts) of a CSV this package wrote; the checks of :func:`read_csv_lines`."""
+    return [row for _, row in read_csv_lines(path, required, hint=hint)]
 
 
 def write_json(path: str | os.PathLike, obj: object) -> Path:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..experiments.outputs import SEED_SUMMARY_COLUMNS
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_csv
 from .markdown import markdown_table
-from .statistics import left_out_text, read_table, run_outcomes
+from .statistics import left_out_text, run_outcomes
 
 SUMMARY_TABLE = "experiment_summary_table.md"
 
 
 def read_summary(out_dir: Path) -> list[dict]:
     """Rows of ``experiment_summary.csv``, checked for the seed's columns and for a cut."""
-    return read_table(Path(out_dir) / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
+    return read_csv(Path(out_dir) / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
                       hint="rosetta train (or scripts/run_experiments.py)")
 
 

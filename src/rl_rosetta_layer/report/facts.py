@@ -17,9 +17,9 @@ from .. import stats
 from ..analysis.score import METRICS
 from ..errors import CorruptFileError, RosettaError
 from ..experiments.outputs import LAST
-from ..io import write_json
+from ..io import read_csv, write_json
 from . import claims
-from .statistics import STATUSES, read_table, run_outcomes
+from .statistics import STATUSES, run_outcomes
 
 FACTS_FILE = "report_facts.json"
 #: Arrays in a run record that are per-episode data, not setup.
@@ -341,7 +341,7 @@ def collect_facts(out_dir: Path, selected: str | None) -> dict:
                    "confidence": 0.95, "selected": selected}
     analysis_cfg = read_analysis_config(out_dir)
     if (out_dir / "layer_analysis.csv").is_file():
-        rows = read_table(out_dir / "layer_analysis.csv", ("layer",))
+        rows = read_csv(out_dir / "layer_analysis.csv", ("layer",))
         facts["analysis"] = {
             "layers": [r["layer"] for r in rows],
             "n_layers": len(rows),
@@ -353,7 +353,7 @@ def collect_facts(out_dir: Path, selected: str | None) -> dict:
     summary = []
     if (out_dir / "experiment_summary.csv").is_file() and \
             (out_dir / "experiment_returns.csv").is_file():
-        summary = read_table(out_dir / "experiment_summary.csv", ("layer", "mean_last_50"))
+        summary = read_csv(out_dir / "experiment_summary.csv", ("layer", "mean_last_50"))
         facts["training"] = training_facts(out_dir, summary)
         bank = [r for r in summary if r["layer"].startswith("random_bank_")]
         if bank:
@@ -367,11 +367,11 @@ def collect_facts(out_dir: Path, selected: str | None) -> dict:
         facts["layers"] = layer_facts(names, env, selected,
                                       facts.get("training", {}).get("config") or None)
     if (out_dir / "comparisons.csv").is_file() and selected is not None:
-        rows = read_table(out_dir / "comparisons.csv", ("selected", "other", "mean_diff"))
+        rows = read_csv(out_dir / "comparisons.csv", ("selected", "other", "mean_diff"))
         if rows and rows[0]["selected"] == selected:
             facts["comparisons"] = comparison_facts(rows)
     if (out_dir / "score_validity.csv").is_file():
-        rows = read_table(out_dir / "score_validity.csv", ("score", "spearman", "spearman_p"))
+        rows = read_csv(out_dir / "score_validity.csv", ("score", "spearman", "spearman_p"))
         facts["validity"] = validity_facts(rows, facts.get("analysis", {}).get("select_by"))
     return _clean(facts)
 

@@ -28,13 +28,12 @@ from pathlib import Path
 
 from ..analysis.score import METRICS
 from ..errors import CorruptFileError, MissingInputError, RosettaError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_csv
 from ..layers.registry import KNOWN
 from . import claims
 from .bib import BibEntry, load_bib
 from .facts import EPISODE_ARRAYS, FACTS_FILE, json_field, read_json_object, run_paths
 from .figures import FIGURE_FILES, FIGURES_DIR, layer_kind
-from .statistics import read_table
 from .tables import ANALYSIS_TABLE, METRIC_HEADERS
 
 TEMPLATE_NAME = "dummy_paper.md"
@@ -147,10 +146,10 @@ def load_outputs(out_dir: Path) -> Outputs:
     if not out_dir.is_dir():
         raise MissingInputError(f"output folder {out_dir} does not exist; run `rosetta "
                                 f"analyze`, `rosetta train` and `rosetta report` first")
-    analysis = read_table(_need(out_dir / "layer_analysis.csv", "rosetta analyze"),
+    analysis = read_csv(_need(out_dir / "layer_analysis.csv", "rosetta analyze"),
                         ("layer",) + METRICS, hint="rosetta analyze")
     selected = read_selected(out_dir)
-    summary = read_table(_need(out_dir / "experiment_summary.csv", "rosetta train"),
+    summary = read_csv(_need(out_dir / "experiment_summary.csv", "rosetta train"),
                        ("layer", "mean_last_50", "std_last_50", "mean_auc", "n_seeds",
                         "success_last_50", "iqm", "iqm_ci_low", "iqm_ci_high"),
                        hint="rosetta train")
@@ -179,10 +178,10 @@ def load_outputs(out_dir: Path) -> Outputs:
     facts = read_json_object(facts_path, "report facts file written by `rosetta report`")
     for key in ("analysis", "training", "env", "layers", "comparisons", "validity", "bank"):
         json_field(facts, key, dict, None, facts_path)
-    comp = read_table(_need(out_dir / "comparisons.csv", "rosetta report"),
+    comp = read_csv(_need(out_dir / "comparisons.csv", "rosetta report"),
                     ("selected", "other", "mean_diff", "diff_ci_low", "diff_ci_high",
                      "p_sign_flip_holm", "p_wilcoxon_holm"), hint="rosetta report")
-    valid = read_table(_need(out_dir / "score_validity.csv", "rosetta report"),
+    valid = read_csv(_need(out_dir / "score_validity.csv", "rosetta report"),
                      ("score", "n_layers", "spearman", "spearman_p", "spearman_ci_low",
                       "spearman_ci_high"), hint="rosetta report")
     stale = []

@@ -8,8 +8,6 @@ use the seeds every compared layer finished and name the seeds left out and why,
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,9 +15,9 @@ import numpy as np
 
 from .. import stats
 from ..analysis.score import METRICS
-from ..errors import CorruptFileError, MissingInputError
+from ..errors import CorruptFileError
 from ..experiments.outputs import HEALTH_COLUMNS, LAST, RUNS_FILE
-from ..io import atomic_write_text, write_csv
+from ..io import atomic_write_text, read_csv_lines, write_csv
 from ..layers.registry import BANK_NAMES, BASELINES
 from .markdown import markdown_table
 
@@ -37,53 +35,6 @@ LEFT_OUT_COLUMN = "seeds_left_out"
 
 
 # ----------------------------------------------------------------------------- reading
-def numbered_rows(path: Path, required, *, hint: str = "") -> list[tuple[int, dict]]:
-    """(line number, row) of a CSV this package wrote, refusing a file cut short.
-
-    Raises MissingInputError (naming ``hint``, the command that writes it) when the file
-    is missing, and CorruptFileError naming the file and line when it is empty, lacks a
-    ``required`` column, has a row with too few or too many cells or an empty required
-    cell, or ends without a line end (a write cut mid-row).
-    """
-    path = Path(path)
-    if not path.is_file():
-        extra = f"; run `{hint}` first" if hint else ""
-        raise MissingInputError(f"{path} does not exist{extra}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise CorruptFileError(f"{path} is not UTF-8 text: {exc}") from exc
-    again = f"; rerun `{hint}`" if hint else ""
-    if not text.strip():
-        raise CorruptFileError(f"{path} is empty; expected a header and rows{again}")
-    if not text.endswith("\n"):
-        raise CorruptFileError(f"{path} line {text.count(chr(10)) + 1} ends without a line "
-                               f"end: the file was cut short{again}")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise CorruptFileError(f"{path} lacks column(s) {missing}; expected at least "
-                               f"{list(required)}, found {header}")
-    rows = []
-    for cells in reader:
-        line = reader.line_num
-        if len(cells) != len(header):
-            raise CorruptFileError(f"{path} line {line} has {len(cells)} cells, the header "
-                                   f"{len(header)}: the row is cut short or malformed{again}")
-        row = dict(zip(header, cells))
-        empty = [c for c in required if row[c] == ""]
-        if empty:
-            raise CorruptFileError(f"{path} line {line} has no value for {empty}")
-        rows.append((line, row))
-    return rows
-
-
-def read_table(path: Path, required, *, hint: str = "") -> list[dict]:
-    """Rows of a CSV this package wrote (see :func:`numbered_rows` for the checks)."""
-    return [row for _, row in numbered_rows(path, required, hint=hint)]
-
-
 def number(row: dict, key: str, path: Path, line: int | None = None) -> float:
     try:
         return float(row[key])
@@ -113,14 +64,14 @@ def _read_returns(out_dir: Path) -> tuple[dict, dict]:
     path = Path(out_dir) / RETURNS_FILE
     episodes: dict[tuple[str, int], list[float]] = defaultdict(list)
     status: dict[tuple[str, int], str] = {}
-    for line, row in numbered_rows(path, ("layer", "seed", "episode", "return"),
+    for line, row in read_csv_lines(path, ("layer", "seed", "episode", "return"),
                                    hint=TRAIN_HINT):
         key = (row["layer"], integer(row, "seed", path, line))
         status[key] = _status(row, path, line)
         episodes[key].append(number(row, "return", path, line))
     runs_path = Path(out_dir) / RUNS_FILE
     if runs_path.is_file():
-        for line, row in numbered_rows(runs_path, ("layer", "seed", "status")):
+        for line, row in read_csv_lines(runs_path, ("layer", "seed", "status")):
             key = (row["layer"], integer(row, "seed", runs_path, line))
             if key in episodes and row.get("episodes", "") != "" and \
                     integer(row, "episodes", runs_path, line) != len(episodes[key]):
@@ -151,7 +102,7 @@ def run_outcomes(out_dir: Path) -> dict[str, dict[int, str]]:
         status.update(_read_returns(out_dir)[1])
     runs_path = out_dir / RUNS_FILE
     if runs_path.is_file():
-        for line, row in numbered_rows(runs_path, ("layer", "seed", "status")):
+        for line, row in read_csv_lines(runs_path, ("layer", "seed", "status")):
             status[(row["layer"], integer(row, "seed", runs_path, line))] = \
                 _status(row, runs_path, line)
     out: dict[str, dict[int, str]] = defaultdict(dict)
@@ -168,7 +119,7 @@ def run_health(out_dir: Path) -> list[dict] | None:
     if not path.is_file():
         return None
     rows = []
-    for line, row in numbered_rows(path, ("layer", "seed", "status")):
+    for line, row in read_csv_lines(path, ("layer", "seed", "status")):
         if row.get("flags") is None:
             raise CorruptFileError(f"{path} lacks the flags column; expected the columns "
                                    f"of experiment_runs.csv written by rosetta train")
@@ -194,13 +145,13 @@ def load_scores(out_dir: Path):
     """Point scores (metric -> layer -> value) and replicates (metric -> layer -> (R,))."""
     out_dir = Path(out_dir)
     path = out_dir / "layer_analysis.csv"
-    rows = numbered_rows(path, ("layer",) + METRICS, hint="rosetta analyze")
+    rows = read_csv_lines(path, ("layer",) + METRICS, hint="rosetta analyze")
     scores = {m: {r["layer"]: number(r, m, path, i) for i, r in rows} for m in METRICS}
     reps_path = out_dir / "layer_analysis_bootstrap.csv"
     replicates = None
     if reps_path.is_file():
         reps: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in METRICS}
-        for i, r in numbered_rows(reps_path, ("replicate", "layer") + METRICS,
+        for i, r in read_csv_lines(reps_path, ("replicate", "layer") + METRICS,
                                   hint="rosetta analyze"):
             for m in METRICS:
                 reps[m][r["layer"]].append(number(r, m, reps_path, i))

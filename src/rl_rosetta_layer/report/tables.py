@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 from ..analysis.score import METRICS
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_csv_lines
 from .markdown import markdown_table
-from .statistics import number, numbered_rows
+from .statistics import number
 
 ANALYSIS_TABLE = "layer_analysis_table.md"
 
@@ -63,7 +63,7 @@ def read_analysis_rows(out_dir: Path) -> list[dict]:
     required = ("layer",) + METRICS + tuple(f"{m}_ci_{b}" for m in METRICS
                                             for b in ("low", "high"))
     path = Path(out_dir) / "layer_analysis.csv"
-    rows = numbered_rows(path, required, hint="rosetta analyze")
+    rows = read_csv_lines(path, required, hint="rosetta analyze")
     for line, row in rows:
         for key in required[1:]:
             number(row, key, path, line)
