@@ -15,7 +15,7 @@ SUMMARY_TABLE = "experiment_summary_table.md"
 def read_summary(out_dir: Path) -> list[dict]:
     """Rows of ``experiment_summary.csv``, checked for the seed's columns and for a cut."""
     return read_csv(Path(out_dir) / "experiment_summary.csv", SEED_SUMMARY_COLUMNS,
-                      hint="rosetta train (or scripts/run_experiments.py)")
+                    hint="rosetta train (or scripts/run_experiments.py)")
 
 
 def left_out_cells(out_dir: Path, rows: list[dict]) -> dict[str, str]:

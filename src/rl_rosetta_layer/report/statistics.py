@@ -65,7 +65,7 @@ def _read_returns(out_dir: Path) -> tuple[dict, dict]:
     episodes: dict[tuple[str, int], list[float]] = defaultdict(list)
     status: dict[tuple[str, int], str] = {}
     for line, row in read_csv_lines(path, ("layer", "seed", "episode", "return"),
-                                   hint=TRAIN_HINT):
+                                    hint=TRAIN_HINT):
         key = (row["layer"], integer(row, "seed", path, line))
         status[key] = _status(row, path, line)
         episodes[key].append(number(row, "return", path, line))
@@ -152,7 +152,7 @@ def load_scores(out_dir: Path):
     if reps_path.is_file():
         reps: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in METRICS}
         for i, r in read_csv_lines(reps_path, ("replicate", "layer") + METRICS,
-                                  hint="rosetta analyze"):
+                                   hint="rosetta analyze"):
             for m in METRICS:
                 reps[m][r["layer"]].append(number(r, m, reps_path, i))
         replicates = {m: {k: np.array(v) for k, v in d.items()} for m, d in reps.items()}
