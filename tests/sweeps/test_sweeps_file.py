@@ -1,6 +1,7 @@
 """Sweep files and command-line grids: expansion, stable ids, and one clear error per mistake."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,11 @@ def test_cli_env_flag_takes_names(capsys, tmp_path):
     assert capsys.readouterr().out.splitlines()[-1] == "sweep tiny: 8 runs, 0 finished, 8 to run"
     assert {s.env.name for s in load_sweep("tiny", overrides={("env", "name"): "catch"}).specs} \
         == {"catch"}
+
+
+def test_the_shipped_example_sweep_file_dry_runs(rosetta, tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "lr-study.toml"
+    rc, out, err = rosetta(["sweep", example, "--dry-run", "--output-dir", tmp_path / "out"])
+    assert rc == 0, err
+    assert out.strip().splitlines()[-1] == "sweep lr-study: 100 runs, 0 finished, 100 to run"
+    assert not (tmp_path / "out").exists()

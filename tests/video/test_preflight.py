@@ -11,6 +11,8 @@ from rl_rosetta_layer.video.backbones import backbone_spec, default_weights
 from rl_rosetta_layer.video.loader import check_weights
 
 pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+pytest.importorskip("safetensors")
 
 TRAIN = ["train", "--backbone", "tiny-video", "--env", "catch", "--env-steps", "60",
          "--seeds", "0", "--quiet", "--workers", "1", "--set", "learning_starts=20"]

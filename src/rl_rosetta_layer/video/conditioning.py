@@ -4,7 +4,7 @@ A block of a video diffusion transformer is called with more than its tokens: te
 a timestep embedding, positions. To use it as a frozen layer, those are fixed once (no
 prompt, one chosen timestep, the token grid's positions), built at construction and kept as
 buffers on the block's device; every call then maps tokens (B, T, width) -> (B, T, width)
-with no host work. What each family gets (see shared/spec/video-backbones.md):
+with no host work. What each family gets (see docs/video-backbones.md):
 
 - CogVideoX: zero text tokens (B, 0, width); ``time_embedding(time_proj(t))`` of batch one
   (plus ``ofs_embedding(ofs_proj(2.0))`` for the image-to-video configs that have one, as

@@ -1,6 +1,6 @@
 """Load ONE block of a video backbone from (sharded) safetensors, without the model.
 
-Recipe (shared/spec/video-backbones.md): find the folder holding config.json and the
+Recipe (docs/video-backbones.md): find the folder holding config.json and the
 safetensors (:func:`resolve_weights`), build the model class from config.json on the meta
 device (no memory), take the block with ``get_submodule``, read only the block's keys
 (prefix ending with a dot) plus the small embeddings its conditioning needs, from just the
