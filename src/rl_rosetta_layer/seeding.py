@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import is_int
 from .errors import ConfigError
 
 #: Named streams of one run. Each gets its own generator, so adding draws to one stream
@@ -13,7 +14,7 @@ STREAMS = ("env", "init", "explore", "replay")
 
 def check_seed(seed: object) -> int:
     """Return ``seed`` as an int if it is a non-negative integer, else raise ConfigError."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 

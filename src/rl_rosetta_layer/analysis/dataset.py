@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 
 #: Discount of the random-policy return-to-go used as the value target when an
@@ -39,7 +40,7 @@ def collect_transitions(env, steps: int, rng: np.random.Generator) -> Transition
 
     ``env`` must already be seeded (``seed_with``); actions are drawn from ``rng``.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 10:
+    if not is_int(steps) or steps < 10:
         raise ConfigError(f"dataset steps must be an integer >= 10, got {steps!r}")
     n = env.num_envs
     rounds = -(-steps // n)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 from .copies import SeededCopies, SingleCopy
 from .motion import MAX_HISTORY, MAX_SIZE, check_int
@@ -64,8 +65,7 @@ class VectorVideoGrid(SeededCopies):
 
     def __init__(self, num_envs: int, config: GridConfig | None = None, *,
                  autoreset: bool = True) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
-                or num_envs < 1:
+        if not is_int(num_envs) or num_envs < 1:
             raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.config = config or GridConfig()
         self.num_envs = int(num_envs)

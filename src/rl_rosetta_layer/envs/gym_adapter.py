@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 from .copies import SeededCopies
 
@@ -93,7 +94,7 @@ def area_weights(n_in: int, n_out: int) -> np.ndarray:
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -298,7 +299,7 @@ class GymVectorEnv(SeededCopies):
         if actions is None:
             actions = tuple(range(n_env_actions))
         if not isinstance(actions, (tuple, list)) or not actions or any(
-                isinstance(a, bool) or not isinstance(a, (int, np.integer))
+                not is_int(a)
                 or not 0 <= a < n_env_actions for a in actions):
             probe.close()
             raise ConfigError(f"actions must be a non-empty tuple of {env_id}'s action "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 from .copies import SeededCopies, SingleCopy
 
@@ -36,7 +37,7 @@ MAX_HISTORY = 16
 
 def check_int(task: str, name: str, value: object, low: int, high: int | None = None) -> None:
     """Raise ConfigError unless ``value`` is an integer in [low, high] (high None: no cap)."""
-    bad = isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+    bad = not is_int(value) or value < low \
         or (high is not None and value > high)
     if bad:
         accepted = f">= {low}" if high is None else f"in [{low}, {high}]"
@@ -100,8 +101,7 @@ class MotionVectorEnv(SeededCopies):
     n_actions: int
 
     def __init__(self, num_envs: int, config, *, autoreset: bool = True) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
-                or num_envs < 1:
+        if not is_int(num_envs) or num_envs < 1:
             raise ConfigError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.config = config
         self.num_envs = int(num_envs)

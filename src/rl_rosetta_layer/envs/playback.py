@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 from .reference import policy_actions
 
@@ -19,8 +20,7 @@ def play(env, policy: str, per_copy: int, seed: int) -> dict[str, np.ndarray]:
     Returns arrays of shape (num_envs, per_copy): ``return``, ``success``, ``length`` and
     ``optimal`` (the optimal return at the episode's start).
     """
-    if isinstance(per_copy, bool) or not isinstance(per_copy, (int, np.integer)) \
-            or per_copy < 1:
+    if not is_int(per_copy) or per_copy < 1:
         raise ConfigError(f"episodes per copy must be a positive integer, got {per_copy!r}")
     copies = env.num_envs
     obs, info = env.reset(seed=seed)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 
 #: Groups that expand to layers of ``--backbone``: its blocks, their random twins, the
@@ -60,8 +61,7 @@ class VideoSettings:
     """Values per token of the 'project' read-out."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.timestep, bool) or not isinstance(self.timestep, (int, np.integer)) \
-                or not 0 <= self.timestep <= 999:
+        if not is_int(self.timestep) or not 0 <= self.timestep <= 999:
             raise ConfigError(f"--timestep must be an integer in 0-999, got {self.timestep!r}")
         if self.feature_norm not in FEATURE_NORMS:
             raise ConfigError(f"--feature-norm must be one of {', '.join(FEATURE_NORMS)}, got "
@@ -77,7 +77,7 @@ class VideoSettings:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         for name in ("patch", "chunk_size", "readout_dim"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
 
     def to_dict(self) -> dict:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.base import NumpyLayer
 from .devices import dtype_name, resolve_device, resolve_dtype
@@ -24,8 +25,7 @@ TensorFn = Callable[[torch.Tensor], torch.Tensor]
 
 
 def check_chunk_size(chunk_size: object) -> int:
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
+    if not is_int(chunk_size) or chunk_size < 1:
         raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     return int(chunk_size)
 
@@ -115,7 +115,7 @@ class TorchLayer(NumpyLayer):
             raise ConfigError(f"TorchLayer {name!r} needs a torch.nn.Module, got "
                               f"{type(module).__name__}")
         for what, dim in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            if not is_int(dim) or dim < 1:
                 raise ConfigError(f"TorchLayer {name!r}: {what} must be a positive integer, "
                                   f"got {dim!r}")
         self.name, self.input_dim, self.output_dim = name, int(input_dim), int(output_dim)

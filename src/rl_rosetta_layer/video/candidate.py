@@ -33,6 +33,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.base import NumpyLayer
 from ..seeding import check_seed
@@ -46,7 +47,7 @@ CODE_CACHE_BYTES = 256 * 2 ** 20
 
 
 def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value) or value < 1:
         raise ConfigError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
 

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from ..agent.network import LN_EPS
+from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.base import NumpyLayer
 from .bridge import as_tensor
@@ -146,8 +147,7 @@ class TorchLearner:
             raise ConfigError(f"layer {body.name!r} takes observations of {body.input_dim} "
                               f"values{f' {shape}' if shape else ''}, the environment gives "
                               f"{obs_dim}")
-        if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) \
-                or n_actions < 1:
+        if not is_int(n_actions) or n_actions < 1:
             raise ConfigError(f"n_actions must be a positive integer, got {n_actions!r}")
         rngs = list(init_rngs)
         if not rngs or not all(isinstance(r, np.random.Generator) for r in rngs):

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError, CorruptFileError, MissingInputError, UnknownLayerError
 from .backbones import (
     BYPASS,
@@ -253,8 +254,7 @@ def check_grid(grid: object) -> tuple[int, int, int]:
 
 
 def check_timestep(timestep: object) -> int:
-    if isinstance(timestep, bool) or not isinstance(timestep, (int, np.integer)) \
-            or not 0 <= timestep <= 999:
+    if not is_int(timestep) or not 0 <= timestep <= 999:
         raise ConfigError(f"timestep must be an integer in 0-999, got {timestep!r}")
     return int(timestep)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 
 #: Every sprite shape as a binary mask (rows are y, columns are x). Drawn uniformly.
@@ -72,7 +73,7 @@ class SpriteConfig:
         for name, low in (("frames", 1), ("size", _PAD), ("channels", 1), ("max_sprites", 1),
                           ("max_speed", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            if not is_int(value) or value < low:
                 raise ConfigError(f"sprite {name} must be an integer >= {low}, got {value!r}")
         if self.max_speed > self.size - _PAD:
             raise ConfigError(f"sprite max_speed must be <= size - {_PAD} = "
@@ -155,7 +156,7 @@ def sprite_videos(n: int, rng: np.random.Generator, *, frames: int = 4, size: in
     top-left cell uniform over the positions where it fits, each velocity component uniform
     over -max_speed..max_speed), moving in straight lines and bouncing off the walls.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+    if not is_int(n) or n < 0:
         raise ConfigError(f"number of videos must be an integer >= 0, got {n!r}")
     config = SpriteConfig(frames=frames, size=size, channels=channels,
                           max_sprites=max_sprites, max_speed=max_speed)
