@@ -8,13 +8,15 @@ table when all did), one whose runs only diverged with 4; an interrupt exits wit
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
 from .agent.config import DQNConfig
+from .analysis.run import run_analysis
 from .envs.registry import ENV_NAMES
 from .errors import RosettaError
 from .experiments.sweep_cli import parse_bool as _bool
@@ -60,61 +62,90 @@ def _output_dir(p: argparse.ArgumentParser) -> None:
                         "'blocks' / 'twins' layer groups and outputs go to outputs/NAME")
 
 
+def default(cls: type, name: str):
+    """The default of field ``name`` of dataclass ``cls``: flags take their defaults from
+    the dataclasses that define the settings, never a copy."""
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
+def default_args(function) -> dict:
+    """The defaults of ``function``'s keyword arguments (the analysis' own, for its flags)."""
+    return {k: v.default for k, v in inspect.signature(function).parameters.items()}
+
+
 def _video_args(p: argparse.ArgumentParser) -> None:
+    from .layers.video import VideoSettings as V
+
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="checkpoint folder or Hugging Face cache path of the backbone "
                         "(default: the backbone's own, for tiny-video)")
-    p.add_argument("--timestep", type=_nonneg_int, default=500,
+    p.add_argument("--timestep", type=_nonneg_int, default=default(V, "timestep"),
                    help="diffusion timestep of a video block's fixed conditioning (0-999)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (video blocks)")
-    p.add_argument("--dtype", default="float32", help="float32 or bfloat16 (video blocks)")
-    p.add_argument("--patch", type=_positive_int, default=2,
+    p.add_argument("--device", default=default(V, "device"),
+                   help="cpu, cuda, cuda:N or auto (video blocks)")
+    p.add_argument("--dtype", default=default(V, "dtype"),
+                   help="float32 or bfloat16 (video blocks)")
+    p.add_argument("--patch", type=_positive_int, default=default(V, "patch"),
                    help="side of the frame patch that becomes one token (video blocks)")
-    p.add_argument("--feature-norm", default="none",
+    p.add_argument("--feature-norm", default=default(V, "feature_norm"),
                    help="none, or running: the RL head reads the read-out's values "
                         "standardised with running statistics (video blocks)")
-    p.add_argument("--readout", default="project",
+    p.add_argument("--readout", default=default(V, "readout"),
                    help="how a video block's tokens reach the head: project (default), "
                         "attention, flatten or mean")
-    p.add_argument("--readout-dim", type=_positive_int, default=4,
+    p.add_argument("--readout-dim", type=_positive_int, default=default(V, "readout_dim"),
                    help="values per token of the 'project' read-out")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
+    from .experiments.spec import EnvSpec
+
     _output_dir(p)
     _video_args(p)
-    p.add_argument("--env", default="grid", metavar="NAME",
-                   help=f"environment: {ENV_HELP} (default: grid)")
-    p.add_argument("--grid-size", type=_positive_int, default=8,
-                   help="side of the grid-format tasks")
-    p.add_argument("--history", type=_positive_int, default=2, help="frames per observation")
+    env = default(EnvSpec, "name")
+    p.add_argument("--env", default=env, metavar="NAME",
+                   help=f"environment: {ENV_HELP} (default: {env})")
+    _task_size_args(p)
     p.add_argument("--max-steps", type=_positive_int, default=None,
                    help="episode step limit (default: 60 on the grid, else the environment's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _task_size_args(p: argparse.ArgumentParser) -> None:
+    from .experiments.spec import EnvSpec
+
+    p.add_argument("--grid-size", type=_positive_int, default=default(EnvSpec, "grid_size"),
+                   help="side of the grid-format tasks")
+    p.add_argument("--history", type=_positive_int, default=default(EnvSpec, "history"),
+                   help="frames per observation")
+
+
 def _analysis_args(p: argparse.ArgumentParser, only: bool = False) -> None:
     """Flags of the layer analysis; ``only``: the command does nothing else, so --layers
     is accepted for --analysis-layers (``run`` keeps --layers for the trained layers)."""
-    p.add_argument("--dataset-steps", type=_positive_int, default=8000,
+    analysis = default_args(run_analysis)
+    p.add_argument("--dataset-steps", type=_positive_int, default=analysis["dataset_steps"],
                    help="random-policy transitions to collect")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the dataset")
+    p.add_argument("--seed", type=_nonneg_int, default=analysis["seed"],
+                   help="seed of the dataset")
     p.add_argument(*(("--analysis-layers", "--layers") if only else ("--analysis-layers",)),
                    dest="analysis_layers", default=None,
                    help="layers to score (names or groups: candidates (default), baselines, "
                         "bank, all; with --backbone: blocks (default), twins)")
-    p.add_argument("--select-by", default="composite_score",
+    p.add_argument("--select-by", default=analysis["select_by"],
                    help="score that picks selected_layer.txt (default: the seed's composite)")
-    p.add_argument("--bootstrap", type=_positive_int, default=200,
+    p.add_argument("--bootstrap", type=_positive_int, default=analysis["n_bootstrap"],
                    help="bootstrap resamples behind each score's CI")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--episodes", type=_positive_int, default=350, help="episodes per run")
+    p.add_argument("--episodes", type=_positive_int, default=default(DQNConfig, "episodes"),
+                   help="episodes per run")
     p.add_argument("--env-steps", type=_positive_int, default=None,
                    help="env steps per run: the budget instead of --episodes when given")
     p.add_argument("--seeds", default="0,1,2", help="comma list (or ranges like 0-9)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="transitions per update")
+    p.add_argument("--batch-size", type=_positive_int, default=default(DQNConfig, "batch_size"),
+                   help="transitions per update")
     p.add_argument("--layers", default=None,
                    help="comma list of layers or groups: candidates (default), baselines, "
                         "bank, all, selected; with --backbone: blocks (default), twins, "
@@ -215,8 +246,7 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--envs", default=envs,
                    help=f"comma list of grid-format tasks: grid, moving-goal, catch "
                         f"(default: {envs})")
-    p.add_argument("--grid-size", type=_positive_int, default=8, help="side of the tasks")
-    p.add_argument("--history", type=_positive_int, default=2, help="frames per observation")
+    _task_size_args(p)
     p.add_argument("--layers", default=study.DEFAULT_LAYERS,
                    help=f"layers or groups (default: {study.DEFAULT_LAYERS})")
     seeds = f"{study.DEFAULT_SEEDS[0]}-{study.DEFAULT_SEEDS[-1]}"
@@ -230,7 +260,8 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset-steps", type=_positive_int, default=study.DEFAULT_DATASET_STEPS,
                    help=f"random-policy transitions per task for the analysis (default: "
                         f"{study.DEFAULT_DATASET_STEPS})")
-    p.add_argument("--bootstrap", type=_positive_int, default=200,
+    p.add_argument("--bootstrap", type=_positive_int,
+                   default=default_args(run_analysis)["n_bootstrap"],
                    help="bootstrap resamples behind each analysis score's CI")
     p.add_argument("--task-episodes", type=_positive_int, default=study.TASK_EPISODES,
                    help="episodes per policy behind the random and reference returns")
@@ -267,8 +298,6 @@ def dqn_config(args: argparse.Namespace, base: DQNConfig | None = None) -> DQNCo
 
 
 def cmd_analyze(args) -> None:
-    from .analysis.run import run_analysis
-
     selected = run_analysis(args.output_dir, _env_spec(args), dataset_steps=args.dataset_steps,
                             seed=args.seed, layers=args.analysis_layers,
                             select_by=args.select_by, n_bootstrap=args.bootstrap,

@@ -275,8 +275,8 @@ def _now() -> str:
 
 def study_plan(out_dir: Path, *, envs: str, seeds: list[int], layers: str,
                config: DQNConfig | None, backbone: str, video: VideoSettings,
-               dataset_steps: int, n_bootstrap: int, task_episodes: int = TASK_EPISODES,
-               grid_size: int = 8, history: int = 2) -> StudyPlan:
+               dataset_steps: int, n_bootstrap: int, task_episodes: int, grid_size: int,
+               history: int) -> StudyPlan:
     """A :class:`StudyPlan` from command-line values (``envs`` a comma list)."""
     names = [n.strip() for n in str(envs).split(",") if n.strip()]
     specs = tuple(EnvSpec(n, grid_size, history) for n in names)
