@@ -36,7 +36,8 @@ def split_env_name(name: str) -> tuple[str, str]:
     return kind, env_id
 
 
-def make_vector_env(name: str, num_envs: int, *, grid_size: int = 8, history: int = 2,
+def make_vector_env(name: str, num_envs: int, *, grid_size: int = GridConfig.size,
+                    history: int = GridConfig.history,
                     max_steps: int | None = None, autoreset: bool = True,
                     frame_size: int | None = None, actions: tuple[int, ...] | None = None):
     """Build ``num_envs`` copies of the environment ``name`` (see :data:`ENV_NAMES`).
@@ -49,7 +50,7 @@ def make_vector_env(name: str, num_envs: int, *, grid_size: int = 8, history: in
     kind, env_id = split_env_name(name)
     if kind == "grid":
         config = GridConfig(size=grid_size, history=history,
-                            max_steps=60 if max_steps is None else max_steps)
+                            max_steps=GridConfig.max_steps if max_steps is None else max_steps)
         return VectorVideoGrid(num_envs, config, autoreset=autoreset)
     if kind in ("moving-goal", "catch"):
         config_class = MovingGoalConfig if kind == "moving-goal" else CatchConfig

@@ -55,20 +55,20 @@ class EnvSpec:
     """
 
     name: str = "grid"
-    grid_size: int = 8
-    history: int = 2
+    grid_size: int = GridConfig.size
+    history: int = GridConfig.history
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
         split_env_name(self.name)      # an unknown name fails here, with the accepted ones
         if self.name == "grid" and self.max_steps is None:
-            object.__setattr__(self, "max_steps", 60)     # the seed's grid (same run ids)
+            object.__setattr__(self, "max_steps", GridConfig.max_steps)   # the seed's grid
 
     def grid_config(self) -> GridConfig:
         if self.name != "grid":
             raise ConfigError(f"environment {self.name!r} is not the grid")
         return GridConfig(size=self.grid_size, history=self.history,
-                          max_steps=60 if self.max_steps is None else self.max_steps)
+                          max_steps=self.max_steps)
 
     @property
     def maps(self) -> bool:
