@@ -434,7 +434,7 @@ def cmd_sweep(args) -> int:
 def cmd_study(args) -> int:
     from .experiments import study
     from .experiments.spec import parse_seeds
-    from .report.study import write_study_report
+    from .report.study import write_study_report, write_study_reports
 
     plan = study.study_plan(args.output_dir, envs=args.envs, seeds=parse_seeds(args.seeds),
                             layers=args.layers,
@@ -443,14 +443,16 @@ def cmd_study(args) -> int:
                             dataset_steps=args.dataset_steps, n_bootstrap=args.bootstrap,
                             task_episodes=args.task_episodes, grid_size=args.grid_size,
                             history=args.history)
+    status = 0
     if args.report_only:          # the plan the files came from, not this command's flags
         saved = study.read_plan(plan.out_dir)
         write_study_report(plan.out_dir, [e["name"] for e in saved["envs"]], saved)
     else:
-        study.run_study(plan, workers=args.workers, lockstep=args.lockstep, quiet=args.quiet)
+        status = study.run_study(plan, write_study_reports, workers=args.workers,
+                                 lockstep=args.lockstep, quiet=args.quiet).exit_status
     print((plan.out_dir / "study.md").read_text(encoding="utf-8"), end="")
     print(f"wrote {plan.out_dir / 'study.md'} and the study_*.csv tables beside it")
-    return 0
+    return status
 
 
 def cmd_pretrain(args) -> int:

@@ -211,3 +211,21 @@ def test_layer_kinds():
         "structured_mid", "mlp_full", "random_bank_3")] == [
         "pretrained", "twin", "prefix", "control", "control", "synthetic", "baseline",
         "baseline"]
+
+
+def test_a_study_whose_runs_all_fail_exits_3_and_writes_no_table(tmp_path, monkeypatch,
+                                                                   rosetta):
+    from rl_rosetta_layer.experiments import units
+
+    def train_unit(specs, progress=None):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(units, "train_unit", train_unit)
+    out = tmp_path / "tiny-video"
+    rc, _, err = rosetta(["study", "--output-dir", out, "--envs", "catch", "--layers",
+                          "identity", "--seeds", "0,1", "--env-steps", 100, "--dataset-steps",
+                          100, "--bootstrap", 10, "--task-episodes", 100, "--workers", 1,
+                          "--quiet"])
+    assert rc == 3
+    assert err.strip().splitlines()[-1].startswith("rosetta: error: all 2 runs failed")
+    assert not list(out.glob("study_*.csv")) and not (out / "catch" / "comparisons.csv").exists()

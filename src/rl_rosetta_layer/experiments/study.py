@@ -33,6 +33,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -51,7 +52,7 @@ from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings, is_video_layer, needs_torch
 from .outputs import write_experiment_outputs
 from .spec import MAP_ENVS, EnvSpec
-from .train import SUMMARY_SEED, execute_runs, plan_runs
+from .train import SUMMARY_SEED, Outcome, execute_runs, plan_runs
 from .units import default_workers
 
 DEFAULT_ENVS = ("catch", "moving-goal")
@@ -222,17 +223,21 @@ def plan_study_runs(plan: StudyPlan) -> list:
     return sorted(specs, key=lambda s: run_cost_rank(s.layer))
 
 
-def run_study(plan: StudyPlan, *, workers: int | None = None, lockstep: int | None = None,
-              quiet: bool = False, log=print) -> dict:
-    """Run the study of ``plan`` and write its files. Returns the study's answers.
+#: What turns a study's files into its report: (study folder, plan as saved, task ->
+#: selected layer) -> the answers (``report.study.write_study_reports``; passed in, so that
+#: the pipeline never calls up into the report layer).
+Reporter = Callable[[Path, dict, dict], dict]
+
+
+def run_study(plan: StudyPlan, report: Reporter, *, workers: int | None = None,
+              lockstep: int | None = None, quiet: bool = False, log=print) -> Outcome:
+    """Run the study of ``plan``, write its files, then ``report`` them; returns what the
+    runs did (its ``exit_status`` is the command's).
 
     ``lockstep``: seeds of one (task, layer) trained together in one worker (default: all
     of them; the numbers are the same as alone, only faster: one environment step, one
-    replay and one cache of codes serve every seed)."""
-    from ..report.build import write_report_extras
-    from ..report.statistics import write_statistics
-    from ..report.study import write_study_report
-
+    replay and one cache of codes serve every seed). When every run raised, no table is
+    written (:class:`RunsFailedError`)."""
     out = Path(plan.out_dir)
     started, clock = _now(), time.perf_counter()
     tasks = []
@@ -249,16 +254,15 @@ def run_study(plan: StudyPlan, *, workers: int | None = None, lockstep: int | No
     outcome = execute_runs(out, specs, workers=workers, quiet=quiet, desc="study",
                            lockstep=lockstep or len(plan.seeds),
                            folder_of=lambda spec: env_dir(out, spec.env))
+    outcome.check_any_result(out)
     for env in plan.envs:
         results = [r for s, r in zip(outcome.specs, outcome.results) if s.env == env]
-        folder = env_dir(out, env)
-        write_experiment_outputs(folder, results, np.random.default_rng(SUMMARY_SEED))
-        write_statistics(folder, selected[env.name])
-        write_report_extras(folder, selected[env.name])
+        write_experiment_outputs(env_dir(out, env), results,
+                                 np.random.default_rng(SUMMARY_SEED))
     if outcome.failed:
         log(f"[study] {len(outcome.failed)} runs failed (they run again on the next "
             f"invocation); the statistics leave their layers out where seeds are missing")
-    answers = write_study_report(out, [e.name for e in plan.envs], plan.to_dict())
+    report(out, plan.to_dict(), selected)
     write_json(out / "study_run.json", {
         "started_at": started, "finished_at": _now(),
         "wall_seconds": round(time.perf_counter() - clock, 1), "runs": len(specs),
@@ -266,7 +270,7 @@ def run_study(plan: StudyPlan, *, workers: int | None = None, lockstep: int | No
         "workers": workers or default_workers(), "lockstep": lockstep or len(plan.seeds),
         "cpus": os.cpu_count(),
         "host": platform.node(), "machine": platform.processor() or platform.machine()})
-    return answers
+    return outcome
 
 
 def _now() -> str:

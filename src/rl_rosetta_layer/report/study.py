@@ -129,3 +129,17 @@ def write_study_report(out_dir: Path, envs: Sequence[str], plan: Mapping | None 
     atomic_write_text(out_dir / "study.md", study_markdown(data, plan or {}, tables, ans,
                                                            figures))
     return ans
+
+
+def write_study_reports(out_dir: Path, plan: Mapping, selected: Mapping[str, str]) -> dict:
+    """Each task's statistics, figures and facts (what ``rosetta report`` writes in
+    ``<task>/``, against the task's ``selected`` layer), then the study's own tables and
+    ``study.md``; returns the answers. ``plan`` is the study's ``study_plan.json``."""
+    from .build import write_report_extras
+    from .statistics import write_statistics
+
+    envs = [e["name"] for e in plan["envs"]]
+    for env in envs:
+        write_statistics(Path(out_dir) / env, selected[env])
+        write_report_extras(Path(out_dir) / env, selected[env])
+    return write_study_report(out_dir, envs, plan)
