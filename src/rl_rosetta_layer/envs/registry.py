@@ -4,10 +4,13 @@
 motion matters (:mod:`.moving_goal`, :mod:`.catch`), with the grid's observation format.
 ``gym:<id>`` is any Gymnasium environment with image observations and discrete actions,
 through :class:`GymVectorEnv` (the ``gym`` extra); ``minigrid:<id>`` is the same for
-MiniGrid ids, with a sensible action subset by default.
+MiniGrid ids, with a sensible action subset by default. :func:`register_env` adds any
+other environment that keeps the contract of :mod:`.contract`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from ..errors import ConfigError
 from .catch import CatchConfig, VectorCatch
@@ -26,13 +29,40 @@ MINIGRID_ACTIONS = {"MiniGrid-Empty": (0, 1, 2), "MiniGrid-FourRooms": (0, 1, 2)
 MINIGRID_FRAME = 7
 
 
+#: Environments added by :func:`register_env`: name -> factory.
+REGISTERED: dict[str, Callable[..., object]] = {}
+
+
+def register_env(name: str, make: Callable[..., object]) -> None:
+    """Make ``name`` an environment every command accepts (``--env NAME``, sweep files).
+
+    ``make(num_envs, *, grid_size, history, max_steps, autoreset)`` returns a vector
+    environment that keeps the contract of :mod:`.contract` (check it with
+    :func:`.contract.check_vector_env`). Registration lives in this process: worker
+    processes (``--workers`` above 1, Ray) see it only if the module that registers it is
+    imported there too, e.g. by the package that defines the environment.
+    """
+    if not isinstance(name, str) or not name or ":" in name or name in OWN_ENVS:
+        raise ConfigError(f"an environment name must be a non-empty string without ':' "
+                          f"and not one of {', '.join(OWN_ENVS)}, got {name!r}")
+    if not callable(make):
+        raise ConfigError(f"register_env({name!r}, make): make must be callable, got "
+                          f"{type(make).__name__}")
+    REGISTERED[name] = make
+
+
+def env_names() -> tuple[str, ...]:
+    """Every accepted environment name (registered ones included)."""
+    return ENV_NAMES + tuple(REGISTERED)
+
+
 def split_env_name(name: str) -> tuple[str, str]:
     """``"minigrid:MiniGrid-Empty-6x6-v0"`` -> ("minigrid", "MiniGrid-Empty-6x6-v0")."""
     kind, sep, env_id = str(name).partition(":")
-    if name in OWN_ENVS:
+    if name in OWN_ENVS or name in REGISTERED:
         return name, ""
     if not sep or kind not in ("gym", "minigrid") or not env_id:
-        raise ConfigError(f"unknown environment {name!r}; accepted: {', '.join(ENV_NAMES)}")
+        raise ConfigError(f"unknown environment {name!r}; accepted: {', '.join(env_names())}")
     return kind, env_id
 
 
@@ -48,6 +78,9 @@ def make_vector_env(name: str, num_envs: int, *, grid_size: int = GridConfig.siz
     own step limit applies unless ``max_steps`` is given.
     """
     kind, env_id = split_env_name(name)
+    if kind in REGISTERED:
+        return REGISTERED[kind](num_envs, grid_size=grid_size, history=history,
+                                max_steps=max_steps, autoreset=autoreset)
     if kind == "grid":
         config = GridConfig(size=grid_size, history=history,
                             max_steps=GridConfig.max_steps if max_steps is None else max_steps)
