@@ -58,8 +58,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                             gamma=config.gamma)
     health = None
     if probe is not None:
-        health = HealthRecorder(encode(np.asarray(probe, np.float32)), config, n,
-                                relu=config.head_activation == "relu")
+        health = HealthRecorder(encode(np.asarray(probe, np.float32)), config, n)
 
     records = [{"returns": [], "lengths": [], "successes": []} for _ in range(n)]
     active = np.ones(n, bool)          # still inside its episode budget and not diverged

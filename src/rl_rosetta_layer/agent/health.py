@@ -115,8 +115,9 @@ class HealthRecorder:
     that seed's learner state, so it is the same alone and in lockstep.
     """
 
-    def __init__(self, probe_input: np.ndarray, config, n_seeds: int, relu: bool) -> None:
-        self.probe_input, self.config, self.relu = probe_input, config, relu
+    def __init__(self, probe_input: np.ndarray, config, n_seeds: int) -> None:
+        self.probe_input, self.config = probe_input, config
+        self.relu = config.head_activation == "relu"
         budget = config.budget
         self.targets = sorted({max(1, math.ceil(f * budget)) for f in HEALTH_POINTS})
         self.next = np.zeros(n_seeds, np.int64)              # index into targets, per seed

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..checks import is_int
 from ..errors import ConfigError
 
 #: ``info`` keys of ``reset`` and ``step``, each (num_envs, ...): ``state`` (N, k) float32
@@ -84,7 +85,7 @@ def check_vector_env(env, steps: int = 200, seed: int = 0) -> None:
     n = env.num_envs
     for name in ("num_envs", "obs_dim", "n_actions"):
         value = getattr(env, name)
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        if not is_int(value) or value < 1:
             _fail(env, f"{name} must be a positive integer, got {value!r}")
     if int(np.prod(env.obs_shape)) != env.obs_dim:
         _fail(env, f"obs_shape {env.obs_shape} does not hold obs_dim {env.obs_dim} values")

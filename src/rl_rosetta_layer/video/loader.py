@@ -246,7 +246,7 @@ def conditioning_prefixes(spec: BackboneSpec, config: dict) -> list[str]:
 
 def check_grid(grid: object) -> tuple[int, int, int]:
     ok = isinstance(grid, (tuple, list)) and len(grid) == 3 and all(
-        isinstance(g, (int, np.integer)) and not isinstance(g, bool) and g >= 1 for g in grid)
+        is_int(g) and g >= 1 for g in grid)
     if not ok:
         raise ConfigError(f"grid must be (frames, rows, columns) of tokens, three positive "
                           f"integers, got {grid!r}")
