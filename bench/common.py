@@ -1,6 +1,6 @@
 """Shared pieces of the benchmark scripts: machine report, one BLAS thread, tables, FLOP
-counts from shapes, the SB3-matched DQN schedule, a Gymnasium view of the grid, and a
-timed copy of one agent update.
+counts from shapes, the SB3-matched DQN schedule, a Gymnasium view of the grid, and the
+library's own agent update, timed part by part.
 
 Every script prints :func:`machine_lines` first and runs its work inside
 :func:`one_thread` (one BLAS thread for numpy, and for torch when it is loaded), so the
@@ -22,10 +22,10 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from rl_rosetta_layer.agent import DQNConfig
-from rl_rosetta_layer.agent.learner import huber_grad
+from rl_rosetta_layer.agent.learner import make_learner
 from rl_rosetta_layer.agent.network import QNetwork
-from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm
 from rl_rosetta_layer.agent.replay import LockstepReplay
+from rl_rosetta_layer.agent.update import PARTS as UPDATE_PARTS
 from rl_rosetta_layer.envs import VideoGridEnv, make_vector_env
 from rl_rosetta_layer.layers.baselines import TrainableBody
 from rl_rosetta_layer.seeding import run_generators
@@ -332,20 +332,16 @@ def time_matmuls(mms: Sequence[MatMul], n_seeds: int = 1, repeat: int = 7) -> li
     return times
 
 
-# -------------------------------------------------------------- a timed copy of one update
+# --------------------------------------------------------------- one update of the library
 
 
 class UpdateBench:
-    """One agent update of dqn.py's ``train_lockstep``, step by step, with a timer per part.
-
-    Built from the library's own QNetwork, LockstepReplay, Adam, SGD and clip_by_norm, with
-    a replay filled by a random policy, and the same calls in the same order as the
-    update in ``rl_rosetta_layer/agent/learner.py`` (kept in step with it by hand: if that loop
-    changes, change :meth:`update`). It exists to say where an update's time goes.
+    """The library's own agent update (``NumpyLearner.update``, the one DQN update of
+    ``rl_rosetta_layer/agent/update.py``) on a replay filled by a random policy, with the
+    learner's ``profile`` saying where its time goes (CPU seconds of this thread).
     """
 
-    PARTS = ("replay sample", "target forward", "online forward", "TD target + dq",
-             "backward", "clip", "optimizer")
+    PARTS = ("replay sample", *UPDATE_PARTS)
 
     def __init__(self, layer, config: DQNConfig, n_seeds: int = 1, fill: int = 2_000) -> None:
         self.config, self.n = config, n_seeds
@@ -353,16 +349,10 @@ class UpdateBench:
         gens = [run_generators(s) for s in range(n_seeds)]
         env.seed_with([g["env"] for g in gens])
         self.sampler = [g["replay"] for g in gens]
-        self.net = QNetwork(env.obs_dim, layer, env.n_actions, adapter=config.adapter,
-                            rank=config.adapter_rank, init_noise=config.init_noise,
-                            head=config.head, head_hidden=config.head_hidden)
-        self.online = self.net.init([g["init"] for g in gens])
-        self.target = self.online.copy()
-        self.grad = self.online.zeros_like()
-        split = self.net.n_adapter_params()
-        self.optimizers = [(slice(0, split), SGD(self.online.data[:, :split], config.adapter_lr)),
-                           (slice(split, None), Adam(self.online.data[:, split:], config.lr,
-                                                     eps=config.adam_eps))]
+        self.learner = make_learner(layer, env.obs_dim, env.n_actions, config,
+                                    [g["init"] for g in gens])
+        self.learner.profile_clock = clock
+        self.net = self.learner.net
         self.replay = LockstepReplay(n_seeds, config.buffer_size, env.obs_dim,
                                      n_step=config.n_step, gamma=config.gamma)
         rng = np.random.default_rng(0)
@@ -375,47 +365,18 @@ class UpdateBench:
                             term, done)
             obs = nxt
         self.env, self.obs = env, obs
-        b = config.batch_size
-        self.seed_rows, self.batch_rows = np.arange(n_seeds)[:, None], np.arange(b)[None, :]
         self.totals = dict.fromkeys(self.PARTS, 0.0)
         self.count = 0
 
     def update(self, timed: bool = False) -> None:
         """One update; with ``timed`` the seconds of each part are added to ``totals``."""
-        c, net, b = self.config, self.net, self.config.batch_size
+        self.learner.profile = self.totals if timed else None
         t0 = clock()
-        both, a, ret, disc = self.replay.sample(self.sampler, b)
-        t1 = clock()
-        q_next_target = net.forward(self.target, both[:, b:])
-        t2 = clock()
-        if c.double_dqn:
-            q_both, cache = net.forward(self.online, both, train=True, keep=b)
-            q = q_both[:, :b]
-            best = q_both[:, b:].argmax(axis=2)
-        else:
-            q, cache = net.forward(self.online, both[:, :b], train=True)
-            best = q_next_target.argmax(axis=2)
-        t3 = clock()
-        sr, br = self.seed_rows, self.batch_rows
-        y = ret + disc * q_next_target[sr, br, best]
-        td = q[sr, br, a] - y
-        dq = np.zeros_like(q)
-        dq[sr, br, a] = huber_grad(td, c.huber_delta) / b
-        t4 = clock()
-        net.backward(self.online, cache, dq, self.grad)
-        t5 = clock()
-        norms = clip_by_norm(self.grad.data, c.grad_clip)
-        bad = ~np.isfinite(norms) | ~np.isfinite(td).all(axis=1)
-        bad.any()
-        t6 = clock()
-        for part, opt in self.optimizers:
-            opt.step(self.grad.data[:, part])
-        t7 = clock()
+        batch = self.replay.sample(self.sampler, self.config.batch_size)
         if timed:
-            for name, dt in zip(self.PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4,
-                                             t6 - t5, t7 - t6)):
-                self.totals[name] += dt
+            self.totals["replay sample"] += clock() - t0
             self.count += 1
+        self.learner.update(*batch)
 
     def seconds_per_update(self, n: int = 300, repeat: int = 3) -> float:
         """Best over ``repeat`` rounds of the mean CPU seconds of one update."""
@@ -445,7 +406,7 @@ class UpdateBench:
         """Seconds of the per-env-step work around the update (least over ``rounds`` of
         the mean over ``n`` steps): acting (greedy forward of one observation per seed),
         the env step and the replay add."""
-        env, net, replay = self.env, self.net, self.replay
+        env, learner, replay = self.env, self.learner, self.replay
         best = {"act (greedy forward)": float("inf"), "env step": float("inf"),
                 "replay add": float("inf")}
         for _ in range(rounds):
@@ -453,7 +414,7 @@ class UpdateBench:
             act = step = add = 0.0
             for _ in range(n):
                 t0 = clock()
-                actions = net.forward(self.online, obs[:, None, :])[:, 0].argmax(axis=1)
+                actions = learner.act(obs)
                 t1 = clock()
                 nxt, r, term, trunc, info = env.step(actions)
                 done = term | trunc

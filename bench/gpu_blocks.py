@@ -25,7 +25,7 @@ Agent update: the project's own path. The block is wrapped with the token-block 
 ``rl_rosetta_layer.video.candidate.VideoCandidate`` with observations of shape
 (F, C, H, W) = (4, 4, 4, 4) (D = 256) and patch 2, so each observation is 16 tokens of
 C*p*p = 16 values; the timed call is ``TorchLearner.update`` (from
-``candidate.make_learner``) on a replay batch of 64: patch-embedding adapter -> frozen bf16
+``agent.learner.make_learner``) on a replay batch of 64: patch-embedding adapter -> frozen bf16
 block -> mean over tokens -> 64-unit tanh head -> 5 Q-values, Double DQN with a target
 network, Huber gradient, per-seed clipping, SGD on the input adapter and Adam on the head.
 Per update the batch goes host -> device and the (S,) norms and flags come back (that copy
@@ -33,11 +33,13 @@ waits for the GPU, so the time is the real end-to-end time); every state tensor 
 to be on the device. ``--seeds S`` trains S seeds in lockstep. FLOPs are counted the same
 way as for the block.
 
-All weights and data are drawn with numpy generators (no torch random state). Without
-torch, CUDA or diffusers it says so and exits 0. **Not yet run on a GPU**: the session that
-wrote this had none, so the CUDA numbers (the 40 % target) are unmeasured;
-``--device cpu --tiny`` runs the same code on tiny blocks (its numbers check the code path,
-nothing more).
+``--batch 64,256,1024`` times the blocks at several batch sizes (the share of peak grows with
+the tokens per call) and ``--compile`` also through ``torch.compile``. All weights and data
+are drawn with numpy generators (no torch random state). Without torch, CUDA or diffusers
+it says so and exits 0. Measured on an H200 (bench/README.md, section 5): the 40 % target
+is met compiled at 1,024 x 16 tokens, missed eager and at the agent's batch of 64.
+``--device cpu --tiny`` runs the same code on tiny blocks (its numbers check the code
+path, nothing more).
 """
 
 from __future__ import annotations
@@ -199,10 +201,15 @@ def token_block(torch, name: str, tiny: bool, device: str):
     return block.requires_grad_(False)
 
 
-def bench_block(torch, timer: Timer, name: str, tiny: bool, device: str) -> dict:
-    block = token_block(torch, name, tiny, device)
+def bench_block(torch, timer: Timer, name: str, tiny: bool, device: str,
+                batch: int = BATCH, compiled: bool = False) -> dict:
+    """Forward and forward + input gradient of block ``name`` on (batch, TOKENS, width);
+    with ``compiled`` the timed calls go through ``torch.compile`` (FLOPs are counted on
+    the eager block: the same products)."""
+    eager = token_block(torch, name, tiny, device)
+    block = torch.compile(eager) if compiled else eager
     rng = np.random.default_rng(1)
-    x, g = (torch.from_numpy(rng.standard_normal((BATCH, TOKENS, block.width),
+    x, g = (torch.from_numpy(rng.standard_normal((batch, TOKENS, block.width),
                                                  dtype=np.float32)).to(device, torch.bfloat16)
             for _ in range(2))
     x.requires_grad_(True)
@@ -218,8 +225,16 @@ def bench_block(torch, timer: Timer, name: str, tiny: bool, device: str) -> dict
         block(x).backward(g)
         return x.grad
 
-    res = {"name": name, "params": block.n_params, "dim": block.width,
-           "fwd_flops": count_flops(torch, fwd), "fb_flops": count_flops(torch, fwd_grad)}
+    def counted(fn):
+        nonlocal block
+        block, saved = eager, block
+        try:
+            return count_flops(torch, fn)
+        finally:
+            block = saved
+
+    res = {"name": name, "params": eager.n_params, "dim": eager.width, "batch": batch,
+           "compiled": compiled, "fwd_flops": counted(fwd), "fb_flops": counted(fwd_grad)}
     res["fwd_s"] = timer(fwd)
     res["fb_s"] = timer(fwd_grad)
     return res
@@ -230,13 +245,14 @@ def bench_agent_update(torch, timer: Timer, name: str, tiny: bool, device: str,
     """``TorchLearner.update`` of a VideoCandidate around the frozen bf16 block ``name``
     for ``n_seeds`` seeds, batch 64, every state tensor on ``device``."""
     from rl_rosetta_layer.agent.config import DQNConfig
+    from rl_rosetta_layer.agent.learner import make_learner
     from rl_rosetta_layer.video.candidate import VideoCandidate
 
     block = token_block(torch, name, tiny, device)
     cand = VideoCandidate(block, OBS_SHAPE, patch=PATCH, device=device, dtype="bfloat16")
     assert cand.layout.tokens == TOKENS
     config = DQNConfig(batch_size=BATCH, head="mlp", head_hidden=64)
-    learner = cand.make_learner(cand.input_dim, N_ACTIONS, config,
+    learner = make_learner(cand, cand.input_dim, N_ACTIONS, config,
                                 [np.random.default_rng(s) for s in range(n_seeds)])
     rng = np.random.default_rng(2)
     both = rng.random((n_seeds, 2 * BATCH, cand.input_dim), dtype=np.float32)
@@ -276,6 +292,11 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="the same as --tiny (what `python -m bench --quick` passes)")
     parser.add_argument("--blocks", default=",".join(BLOCKS), help="comma list of blocks")
+    parser.add_argument("--batch", default=str(BATCH),
+                        help=f"comma list of block batch sizes (default {BATCH}, the agent's "
+                             f"replay batch; larger ones show how the share of peak grows)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each block through torch.compile (default mode)")
     parser.add_argument("--agent-block", default="cogvideox-2b",
                         help="block used in the agent update ('' to skip)")
     parser.add_argument("--seeds", type=int, default=1,
@@ -288,6 +309,12 @@ def _main(argv: list[str] | None) -> int:
     unknown = sorted(set(names + ([args.agent_block] if args.agent_block else [])) - set(BLOCKS))
     if unknown:
         parser.error(f"unknown block(s) {unknown}; accepted: {', '.join(BLOCKS)}")
+    try:
+        batches = [int(b) for b in args.batch.split(",") if b]
+    except ValueError:
+        batches = []
+    if not batches or min(batches) < 1:
+        parser.error(f"--batch must be a comma list of positive integers, got {args.batch!r}")
     if args.seeds < 1:
         parser.error(f"--seeds must be a positive integer, got {args.seeds}")
 
@@ -331,15 +358,19 @@ def _main(argv: list[str] | None) -> int:
 
     rows, blocks = [], {}
     for name in names:
-        r = bench_block(torch, timer, name, args.tiny, device)
-        blocks[name] = r
-        for what, flops, s in (("forward", r["fwd_flops"], r["fwd_s"]),
-                               ("forward + input grad", r["fb_flops"], r["fb_s"])):
-            rows.append([name, f"{r['params'] / 1e6:.1f}M", what, f"{flops / 1e9:.2f}",
-                         f"{s * 1e3:.3f}", f"{flops / s / 1e12:.2f}",
-                         f"{flops / s / 1e12 / peak:.1%}"])
-    print(f"batch {BATCH} x {TOKENS} tokens, bfloat16, weights frozen")
-    print_table(["block", "params", "pass", "GFLOP", "ms", "TFLOP/s", "of bf16 peak"], rows)
+        for batch in batches:
+            for compiled in (False, True) if args.compile else (False,):
+                r = bench_block(torch, timer, name, args.tiny, device, batch, compiled)
+                blocks.setdefault(name, []).append(r)
+                for what, flops, s in (("forward", r["fwd_flops"], r["fwd_s"]),
+                                       ("forward + input grad", r["fb_flops"], r["fb_s"])):
+                    rows.append([name, f"{r['params'] / 1e6:.1f}M", f"{batch} x {TOKENS}",
+                                 "compiled" if compiled else "eager", what,
+                                 f"{flops / 1e9:.2f}", f"{s * 1e3:.3f}",
+                                 f"{flops / s / 1e12:.2f}", f"{flops / s / 1e12 / peak:.1%}"])
+    print("bfloat16, weights frozen; tokens = batch x tokens per observation")
+    print_table(["block", "params", "tokens", "mode", "pass", "GFLOP", "ms", "TFLOP/s",
+                 "of bf16 peak"], rows)
     print()
 
     agent = None
@@ -359,15 +390,19 @@ def _main(argv: list[str] | None) -> int:
         print()
 
     parts = []
-    for name, r in blocks.items():
-        frac = r["fb_flops"] / r["fb_s"] / 1e12 / peak
-        verdict = f" (target {TARGET:.0%}: {'met' if frac >= TARGET else 'MISSED'})" \
-            if name == "cogvideox-2b" and device == "cuda" and not args.tiny else ""
-        parts.append(f"{name} forward+input grad {frac:.1%} of bf16 peak{verdict}")
+    real_gpu = device == "cuda" and not args.tiny
+    for name, results in blocks.items():
+        for r in results:
+            frac = r["fb_flops"] / r["fb_s"] / 1e12 / peak
+            verdict = f" (target {TARGET:.0%}: {'met' if frac >= TARGET else 'MISSED'})" \
+                if real_gpu else ""
+            mode = " compiled" if r["compiled"] else ""
+            parts.append(f"{name} batch {r['batch']}{mode} forward+input grad {frac:.1%} of "
+                         f"bf16 peak{verdict}")
     if agent is not None:
         parts.append(f"agent update {agent['s'] * 1e3:.2f} ms "
                      f"({agent['flops'] / agent['s'] / 1e12 / peak:.1%} of peak)")
-    where = "" if device == "cuda" and not args.tiny else " [CPU/tiny code-path check]"
+    where = "" if real_gpu else " [CPU/tiny code-path check]"
     print("GPU BLOCKS: " + "; ".join(parts) + where)
     return 0
 

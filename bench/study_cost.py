@@ -44,6 +44,7 @@ TIMED = (BLOCK, STACK, "tiny-video:bypass", "random_wide@torch", "random_wide")
 def time_pieces(reps: int) -> list[tuple[str, str]]:
     """CPU ms of one encode (a new observation), one update on codes, one act."""
     from rl_rosetta_layer.agent.config import DQNConfig
+    from rl_rosetta_layer.agent.learner import make_learner
     from rl_rosetta_layer.experiments.spec import EnvSpec
     from rl_rosetta_layer.layers.video import VideoSettings, build_video_layer
 
@@ -54,8 +55,8 @@ def time_pieces(reps: int) -> list[tuple[str, str]]:
     start = clock()
     codes = cand.encode(fresh)                   # every row new: one block call each
     encode = (clock() - start) / reps
-    learner = cand.make_learner(obs.obs_dim, 3, DQNConfig(batch_size=32, adapter="none"),
-                                [np.random.default_rng(0)])
+    learner = make_learner(cand, obs.obs_dim, 3, DQNConfig(batch_size=32, adapter="none"),
+                           [np.random.default_rng(0)])
     both = codes[rng.integers(reps, size=(1, 64))]
     a, r = rng.integers(3, size=(1, 32)), rng.normal(size=(1, 32)).astype(np.float32)
     d = np.full((1, 32), 0.9, np.float32)

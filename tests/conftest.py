@@ -46,3 +46,30 @@ def rosetta(capsys):
         return rc, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def examples_importable(monkeypatch):
+    """``examples/`` imports as a package (``examples.my_layer:make_layer``), here and in
+    the worker processes (PYTHONPATH is restored afterwards)."""
+    import os
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+
+
+@pytest.fixture
+def module(tmp_path, monkeypatch):
+    """``module(source)`` writes a uniquely named module importable from here; returns its
+    name. sys.path is restored afterwards."""
+    import textwrap
+    import uuid
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def make(source: str) -> str:
+        name = f"rosetta_module_{uuid.uuid4().hex[:10]}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        return name
+
+    return make

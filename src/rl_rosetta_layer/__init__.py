@@ -1,5 +1,10 @@
 """rosetta-layer: which frozen layer of a pretrained video model makes the best RL representation?
 
+From Python (a notebook): ``import rl_rosetta_layer as rr``, then ``rr.analyze``,
+``rr.train``, ``rr.report`` and ``rr.run`` (the commands, :mod:`.api`), ``rr.load`` and
+``rr.to_rliable`` (the outputs as tables, :mod:`.results`) and ``rr.check_frozen_layer``
+(does a layer of your own keep the protocol?). They are imported on first use.
+
 The numpy core never imports torch; torch-backed layers live behind the ``video`` extra.
 
 Importing the package registers its Gymnasium ids (``rosetta/GridVideo-v0``,
@@ -12,8 +17,56 @@ ms on every command otherwise); if the package was imported before Gymnasium, ca
 """
 
 import sys
+import types
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+#: What ``import rl_rosetta_layer as rr`` offers, and the module each comes from: imported
+#: on first use, so importing the package stays cheap (no numpy work, never torch).
+_LAZY = {"analyze": "api", "train": "api", "run": "api", "load": "results",
+         "to_rliable": "results", "check_frozen_layer": "layers.base"}
+__all__ = ["__version__", "report", *_LAZY]
+
+
+class _ReportPackage(types.ModuleType):
+    """The ``report`` subpackage, callable: ``rr.report(output_dir)`` is
+    :func:`rl_rosetta_layer.api.report` (``rosetta report``), while ``rr.report.paper``
+    and the other modules stay where they are."""
+
+    def __call__(self, *args, **kwargs):
+        from .api import report
+
+        return report(*args, **kwargs)
+
+
+class _Package(types.ModuleType):
+    """This package: whoever imports the ``report`` subpackage first (the import system
+    sets it as an attribute here), it becomes callable (:class:`_ReportPackage`)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "report" and type(value) is types.ModuleType:
+            value.__class__ = _ReportPackage
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "report":
+        return importlib.import_module(".report", __name__)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 if "gymnasium" in sys.modules:
     from .envs.gym_registration import register_envs as _register_envs

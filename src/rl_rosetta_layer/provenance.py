@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 
 
 @lru_cache(maxsize=1)

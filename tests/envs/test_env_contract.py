@@ -127,3 +127,47 @@ def test_the_checker_names_a_broken_environment():
 def test_bad_names_are_refused(name):
     with pytest.raises(ConfigError, match="an environment name must be"):
         registry.register_env(name, Corridor)
+
+
+class PlannedCorridor(Corridor):
+    """The corridor with its own reference policies: always walk right."""
+
+    def reference_actions(self):
+        return np.ones(self.num_envs, np.int64)
+
+    def one_frame_actions(self, obs):
+        return np.ones(len(obs), np.int64)
+
+
+def factory(num_envs, **settings):
+    """A registered factory that is not a class: its abilities are asked of one copy."""
+    return PlannedCorridor(num_envs, **settings)
+
+
+@pytest.mark.parametrize("make", [PlannedCorridor, factory])
+def test_a_new_environment_brings_its_own_reference_policies(make):
+    from rl_rosetta_layer.envs.playback import play, summary
+    from rl_rosetta_layer.experiments.study import has_reference_policies
+
+    registry.register_env("planned", make)
+    try:
+        assert has_reference_policies("planned")
+        assert registry.names_with(has_reference_policies) == ("grid", "moving-goal", "catch",
+                                                               "planned")
+        assert registry.env_attribute("planned", "maps", False) is False
+        rows = summary(play(registry.make_vector_env("planned", 4), "reference", 2, 0))
+        assert rows["success_rate"] == 1.0
+    finally:
+        registry.REGISTERED.pop("planned")
+
+
+def test_environments_without_reference_policies_are_refused(corridor):
+    from rl_rosetta_layer.envs.reference import reference_actions
+    from rl_rosetta_layer.experiments.study import has_reference_policies
+
+    assert not has_reference_policies(corridor)
+    assert [registry.env_attribute(n, "maps", False) for n in registry.OWN_ENVS] == [True] * 3
+    with pytest.raises(ConfigError, match=r"reference policies need a vector environment with "
+                                          r"the methods reference_actions\(\) and "
+                                          r"one_frame_actions\(obs\), got Corridor$"):
+        reference_actions(registry.make_vector_env(corridor, 2))

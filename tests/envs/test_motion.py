@@ -439,8 +439,9 @@ def test_policy_errors():
     with pytest.raises(ConfigError, match="unknown policy 'greedy'; accepted: random, "
                                           "one-frame, reference$"):
         policy_actions("greedy", env, obs, np.random.default_rng(0))
-    with pytest.raises(ConfigError, match="reference policies need a VectorMovingGoal, "
-                                          "VectorCatch or VectorVideoGrid, got str$"):
+    with pytest.raises(ConfigError, match=r"reference policies need a vector environment with "
+                                          r"the methods reference_actions\(\) and "
+                                          r"one_frame_actions\(obs\), got str$"):
         reference_actions("catch")
     with pytest.raises(ConfigError, match=r"obs must have shape \(2, 256\), got \(256,\)$"):
         one_frame_actions(env, obs[0])

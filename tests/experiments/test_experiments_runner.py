@@ -15,7 +15,7 @@ from rl_rosetta_layer.experiments.outputs import (
     write_experiment_outputs,
     write_run,
 )
-from rl_rosetta_layer.experiments.runner import group_units, run_all
+from rl_rosetta_layer.experiments.runner import auto_lockstep, group_units, run_all
 from rl_rosetta_layer.experiments.spec import EnvSpec, RunSpec, parse_seeds
 
 ENV = EnvSpec(grid_size=4)
@@ -40,6 +40,20 @@ def test_group_units():
     assert [[(s.layer, s.seed) for s in u] for u in units] == [
         [("structured_mid", 0), ("structured_mid", 1)], [("structured_mid", 2)],
         [("identity", 0), ("identity", 1)], [("identity", 2)]]
+
+
+@pytest.mark.parametrize("layers, seeds, workers, expected", [
+    (("structured_mid", "identity"), range(3), 2, 3),    # the seed's Run Order: all seeds
+    (("identity",), range(10), 16, 1),                   # one layer, many cores: one each
+    (("identity",), range(10), 4, 3),                    # 4 units of <= 3 seeds
+    (("structured_mid", "identity"), range(5), 3, 3),    # 2 layers x 2 units
+    (("identity",), range(1), 8, 1),
+])
+def test_auto_lockstep_keeps_every_worker_busy(layers, seeds, workers, expected):
+    plan = specs(layers, tuple(seeds))
+    lockstep = auto_lockstep(plan, workers)
+    assert lockstep == expected
+    assert len(group_units(plan, lockstep)) >= min(workers, len(plan))
 
 
 def test_group_units_bad_lockstep():

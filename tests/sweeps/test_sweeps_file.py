@@ -228,3 +228,40 @@ def test_the_shipped_example_sweep_file_dry_runs(rosetta, tmp_path):
     assert rc == 0, err
     assert out.strip().splitlines()[-1] == "sweep lr-study: 100 runs, 0 finished, 100 to run"
     assert not (tmp_path / "out").exists()
+
+
+def test_setting_types_come_from_the_dataclass_fields():
+    from dataclasses import dataclass, fields
+
+    from rl_rosetta_layer.experiments.sweep import DQN_TYPES, ENV_TYPES, setting_types
+    from rl_rosetta_layer.experiments.sweep_cli import FLAGS
+
+    @dataclass(frozen=True)
+    class Settings:
+        steps: int | None = None
+        rate: float = 0.5
+        name: str = "a"
+        on: bool = True
+
+    assert setting_types(Settings) == {"steps": "int", "rate": "float", "name": "str",
+                                       "on": "bool"}
+    assert list(ENV_TYPES) == [f.name for f in fields(EnvSpec)]
+    assert list(DQN_TYPES) == [f.name for f in fields(DQNConfig)]
+    assert DQN_TYPES["env_steps"] == "int" and DQN_TYPES["double_dqn"] == "bool"
+    # every [env] field has a flag, named after the field (the name is --env)
+    assert {key for table, key, _ in FLAGS.values() if table == "env"} == set(ENV_TYPES)
+    assert FLAGS["env"] == ("env", "name", "str")
+
+
+def test_a_field_a_sweep_cannot_set_is_named():
+    from dataclasses import dataclass
+
+    from rl_rosetta_layer.experiments.sweep import setting_types
+
+    @dataclass(frozen=True)
+    class Odd:
+        sizes: tuple[int, ...] = (1,)
+
+    with pytest.raises(TypeError, match=r"^Odd.sizes has the type tuple\[int, \.\.\.\]; a "
+                                        r"sweep setting must be one of int, float, str, bool"):
+        setting_types(Odd)

@@ -105,7 +105,8 @@ def test_a_failed_run_is_reported_the_others_finish_and_resume_retries_it(
         return real(specs, progress)
 
     monkeypatch.setattr(units, "train_unit", flaky)
-    assert sweep_cli(path, tmp_path, "--workers", "1") == EXIT_FAILED
+    # one seed per unit, so the planted failure takes one run only
+    assert sweep_cli(path, tmp_path, "--workers", "1", "--lockstep", "1") == EXIT_FAILED
     captured = capsys.readouterr()
     bad = next(s.run_id for s in load_sweep(path).specs
                if (s.layer, s.seed) == ("identity", 1))

@@ -16,8 +16,11 @@ Use the session fixture ``tiny_checkpoints``:
 Backbone keys: cogvideox-2b (sin-cos positions), cogvideox-5b (rotary), cogvideox1.5-5b
 (rotary slice grid, patch_size_t=2), hunyuanvideo (2 dual + 2 single blocks),
 videomae-base (a VideoMAEForPreTraining checkpoint: ``videomae.`` prefix, q_bias/v_bias),
-tiny-video (a small CogVideoX with 2 input channels, sin-cos). Each has 3 blocks (HunyuanVideo
-2 + 2), width 32 (2 heads x 16).
+tiny-video (a small CogVideoX with 2 input channels, sin-cos), wan2.1-t2v-1.3b, ltx-video,
+cosmos-1.0-7b (EDM, learned positions in every block; no padding-mask channel, whose resize
+needs torchvision), cosmos-predict2.5-2b (rectified flow, a text projection) and vjepa2-vitl
+(a VJEPA2Model whose 48-pixel crop of 8-pixel patches is a 6 x 6 grid). Each has 3 blocks
+(HunyuanVideo 2 + 2), width 32 (2 heads x 16).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ import pytest
 COG = dict(num_attention_heads=2, attention_head_dim=16, in_channels=4, out_channels=4,
            time_embed_dim=16, text_embed_dim=8, num_layers=3, sample_width=8, sample_height=8,
            sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=4)
+COSMOS = dict(in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=16,
+              num_layers=3, mlp_ratio=2.0, text_embed_dim=8, adaln_lora_dim=8, max_size=(8, 16, 16),
+              concat_padding_mask=False)
 TINY_CONFIGS = {
     "cogvideox-2b": ("diffusers", "CogVideoXTransformer3DModel", COG),
     "cogvideox-5b": ("diffusers", "CogVideoXTransformer3DModel",
@@ -57,7 +63,27 @@ TINY_CONFIGS = {
                            decoder_num_attention_heads=2, decoder_intermediate_size=32)),
     "tiny-video": ("diffusers", "CogVideoXTransformer3DModel",
                    {**COG, "in_channels": 2, "out_channels": 2}),
+    "wan2.1-t2v-1.3b": ("diffusers", "WanTransformer3DModel",
+                        dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16,
+                             in_channels=4, out_channels=4, text_dim=8, freq_dim=16, ffn_dim=64,
+                             num_layers=3, rope_max_seq_len=32)),
+    "ltx-video": ("diffusers", "LTXVideoTransformer3DModel",
+                  dict(in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=16,
+                       cross_attention_dim=32, num_layers=3, caption_channels=8)),
+    "cosmos-1.0-7b": ("diffusers", "CosmosTransformer3DModel", COSMOS),
+    "cosmos-predict2.5-2b": ("diffusers", "CosmosTransformer3DModel",
+                             {**COSMOS, "extra_pos_embed_type": None, "rope_scale": (1.0, 3.0, 3.0),
+                              "use_crossattn_projection": True, "crossattn_proj_in_channels": 12,
+                              "encoder_hidden_states_channels": 8}),
+    "vjepa2-vitl": ("transformers", "VJEPA2Model",
+                    dict(hidden_size=32, num_attention_heads=2, num_hidden_layers=3, mlp_ratio=2.0,
+                         crop_size=48, patch_size=8, frames_per_clip=4, tubelet_size=2,
+                         pred_hidden_size=16, pred_num_attention_heads=2,
+                         pred_num_hidden_layers=1, num_pooler_layers=1)),
 }
+#: transformers classes: (config class, the base model class from_pretrained loads back).
+TRANSFORMERS_CLASSES = {"VideoMAEForPreTraining": ("VideoMAEConfig", "VideoMAEModel"),
+                        "VJEPA2Model": ("VJEPA2Config", "VJEPA2Model")}
 LAYOUTS = ("sharded", "single", "fp16", "pipeline", "hf-cache")
 
 
@@ -104,7 +130,8 @@ def _build(name: str):
     else:
         import transformers
 
-        model = getattr(transformers, class_name)(transformers.VideoMAEConfig(**kwargs))
+        config_class = TRANSFORMERS_CLASSES[class_name][0]
+        model = getattr(transformers, class_name)(getattr(transformers, config_class)(**kwargs))
     seed = SEED + list(TINY_CONFIGS).index(name)
     fill_params(model, np.random.default_rng(seed))
     return model.eval()
@@ -197,7 +224,8 @@ class TinyCheckpoints:
             return getattr(diffusers, class_name).from_pretrained(path).eval()
         import transformers
 
-        return transformers.VideoMAEModel.from_pretrained(path).eval()
+        base = TRANSFORMERS_CLASSES[class_name][1]
+        return getattr(transformers, base).from_pretrained(path).eval()
 
 
 @pytest.fixture(scope="session")

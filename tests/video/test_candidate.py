@@ -11,6 +11,7 @@ pytest.importorskip("diffusers")
 from token_blocks import CogTokenBlock  # noqa: E402
 
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
+from rl_rosetta_layer.agent.learner import make_learner  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.layers.base import FrozenLayer  # noqa: E402
 from rl_rosetta_layer.video.candidate import VideoCandidate  # noqa: E402
@@ -244,4 +245,4 @@ def test_learner_for_other_observations_is_refused():
     cand = VideoCandidate(CogTokenBlock(), OBS)
     with pytest.raises(ConfigError, match=r"takes observations of 64 values \(2, 2, 4, 4\), "
                                           r"the environment gives 256"):
-        cand.make_learner(256, 5, DQNConfig(), [np.random.default_rng(0)])
+        make_learner(cand, 256, 5, DQNConfig(), [np.random.default_rng(0)])

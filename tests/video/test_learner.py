@@ -11,9 +11,9 @@ from token_blocks import CogTokenBlock  # noqa: E402
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
 from rl_rosetta_layer.agent.learner import Learner, make_learner  # noqa: E402
 from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm  # noqa: E402
+from rl_rosetta_layer.agent.torch_learner import TorchLearner  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.video.candidate import VideoCandidate  # noqa: E402
-from rl_rosetta_layer.video.learner import TorchLearner  # noqa: E402
 
 OBS = (2, 2, 4, 4)
 D, A = 64, 5
@@ -26,7 +26,7 @@ def candidate(dtype="float32", feature_norm="none", readout="project"):
 
 def learner(cand, seeds, **config):
     cfg = DQNConfig(**{"batch_size": 8, "head_hidden": 8, **config})
-    return cand.make_learner(D, A, cfg, [np.random.default_rng(s) for s in seeds])
+    return make_learner(cand, D, A, cfg, [np.random.default_rng(s) for s in seeds])
 
 
 def batch(step, n_seeds=2, b=8, n_actions=A):
@@ -105,8 +105,9 @@ def test_gradients_match_finite_differences_of_the_huber_loss(double_dqn):
     assert (np.abs(td) > kappa).any() and (np.abs(td) < kappa).any()   # both Huber branches
     grads = lrn.gradients(both, actions, returns, discounts)[0]
     rng = np.random.default_rng(7)
+    split = sum(int(np.prod(s)) for s in lrn.adapter_shapes.values())
     for part, shapes in (("adapter", lrn.adapter_shapes), ("head", lrn.head_shapes)):
-        flat = lrn.online[0][part]
+        flat = lrn.online[0, :split] if part == "adapter" else lrn.online[0, split:]
         start = 0
         for name, shape in shapes.items():          # one direction inside each parameter
             size = int(np.prod(shape))
@@ -132,8 +133,7 @@ def test_update_is_sgd_on_the_adapter_and_adam_on_the_head_after_clipping():
     split = sum(int(np.prod(s)) for s in lrn.adapter_shapes.values())
 
     def flat_params():
-        return np.stack([np.concatenate([p["adapter"].detach().numpy(),
-                                         p["head"].detach().numpy()]) for p in lrn.online])
+        return lrn.online.numpy().copy()       # each seed's row: [adapter | head]
 
     ref = flat_params()
     sgd = SGD(ref[:, :split], cfg["adapter_lr"])
@@ -256,8 +256,8 @@ def test_bfloat16_block_with_float32_adapters_on_the_device():
     assert next(cand.block.parameters()).dtype == torch.bfloat16
     assert all(t.dtype == torch.float32 and t.device == cand.device
                for t in lrn.state_tensors())
-    # online and target (adapter, head); Adam's m and v; feature mean and variance
-    assert len(lrn.state_tensors()) == 2 * 2 * 2 + 2 * 2 + 2 * 2
+    # online, target and gradient (S, P); Adam's m and v; feature mean and variance per seed
+    assert len(lrn.state_tensors()) == 3 + 2 + 2 * 2
 
 
 def test_update_of_the_wrong_shape_is_named():
@@ -290,7 +290,7 @@ def test_the_dqn_loop_trains_a_video_candidate_and_lockstep_changes_nothing():
 
 
 def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones():
-    from rl_rosetta_layer.video.learner import NORM_MOMENTUM, views
+    from rl_rosetta_layer.agent.torch_learner import NORM_MOMENTUM, views
 
     cand = candidate(feature_norm="running")
     lrn = learner(cand, [0, 1], adapter="none")
@@ -308,7 +308,7 @@ def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones
         its read-out now."""
         with torch.no_grad():
             z = lrn.readout.apply(torch.from_numpy(data[0][i, :8]),
-                                  views(lrn.online[i]["head"], lrn.head_shapes)).numpy()
+                                  views(lrn.online[i], lrn.head_shapes)).numpy()
         return z.mean(0), z.var(0)
 
     first, second = coded(batch(0)), coded(batch(1))

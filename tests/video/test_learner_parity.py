@@ -7,10 +7,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
-from rl_rosetta_layer.agent.learner import NumpyLearner  # noqa: E402
+from rl_rosetta_layer.agent.learner import NumpyLearner, make_learner  # noqa: E402
+from rl_rosetta_layer.agent.torch_learner import TorchLearner  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.layers.synthetic import RandomTanhLayer  # noqa: E402
-from rl_rosetta_layer.video.learner import TorchLearner, TorchTrained  # noqa: E402
+from rl_rosetta_layer.video.torch_trained import TorchTrained  # noqa: E402
 
 D, A, B = 24, 4, 8
 
@@ -36,7 +37,7 @@ def test_torch_learner_gives_the_numpy_learners_numbers(head, double_dqn):
     seeds = [3, 4]
     numpy_learner = NumpyLearner(layer, D, A, config, [np.random.default_rng(s) for s in seeds])
     body = TorchTrained(layer)
-    torch_learner = body.make_learner(D, A, config, [np.random.default_rng(s) for s in seeds])
+    torch_learner = make_learner(body, D, A, config, [np.random.default_rng(s) for s in seeds])
     assert isinstance(torch_learner, TorchLearner) and body.name == "random_wide@torch"
     assert torch_learner.n_params() == numpy_learner.n_params()
     for step in range(40):
@@ -74,5 +75,35 @@ def test_torch_learner_refuses_a_trainable_input_adapter_for_a_numpy_layer():
     layer = RandomTanhLayer("random_wide", D, 12, 0.3, np.random.default_rng(7))
     with pytest.raises(ConfigError, match="random_wide@torch: the torch learner trains a "
                                           "numpy layer with a frozen input adapter only"):
-        TorchTrained(layer).make_learner(D, A, DQNConfig(adapter="lowrank"),
+        make_learner(TorchTrained(layer), D, A, DQNConfig(adapter="lowrank"),
                                          [np.random.default_rng(0)])
+
+
+def test_both_learners_run_the_one_dqn_update():
+    from rl_rosetta_layer.agent.update import FlatLearner
+
+    for learner in (NumpyLearner, TorchLearner):
+        assert issubclass(learner, FlatLearner)
+        for name in ("update", "gradient", "sync_target", "group_norms"):
+            assert getattr(learner, name) is getattr(FlatLearner, name), (learner, name)
+
+
+def test_optimisers_and_clipping_give_numpys_numbers_on_torch_tensors():
+    from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm
+
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(3, 50)).astype(np.float32)
+    grads = [rng.normal(size=(3, 50)).astype(np.float32) * 3 for _ in range(5)]
+    grads[2][1] = np.inf                                     # a non-finite row stays as is
+    mine = {"numpy": start.copy(), "torch": torch.from_numpy(start.copy())}
+    for kind, params in mine.items():
+        adam, sgd = Adam(params[:, 10:], 1e-2), SGD(params[:, :10], 0.1)
+        for g in grads:
+            g = g.copy() if kind == "numpy" else torch.from_numpy(g.copy())
+            norms = clip_by_norm(g, 5.0)
+            assert not np.isfinite(np.asarray(norms)[1]) if g is grads[2] else True
+            g[1] = 0.0
+            sgd.step(g[:, :10])
+            adam.step(g[:, 10:])
+    np.testing.assert_allclose(mine["torch"].numpy(), mine["numpy"], rtol=1e-6, atol=1e-7)
+    assert not np.array_equal(mine["numpy"], start)

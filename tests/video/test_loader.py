@@ -513,8 +513,11 @@ def test_error_hf_cache_without_snapshot(tmp_path):
 
 
 def test_backbone_names_and_published_candidates():
+    from rl_rosetta_layer.video.recent_backbones import RECENT_BACKBONES
+
     assert list(BACKBONES) == ["cogvideox-2b", "cogvideox-5b", "cogvideox1.5-5b",
-                               "hunyuanvideo", "videomae-base", "tiny-video"]
+                               "hunyuanvideo", "videomae-base", "tiny-video",
+                               *RECENT_BACKBONES]
     assert compact_blocks(candidate_blocks("cogvideox-2b")) == "transformer_blocks.0-29"
     assert compact_blocks(candidate_blocks("cogvideox-5b")) == "transformer_blocks.0-41"
     assert compact_blocks(candidate_blocks("cogvideox1.5-5b")) == "transformer_blocks.0-41"

@@ -59,27 +59,11 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     health = None
     if probe is not None:
         health = HealthRecorder(encode(np.asarray(probe, np.float32)), config, n)
-
-    records = [{"returns": [], "lengths": [], "successes": []} for _ in range(n)]
-    active = np.ones(n, bool)          # still inside its episode budget and not diverged
-    diverged = [""] * n
-    ep_return = np.zeros(n)
-    ep_len = np.zeros(n, np.int64)
+    book = Episodes(n, config, progress)
     step = updates = 0
     seed_updates = np.zeros(n, np.int64)   # updates while each seed was still running
-    batch = config.batch_size
-    step_budget = config.env_steps
-    reported_step = 0                      # env steps already counted by ``progress``
-    while active.any():
-        # ---- act: epsilon-greedy, each seed drawing from its own generator
-        eps = config.epsilon(step)
-        explore_now = [rng.random() < eps for rng in explore]
-        actions = np.zeros(n, np.int64)
-        if not all(explore_now):
-            actions[:] = learner.act(obs)
-        for i, rng in enumerate(explore):
-            if explore_now[i]:
-                actions[i] = rng.integers(env.n_actions)
+    while book.active.any():
+        actions = epsilon_greedy(learner, obs, explore, config.epsilon(step), env.n_actions)
         next_obs, reward, terminated, truncated, info = env.step(actions)
         done = terminated | truncated
         next_obs = encode(next_obs)
@@ -90,34 +74,12 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
         replay.add(obs, actions, reward, stored_next, terminated, done)
         obs = next_obs
         step += 1
-        ep_return += reward
-        ep_len += 1
-        finished = 0
-        success = info.get("success", terminated)   # a catch can end in a miss
-        training = active.copy()
-        for i in np.flatnonzero(done):
-            if active[i]:
-                rec = records[i]
-                rec["returns"].append(float(ep_return[i]))
-                rec["lengths"].append(int(ep_len[i]))
-                rec["successes"].append(bool(success[i]))
-                finished += 1
-                if step_budget is None and len(rec["returns"]) >= config.episodes:
-                    active[i] = False
-            ep_return[i] = 0.0
-            ep_len[i] = 0
-        if progress is not None:
-            if step_budget is None and finished:
-                progress(finished)
-            elif step_budget is not None and (step % STEP_REPORT == 0
-                                              or step == step_budget):
-                progress(int(active.sum()) * (step - reported_step))
-                reported_step = step
+        training = book.active.copy()
+        finished = book.record(step, reward, done, info.get("success", terminated))
         # Health points are reached at a step (env-step budget) or at an episode's end.
-        if health is not None and (finished if step_budget is None
+        if health is not None and (finished if config.env_steps is None
                                    else step >= health.next_step):
-            used = (np.full(n, step) if step_budget is not None
-                    else np.array([len(r["returns"]) for r in records]))
+            used = book.used(step)
             due = health.due(used, training)
             if due.size:
                 health.check(due, learner, step, seed_updates, used)
@@ -125,29 +87,100 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
         # ---- learn
         if step >= config.learning_starts and step % config.train_every == 0 \
                 and replay.can_sample():
-            both, a, ret, disc = replay.sample(sampler, batch)     # both = [o; o2]
+            both, a, ret, disc = replay.sample(sampler, config.batch_size)   # both = [o; o2]
             norms, td_finite = learner.update(both, a, ret, disc)
             if health is not None:
-                health.add_norms(norms, active)
-            for i in np.flatnonzero((~np.isfinite(norms) | ~td_finite) & active):
-                what = "gradient" if not np.isfinite(norms[i]) else "TD error"
-                diverged[i] = (f"non-finite {what} at env step {step} "
-                               f"(update {updates + 1}); this run stopped there")
-                active[i] = False
+                health.add_norms(norms, book.active)
+            book.stop_diverged(norms, td_finite, step, updates + 1)
             updates += 1
-            seed_updates += active
+            seed_updates += book.active
             if updates % config.target_update == 0:
                 learner.sync_target()
-        if step_budget is not None and step >= step_budget:
-            active[:] = False
+        if config.env_steps is not None and step >= config.env_steps:
+            book.active[:] = False
 
-    wall = time.perf_counter() - start
-    return [RunResult(layer=layer.name, seed=int(seeds[i]),
-                      returns=np.asarray(records[i]["returns"], np.float64),
-                      lengths=np.asarray(records[i]["lengths"], np.int64),
-                      successes=np.asarray(records[i]["successes"], bool),
-                      diverged=bool(diverged[i]), error=diverged[i],
-                      updates=int(seed_updates[i]),
-                      health=health.points[i] if health is not None else [],
-                      wall_seconds=wall, extra={"lockstep": n})
-            for i in range(n)]
+    return book.results(layer.name, seeds, seed_updates, health,
+                        time.perf_counter() - start)
+
+
+def epsilon_greedy(learner, obs: np.ndarray, explore: list[np.random.Generator], eps: float,
+                   n_actions: int) -> np.ndarray:
+    """Actions (S,) int64: seed i explores with probability ``eps`` (drawn from its own
+    generator ``explore[i]``), else takes the learner's greedy action for obs (S, D)."""
+    explore_now = [rng.random() < eps for rng in explore]
+    actions = np.zeros(len(explore), np.int64)
+    if not all(explore_now):
+        actions[:] = learner.act(obs)
+    for i, rng in enumerate(explore):
+        if explore_now[i]:
+            actions[i] = rng.integers(n_actions)
+    return actions
+
+
+class Episodes:
+    """Each seed's finished episodes (return, length, success), which seeds are still
+    running, and the progress reports, for S seeds stepped together."""
+
+    def __init__(self, n: int, config: DQNConfig, progress: ProgressFn | None) -> None:
+        self.config, self.progress = config, progress
+        self.records = [{"returns": [], "lengths": [], "successes": []} for _ in range(n)]
+        self.active = np.ones(n, bool)     # still inside its episode budget and not diverged
+        self.diverged = [""] * n
+        self.ep_return = np.zeros(n)
+        self.ep_len = np.zeros(n, np.int64)
+        self.reported_step = 0             # env steps already counted by ``progress``
+
+    def record(self, step: int, reward: np.ndarray, done: np.ndarray,
+               success: np.ndarray) -> int:
+        """Add one step's rewards (S,); close the episodes that ended (``done`` (S,));
+        report progress. Returns the number of episodes of running seeds that ended."""
+        self.ep_return += reward
+        self.ep_len += 1
+        finished, budget = 0, self.config.env_steps
+        for i in np.flatnonzero(done):
+            if self.active[i]:
+                rec = self.records[i]
+                rec["returns"].append(float(self.ep_return[i]))
+                rec["lengths"].append(int(self.ep_len[i]))
+                rec["successes"].append(bool(success[i]))
+                finished += 1
+                if budget is None and len(rec["returns"]) >= self.config.episodes:
+                    self.active[i] = False
+            self.ep_return[i] = 0.0
+            self.ep_len[i] = 0
+        if self.progress is not None:
+            if budget is None and finished:
+                self.progress(finished)
+            elif budget is not None and (step % STEP_REPORT == 0 or step == budget):
+                self.progress(int(self.active.sum()) * (step - self.reported_step))
+                self.reported_step = step
+        return finished
+
+    def used(self, step: int) -> np.ndarray:
+        """Budget units each seed has used (S,): env steps, or episodes finished."""
+        if self.config.env_steps is not None:
+            return np.full(len(self.records), step)
+        return np.array([len(r["returns"]) for r in self.records])
+
+    def results(self, layer: str, seeds: list[int], updates: np.ndarray, health,
+                wall: float) -> list[RunResult]:
+        """One :class:`RunResult` per seed, in the order of ``seeds``."""
+        n = len(seeds)
+        return [RunResult(layer=layer, seed=int(seeds[i]),
+                          returns=np.asarray(self.records[i]["returns"], np.float64),
+                          lengths=np.asarray(self.records[i]["lengths"], np.int64),
+                          successes=np.asarray(self.records[i]["successes"], bool),
+                          diverged=bool(self.diverged[i]), error=self.diverged[i],
+                          updates=int(updates[i]),
+                          health=health.points[i] if health is not None else [],
+                          wall_seconds=wall, extra={"lockstep": n})
+                for i in range(n)]
+
+    def stop_diverged(self, norms: np.ndarray, td_finite: np.ndarray, step: int,
+                      update: int) -> None:
+        """Stop the running seeds whose gradient norm or TD errors were not finite."""
+        for i in np.flatnonzero((~np.isfinite(norms) | ~td_finite) & self.active):
+            what = "gradient" if not np.isfinite(norms[i]) else "TD error"
+            self.diverged[i] = (f"non-finite {what} at env step {step} "
+                                f"(update {update}); this run stopped there")
+            self.active[i] = False

@@ -2,8 +2,9 @@
 
 The loop in :mod:`.dqn` (acting, environments, replay, episode records, divergence) is the
 same for every layer; a *learner* holds the networks of S seeds and does one update. numpy
-layers get :class:`NumpyLearner`; a layer may bring its own (``layer.make_learner``), as the
-torch video blocks do to keep their tensors on the device.
+layers get :class:`NumpyLearner`; a layer with ``trains_with = "torch"`` (the video blocks,
+``NAME@torch``) gets the torch learner, which keeps its tensors on the device. Both run the
+one DQN update of :mod:`.update`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import ConfigError
 from .config import DQNConfig
 from .network import QNetwork
-from .optim import SGD, Adam, clip_by_norm
+from .update import FlatLearner
 
 
 @runtime_checkable
@@ -56,80 +58,56 @@ GROUPS = {"input_adapter": ("A", "c", "U", "V"), "body": ("W1", "b1"),
           "head": ("W2", "b2", "Wo", "bo")}
 
 
-def huber_grad(delta: np.ndarray, kappa: float) -> np.ndarray:
-    """d/d(delta) of the Huber loss: delta clipped to [-kappa, kappa]."""
-    return np.clip(delta, -kappa, kappa)
-
-
 def make_learner(layer, obs_dim: int, n_actions: int, config: DQNConfig,
                  init_rngs: list[np.random.Generator]) -> Learner:
-    """The layer's own learner when it brings one, else :class:`NumpyLearner`."""
-    own = getattr(layer, "make_learner", None)
-    if own is not None:
-        return own(obs_dim, n_actions, config, init_rngs)
+    """The learner the layer asks for with its ``trains_with`` attribute: 'numpy' (the
+    default) gives :class:`NumpyLearner`, 'torch' the torch learner
+    (:mod:`.torch_learner`, imported only then)."""
+    kind = getattr(layer, "trains_with", "numpy")
+    if kind == "torch":
+        from .torch_learner import TorchLearner
+
+        return TorchLearner(layer, obs_dim, n_actions, config, init_rngs)
+    if kind != "numpy":
+        raise ConfigError(f"layer {getattr(layer, 'name', layer)!r} asks for the learner "
+                          f"{kind!r}; accepted: numpy, torch")
     return NumpyLearner(layer, obs_dim, n_actions, config, init_rngs)
 
 
-class NumpyLearner:
-    """Adapter -> frozen numpy layer -> head for S seeds in one flat (S, P) buffer."""
+class NumpyLearner(FlatLearner):
+    """Adapter -> frozen numpy layer -> head for S seeds in one flat (S, P) buffer; the
+    update is :class:`~.update.FlatLearner`'s."""
 
     def __init__(self, layer, obs_dim: int, n_actions: int, config: DQNConfig,
                  init_rngs: list[np.random.Generator]) -> None:
-        self.config = config
-        self.net = QNetwork(obs_dim, layer, n_actions, adapter=config.adapter,
-                            rank=config.adapter_rank, init_noise=config.init_noise,
-                            head=config.head, head_hidden=config.head_hidden,
-                            head_activation=config.head_activation,
-                            head_norm=config.head_norm)
+        self.config, self.n_seeds = config, len(init_rngs)
+        self.net = QNetwork.from_config(obs_dim, layer, n_actions, config)
         self.online = self.net.init(init_rngs)
         self.target = self.online.copy()
         self.grad = self.online.zeros_like()
         # The input adapter's parameters lead each row: plain SGD there, Adam for the rest.
-        split = self.net.n_adapter_params()
-        data = self.online.data
-        self.optimizers = [(slice(0, split), SGD(data[:, :split], config.adapter_lr)),
-                           (slice(split, None), Adam(data[:, split:], config.lr,
-                                                     eps=config.adam_eps))]
-        n = len(init_rngs)
-        self._rows = np.arange(n)[:, None]
-        self._norms = np.zeros(n)
+        self._init_update(self.net.n_adapter_params())
+        self.groups = {group: [self.online.columns(k) for k in names if k in self.net.shapes]
+                       for group, names in GROUPS.items()}
+
+    def _flat(self):
+        return self.online.data, self.target.data, self.grad.data
+
+    def _forward(self, both, batch: int):
+        net = self.net
+        q_next_target = net.forward(self.target, both[:, batch:])
+        if not self.config.double_dqn:
+            q, cache = net.forward(self.online, both[:, :batch], train=True)
+            return q, q_next_target, None, cache
+        # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
+        q_both, cache = net.forward(self.online, both, train=True, keep=batch)
+        return q_both[:, :batch], q_next_target, q_both[:, batch:], cache
+
+    def _backward(self, cache, dq) -> None:
+        self.net.backward(self.online, cache, dq, self.grad)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.net.forward(self.online, obs[:, None, :])[:, 0].argmax(axis=1)
-
-    def update(self, both, actions, returns, discounts):
-        net, config, batch = self.net, self.config, actions.shape[1]
-        rows, cols = self._rows, np.arange(batch)[None, :]
-        q_next_target = net.forward(self.target, both[:, batch:])
-        if config.double_dqn:
-            # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
-            q_both, cache = net.forward(self.online, both, train=True, keep=batch)
-            q = q_both[:, :batch]
-            best = q_both[:, batch:].argmax(axis=2)
-        else:
-            q, cache = net.forward(self.online, both[:, :batch], train=True)
-            best = q_next_target.argmax(axis=2)
-        y = returns + discounts * q_next_target[rows, cols, best]
-        td = q[rows, cols, actions] - y
-        dq = np.zeros_like(q)
-        dq[rows, cols, actions] = huber_grad(td, config.huber_delta) / batch
-        net.backward(self.online, cache, dq, self.grad)
-        norms = clip_by_norm(self.grad.data, config.grad_clip)
-        self._norms = norms
-        td_finite = np.isfinite(td).all(axis=1)
-        bad = np.flatnonzero(~np.isfinite(norms) | ~td_finite)
-        if bad.size:
-            # Park stopped seeds at zero so their NaNs cannot spread into warnings.
-            for buf in (self.online.data, self.target.data, self.grad.data):
-                buf[bad] = 0.0
-            for _, opt in self.optimizers:
-                opt.reset_rows(bad)
-        for part, opt in self.optimizers:
-            opt.step(self.grad.data[:, part])
-        return norms, td_finite
-
-    def sync_target(self) -> None:
-        self.target.copy_from(self.online)
 
     def n_params(self) -> int:
         return self.net.n_params()
@@ -139,14 +117,4 @@ class NumpyLearner:
         return self.net.forward(self.online, x, inspect=True)
 
     def grad_norms(self) -> dict[str, np.ndarray]:
-        clip, norms = self.config.grad_clip, self._norms
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where((clip > 0) & (norms > clip), norms / clip, 1.0)
-        out = {}
-        for group, names in GROUPS.items():
-            present = [k for k in names if k in self.grad.shapes]
-            if present:
-                sq = sum(np.square(self.grad[k], dtype=np.float64).reshape(
-                    self.grad.n_seeds, -1).sum(axis=1) for k in present)
-                out[group] = np.sqrt(sq) * scale
-        return out
+        return self.group_norms(self.groups)

@@ -17,26 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..layers.baselines import TrainableBody
+from ..layers.norm import LN_EPS, layer_norm, layer_norm_backward  # noqa: F401 - re-exported
 from .params import FlatParams
-
-#: LayerNorm's epsilon (torch's default), here and in the torch learner.
-LN_EPS = 1e-5
-
-
-def layer_norm(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """LayerNorm over the last axis, no affine: (normalised u, 1/sqrt(var + eps) (..., 1))."""
-    c = u - u.mean(axis=-1, keepdims=True)
-    inv = 1.0 / np.sqrt((c * c).mean(axis=-1, keepdims=True) + np.float32(LN_EPS))
-    c *= inv
-    return c, inv
-
-
-def layer_norm_backward(n: np.ndarray, inv: np.ndarray, dn: np.ndarray) -> np.ndarray:
-    """dL/du from dL/dn for ``n, inv = layer_norm(u)``."""
-    du = dn - dn.mean(axis=-1, keepdims=True)
-    du -= n * (dn * n).mean(axis=-1, keepdims=True)
-    du *= inv
-    return du
 
 
 class QNetwork:
@@ -67,6 +49,16 @@ class QNetwork:
             k = head_hidden
         shapes.update(Wo=(k, n_actions), bo=(n_actions,))
         self.shapes = shapes
+
+    @classmethod
+    def from_config(cls, obs_dim: int, layer: Any, n_actions: int, config) -> QNetwork:
+        """The network ``config`` (a :class:`~.config.DQNConfig`) puts around ``layer``: its
+        adapter, rank, init noise and head. Only shapes are set (no parameters drawn), so
+        this is cheap, e.g. to count parameters with :meth:`n_params`."""
+        return cls(obs_dim, layer, n_actions, adapter=config.adapter, rank=config.adapter_rank,
+                   init_noise=config.init_noise, head=config.head,
+                   head_hidden=config.head_hidden, head_activation=config.head_activation,
+                   head_norm=config.head_norm)
 
     ADAPTER_PARAMS = ("A", "c", "U", "V")
 

@@ -1,45 +1,57 @@
-"""Adam and per-seed gradient clipping over a flat (S, P) buffer, updated in place."""
+"""Adam, SGD and per-seed gradient clipping over a flat (S, P) array, updated in place.
+
+Written once for every learner: the arrays may be numpy arrays (``NumpyLearner``) or torch
+tensors (``TorchLearner``); only in-place arithmetic and :func:`namespace`'s functions are
+used, so the same lines give the same formula on both. Every quantity is per row, so seed
+``i``'s update never depends on another seed.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
+def namespace(a):
+    """The array-API namespace of ``a``: numpy itself for numpy arrays (no wrapper, no
+    overhead), array-api-compat's for the others (torch tensors)."""
+    if isinstance(a, np.ndarray):
+        return np
+    from array_api_compat import array_namespace
+
+    return array_namespace(a)
+
+
 class Adam:
-    """Adam (Kingma & Ba) on a (S, P) array, with preallocated moments and one scratch buffer.
+    """Adam (Kingma & Ba) on a (S, P) array, with preallocated moments."""
 
-    All seeds step together, but every quantity is per row, so seed ``i``'s update never
-    depends on another seed.
-    """
-
-    def __init__(self, params: np.ndarray, lr: float, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-6) -> None:
+    def __init__(self, params, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-6) -> None:
         self.params, self.lr, self.beta1, self.beta2, self.eps = params, lr, beta1, beta2, eps
-        shape = params.shape
-        self.m = np.zeros(shape, np.float32)
-        self.v = np.zeros(shape, np.float32)
-        self._tmp = np.zeros(shape, np.float32)
+        xp = namespace(params)
+        self.m = xp.zeros_like(params)
+        self.v = xp.zeros_like(params)
         self.t = 0
 
-    def step(self, grad: np.ndarray) -> None:
+    def step(self, grad) -> None:
         """Apply one update with gradients ``grad`` (S, P), in place."""
         self.t += 1
-        b1, b2, tmp = self.beta1, self.beta2, self._tmp
+        b1, b2, xp = self.beta1, self.beta2, namespace(grad)
         step = self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
         self.m *= b1
-        np.multiply(grad, 1.0 - b1, out=tmp)
-        self.m += tmp
+        self.m += grad * (1.0 - b1)
         self.v *= b2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - b2
-        self.v += tmp
-        np.sqrt(self.v, out=tmp)
-        tmp += self.eps
-        np.divide(self.m, tmp, out=tmp)
-        tmp *= step
-        self.params -= tmp
+        sq = grad * grad
+        sq *= 1.0 - b2
+        self.v += sq
+        denom = xp.sqrt(self.v)
+        denom += self.eps
+        ratio = self.m / denom
+        # numpy multiplies by the float64 scalar step as numpy always has (NEP 50: in
+        # float64, then rounded); torch takes it as a python float, as torch.optim does.
+        ratio *= step if xp is np else float(step)
+        self.params -= ratio
 
-    def reset_rows(self, rows: np.ndarray) -> None:
+    def reset_rows(self, rows: list[int]) -> None:
         """Zero the moments of seeds ``rows`` (used when a seed is stopped)."""
         self.m[rows] = 0.0
         self.v[rows] = 0.0
@@ -52,27 +64,33 @@ class SGD:
     every entry at the full rate, a drift that layers summing over many inputs amplify.
     """
 
-    def __init__(self, params: np.ndarray, lr: float) -> None:
+    def __init__(self, params, lr: float) -> None:
         self.params, self.lr = params, lr
-        self._tmp = np.zeros(params.shape, np.float32)
 
-    def step(self, grad: np.ndarray) -> None:
-        np.multiply(grad, self.lr, out=self._tmp)
-        self.params -= self._tmp
+    def step(self, grad) -> None:
+        self.params -= grad * self.lr
 
-    def reset_rows(self, rows: np.ndarray) -> None:
+    def reset_rows(self, rows: list[int]) -> None:
         """Nothing to reset: plain SGD keeps no state."""
 
 
-def clip_by_norm(grad: np.ndarray, max_norm: float) -> np.ndarray:
+def clip_by_norm(grad, max_norm: float):
     """Scale each row of ``grad`` (S, P) in place to norm <= max_norm; return the norms (S,).
 
-    A non-finite norm is returned as is (the caller marks that seed diverged).
+    A non-finite norm is returned as is and its row is left alone (the caller marks that
+    seed diverged).
     """
-    norms = np.sqrt(np.einsum("sp,sp->s", grad, grad))
+    xp = namespace(grad)
+    # A seed's norm must not depend on how many seeds train beside it: one einsum over
+    # (S, P) sums a row differently for S = 1 than for S > 1, in numpy as in torch.
+    if xp is np:
+        norms = np.sqrt(np.concatenate([np.einsum("sp,sp->s", row, row)
+                                        for row in np.split(grad, len(grad))]))
+    else:
+        norms = xp.linalg.vector_norm(grad, axis=1)
     if max_norm > 0:
-        over = norms > max_norm
-        if over.any():
-            scale = np.where(over, max_norm / np.where(over, norms, 1.0), 1.0)
-            grad *= scale[:, None].astype(np.float32)
+        over = (norms > max_norm) & xp.isfinite(norms)
+        if bool(xp.any(over)):
+            scale = xp.where(over, max_norm / xp.where(over, norms, 1.0), 1.0)
+            grad *= scale[:, None]        # float32 (S,): a python float stays weak
     return norms

@@ -22,14 +22,20 @@ class FlatParams:
         self.n_seeds = n_seeds
         self.data = np.zeros((n_seeds, self.size), dtype=np.float32) if data is None else data
         self.views: dict[str, np.ndarray] = {}
+        self._columns: dict[str, slice] = {}
         offset = 0
         for name, shape in self.shapes.items():
             n = math.prod(shape)
+            self._columns[name] = slice(offset, offset + n)
             self.views[name] = self.data[:, offset:offset + n].reshape((n_seeds, *shape))
             offset += n
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.views[name]
+
+    def columns(self, name: str) -> slice:
+        """The columns of ``data`` that hold parameter ``name``."""
+        return self._columns[name]
 
     def zeros_like(self) -> FlatParams:
         return FlatParams(self.shapes, self.n_seeds)

@@ -13,7 +13,7 @@ from ..layers.registry import build_layers, expand_layer_names
 from ..layers.video import TORCH_SUFFIX, VideoSettings, is_video_layer
 from ..seeding import check_seed
 from .dataset import collect_transitions
-from .score import METRICS, analyze_layers, prepare_split, select_layer
+from .score import METRICS, N_BOOTSTRAP, analyze_layers, prepare_split, select_layer
 
 ANALYSIS_COLUMNS = METRICS + tuple(f"{m}_ci_{b}" for m in METRICS for b in ("low", "high")) + (
     "dataset_steps", "seed")
@@ -46,7 +46,7 @@ def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
 
 def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: int = 0,
                  layers: str = "candidates", select_by: str = "composite_score",
-                 n_bootstrap: int = 200, quiet: bool = False, backbone: str | None = None,
+                 n_bootstrap: int = N_BOOTSTRAP, quiet: bool = False, backbone: str | None = None,
                  video: VideoSettings | None = None) -> str:
     """Score candidate layers and write ``layer_analysis.csv``, its bootstrap replicates
     and ``selected_layer.txt``. Returns the selected layer's name."""

@@ -25,6 +25,10 @@ from .rank import effective_rank, effective_rank_replicates
 METRICS = ("reward_r2", "transition_r2", "effective_rank", "composite_score", "value_r2",
            "state_r2")
 SELECTION_METRICS = ("composite_score", "value_r2", "state_r2", "reward_r2", "transition_r2")
+#: Bootstrap resamples of the held-out rows behind each score's CI, unless told otherwise.
+N_BOOTSTRAP = 200
+#: Share of the transitions held out for scoring, unless told otherwise.
+TEST_FRACTION = 0.2
 
 
 def composite(reward_r2, transition_r2, rank):
@@ -95,7 +99,7 @@ def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray
 
 
 def prepare_split(data: TransitionData, rng: np.random.Generator, *,
-                  test_fraction: float = 0.2, n_bootstrap: int = 200):
+                  test_fraction: float = TEST_FRACTION, n_bootstrap: int = N_BOOTSTRAP):
     """Train rows, test rows and bootstrap counts (R, n_test) shared by every layer."""
     if n_bootstrap < 10:
         raise ConfigError(f"n_bootstrap must be >= 10, got {n_bootstrap!r}")
@@ -106,7 +110,8 @@ def prepare_split(data: TransitionData, rng: np.random.Generator, *,
 
 
 def analyze_layers(layers: dict, data: TransitionData, rng: np.random.Generator, *,
-                   split=None, test_fraction: float = 0.2, n_bootstrap: int = 200,
+                   split=None, test_fraction: float = TEST_FRACTION,
+                   n_bootstrap: int = N_BOOTSTRAP,
                    confidence: float = 0.95, progress=None) -> list[LayerScores]:
     """Score each of ``layers`` (name -> frozen layer) on ``data``, all on the same split
     (``split`` from :func:`prepare_split`, or a new one)."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from .grid import GridConfig
 from .motion import (
     MAX_HISTORY,
     MAX_SIZE,
@@ -37,6 +38,7 @@ from .motion import (
     check_float,
     check_int,
 )
+from .reference import latest_cells, paddle_towards
 
 #: Paddle move of each action.
 PADDLE_MOVES = np.array([0, -1, 1], dtype=np.int64)
@@ -49,9 +51,9 @@ __all__ = ["ACTION_NAMES", "CatchConfig", "CatchEnv", "PADDLE_MOVES", "VectorCat
 class CatchConfig:
     """Settings of the catch task."""
 
-    size: int = 8
+    size: int = GridConfig.size
     """Side of the square grid, in cells (>= 3)."""
-    history: int = 2
+    history: int = GridConfig.history
     """Frames stacked in one observation, in [1, size - 1] (the ball falls during the
     first ``history - 1`` of them; velocity is visible only with >= 2)."""
     paddle_width: int = 2
@@ -89,6 +91,7 @@ class VectorCatch(MotionVectorEnv):
     ``steps`` (N,) steps taken.
     """
 
+    config_class = CatchConfig
     n_actions = len(PADDLE_MOVES)
 
     def __init__(self, num_envs: int, config: CatchConfig | None = None, *,
@@ -147,6 +150,28 @@ class VectorCatch(MotionVectorEnv):
         """Column where each ball will reach the bottom row: (num_envs,) int64."""
         fall = self.config.size - 1 - self.ball[:, 1]
         return bounce_path(self.ball[:, 0], self.drift, fall, self.config.size).astype(np.int64)
+
+    def reference_actions(self) -> np.ndarray:
+        """The optimal policy: move the paddle under the landing column: (num_envs,) int64."""
+        return paddle_towards(self.paddle, self.landing_column(), self.config.paddle_width)
+
+    def one_frame_actions(self, obs: np.ndarray) -> np.ndarray:
+        """Head for the nearer of the two columns the ball of the newest frame of ``obs``
+        can land in (drift -1 or +1; the drift is unseen): (num_envs,) int64."""
+        c = self.config
+        mover, target = latest_cells(self, obs)
+        paddle, (x, y) = mover[:, 0], target.T
+        fall = c.size - 1 - y
+        candidates = np.stack([bounce_path(x, 1, fall, c.size),
+                               bounce_path(x, -1, fall, c.size)], axis=1)  # (N, 2)
+        right_end = paddle[:, None] + c.paddle_width - 1
+        gap = np.maximum(0, np.maximum(paddle[:, None] - candidates, candidates - right_end))
+        centre = paddle[:, None] + (c.paddle_width - 1) / 2
+        # nearer candidate; ties broken by distance to the paddle's centre, then the left one
+        key = gap * 4 * c.size + np.abs(candidates - centre) * 2 \
+            + (candidates > candidates[:, ::-1])
+        column = candidates[np.arange(self.num_envs), key.argmin(axis=1)]
+        return paddle_towards(paddle, column, c.paddle_width)
 
     def optimal_return(self) -> np.ndarray:
         """``catch_reward`` where the paddle can reach the landing column in time, else

@@ -5,6 +5,15 @@ starts a new one within the same ``step``). The analysis, the agent, the health 
 the report use only what :class:`VectorEnv` lists; an environment that passes
 :func:`check_vector_env` can be registered (:func:`.registry.register_env`) and used by
 ``rosetta analyze``, ``train``, ``report`` and sweeps without a change anywhere else.
+
+Optional, asked of the environment (its class) by the parts that need them
+(:func:`.registry.env_attribute`), never looked up by its name:
+
+- ``maps = True``: frames are the grid's two one-hot maps (agent, goal), which the
+  ``structured_mid`` layer reads;
+- ``reference_actions()`` and ``one_frame_actions(obs)`` -> (num_envs,) int64: the best
+  play on the true state and a heuristic that sees only the newest frame
+  (:mod:`.reference`); ``rosetta study`` needs them to read returns against them.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ import numpy as np
 from ..errors import ConfigError
 from ..seeding import check_seed
 
+#: Seeds handed to an environment's own ``reset(seed=...)`` are drawn from a copy's
+#: generator in [0, SEED_BOUND) (the Gymnasium adapter and registrations do).
+SEED_BOUND = 2**31 - 1
+
 
 class SeededCopies:
     """``num_envs`` copies, copy ``i`` drawing only from its own generator ``_rngs[i]``."""

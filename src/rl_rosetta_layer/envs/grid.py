@@ -17,6 +17,7 @@ from ..checks import is_int
 from ..errors import ConfigError
 from .copies import SeededCopies, SingleCopy
 from .motion import MAX_HISTORY, MAX_SIZE, check_int
+from .reference import latest_cells, walk_towards
 
 #: (dx, dy) of each action.
 MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], dtype=np.int64)
@@ -51,6 +52,37 @@ class GridConfig:
     def obs_dim(self) -> int:
         return self.history * self.frame_dim
 
+    def path_return(self, steps):
+        """Return of an episode that reaches the goal after ``steps`` >= 1 steps (an int or
+        an array of them, same shape out): ``goal_reward + step_reward * (steps - 1)``."""
+        return self.goal_reward + self.step_reward * (steps - 1)
+
+    def start_distances(self) -> np.ndarray:
+        """Shortest-path length (Manhattan distance) of every start ``reset`` can draw, the
+        ordered (agent, goal) pairs of distinct cells, all equally likely:
+        (cells * (cells - 1),) int64, with cells = size * size.
+
+        >>> GridConfig(size=2).start_distances().tolist()
+        [1, 1, 2, 1, 2, 1, 1, 2, 1, 2, 1, 1]
+        """
+        cells = np.arange(self.size * self.size)
+        xy = np.stack([cells % self.size, cells // self.size], axis=1)
+        d = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+        return d[~np.eye(len(cells), dtype=bool)]
+
+    def describe(self) -> dict:
+        """JSON-ready settings of the grid and what they imply: ``n_actions``, ``obs_dim``,
+        the mean and best shortest-path return over the starts ``reset`` draws
+        (``optimal_return_mean``, ``optimal_return_max``) and the mean shortest path."""
+        d = self.start_distances()
+        optimal = self.path_return(d)
+        return {"name": "grid", "size": self.size, "history": self.history,
+                "max_steps": self.max_steps, "step_reward": self.step_reward,
+                "goal_reward": self.goal_reward, "n_actions": int(len(MOVES)),
+                "obs_dim": self.obs_dim, "optimal_return_mean": float(optimal.mean()),
+                "optimal_return_max": float(optimal.max()),
+                "shortest_path_mean": float(d.mean())}
+
 
 class VectorVideoGrid(SeededCopies):
     """``num_envs`` independent copies of the grid stepped at once.
@@ -61,7 +93,10 @@ class VectorVideoGrid(SeededCopies):
     ``info["final_obs"]`` / ``info["final_state"]`` (rows valid where ``done``).
     """
 
+    config_class = GridConfig
     n_actions = len(MOVES)
+    #: Frames are the two one-hot maps (agent, goal) that ``structured_mid`` reads.
+    maps = True
 
     def __init__(self, num_envs: int, config: GridConfig | None = None, *,
                  autoreset: bool = True) -> None:
@@ -110,8 +145,15 @@ class VectorVideoGrid(SeededCopies):
     def optimal_return(self) -> np.ndarray:
         """Undiscounted return of the shortest path from the current state: (num_envs,)."""
         d = np.abs(self.agent - self.goal).sum(axis=1)
-        c = self.config
-        return np.where(d > 0, c.goal_reward + c.step_reward * (d - 1), 0.0).astype(np.float32)
+        return np.where(d > 0, self.config.path_return(d), 0.0).astype(np.float32)
+
+    def reference_actions(self) -> np.ndarray:
+        """The optimal policy: a step along a shortest walk to the goal: (num_envs,) int64."""
+        return walk_towards(self.agent, self.goal)
+
+    def one_frame_actions(self, obs: np.ndarray) -> np.ndarray:
+        """The same walk, read off the newest frame of ``obs``: (num_envs,) int64."""
+        return walk_towards(*latest_cells(self, obs))
 
     def _info(self) -> dict[str, np.ndarray]:
         return {"state": self.state(), "optimal_return": self.optimal_return()}

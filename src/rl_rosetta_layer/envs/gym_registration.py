@@ -47,6 +47,8 @@ from functools import cache
 
 import numpy as np
 
+from ..errors import ConfigError
+from .copies import SEED_BOUND
 from .grid import ACTION_NAMES, GridConfig, VideoGridEnv
 
 ENV_ID = "rosetta/GridVideo-v0"
@@ -57,6 +59,13 @@ CATCH_ID = "rosetta/Catch-v0"
 MOTION_CLASSES = {MOVING_GOAL_ID: "GymMovingGoalEnv", CATCH_ID: "GymCatchEnv"}
 #: Every id :func:`register_envs` registers, in order.
 ENV_IDS = (ENV_ID, MOVING_GOAL_ID, CATCH_ID)
+
+
+def _check_render_mode(metadata: dict, render_mode: str | None) -> str | None:
+    if render_mode not in (None, *metadata["render_modes"]):
+        raise ConfigError(f"render_mode must be None or one of {metadata['render_modes']}, "
+                          f"got {render_mode!r}")
+    return render_mode
 
 
 @cache
@@ -75,14 +84,12 @@ def _build_class():
         metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
         action_names = ACTION_NAMES
 
-        def __init__(self, size: int = 8, history: int = 2, max_steps: int = 60,
-                     step_reward: float = -0.01, goal_reward: float = 1.0,
+        def __init__(self, size: int = GridConfig.size, history: int = GridConfig.history,
+                     max_steps: int = GridConfig.max_steps,
+                     step_reward: float = GridConfig.step_reward,
+                     goal_reward: float = GridConfig.goal_reward,
                      render_mode: str | None = None) -> None:
-            from ..errors import ConfigError
-            if render_mode not in (None, *self.metadata["render_modes"]):
-                raise ConfigError(f"render_mode must be None or one of "
-                                  f"{self.metadata['render_modes']}, got {render_mode!r}")
-            self.render_mode = render_mode
+            self.render_mode = _check_render_mode(self.metadata, render_mode)
             self.config = GridConfig(size=size, history=history, max_steps=max_steps,
                                      step_reward=step_reward, goal_reward=goal_reward)
             self._grid = VideoGridEnv(self.config)
@@ -93,7 +100,7 @@ def _build_class():
 
         def reset(self, *, seed: int | None = None, options: dict | None = None):
             super().reset(seed=seed)
-            obs, info = self._grid.reset(seed=int(self.np_random.integers(2**31 - 1)))
+            obs, info = self._grid.reset(seed=int(self.np_random.integers(SEED_BOUND)))
             return obs, info
 
         def step(self, action):
@@ -120,7 +127,6 @@ def _build_motion_class(class_name: str):
     import gymnasium as gym
     from gymnasium import spaces
 
-    from ..errors import ConfigError
     from .catch import ACTION_NAMES as CATCH_ACTION_NAMES
     from .catch import CatchConfig, CatchEnv
     from .moving_goal import MovingGoalConfig, MovingGoalEnv
@@ -141,9 +147,7 @@ def _build_motion_class(class_name: str):
         action_names = names
 
         def __init__(self, render_mode: str | None = None, **settings) -> None:
-            if render_mode not in (None, *self.metadata["render_modes"]):
-                raise ConfigError(f"render_mode must be None or one of "
-                                  f"{self.metadata['render_modes']}, got {render_mode!r}")
+            render_mode = _check_render_mode(self.metadata, render_mode)
             accepted = [f.name for f in fields(task_config)]
             unknown = sorted(set(settings) - set(accepted))
             if unknown:
@@ -160,7 +164,7 @@ def _build_motion_class(class_name: str):
 
         def reset(self, *, seed: int | None = None, options: dict | None = None):
             super().reset(seed=seed)
-            obs, info = self._task.reset(seed=int(self.np_random.integers(2**31 - 1)))
+            obs, info = self._task.reset(seed=int(self.np_random.integers(SEED_BOUND)))
             self._last_obs = obs
             return obs, info
 

@@ -99,6 +99,8 @@ class MotionVectorEnv(SeededCopies):
     """
 
     n_actions: int
+    #: Frames are two one-hot maps (mover, target), the grid's format.
+    maps = True
 
     def __init__(self, num_envs: int, config, *, autoreset: bool = True) -> None:
         if not is_int(num_envs) or num_envs < 1:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .grid import ACTION_NAMES, MOVES
+from .grid import ACTION_NAMES, MOVES, GridConfig
 from .motion import (
     MAX_HISTORY,
     MAX_SIZE,
@@ -39,6 +39,7 @@ from .motion import (
     check_float,
     check_int,
 )
+from .reference import latest_cells, walk_towards
 
 #: The 8 goal velocities (vx, vy) a reset draws from, uniformly.
 VELOCITIES = np.array([[vx, vy] for vx in (-1, 0, 1) for vy in (-1, 0, 1) if vx or vy],
@@ -52,9 +53,9 @@ __all__ = ["ACTION_NAMES", "MovingGoalConfig", "MovingGoalEnv", "VELOCITIES",
 class MovingGoalConfig:
     """Settings of the moving-goal task."""
 
-    size: int = 8
+    size: int = GridConfig.size
     """Side of the square grid, in cells (>= 2)."""
-    history: int = 2
+    history: int = GridConfig.history
     """Frames stacked in one observation (>= 1; velocity is visible only with >= 2)."""
     max_steps: int = 40
     """Steps after which an episode is truncated (>= 1)."""
@@ -86,6 +87,7 @@ class VectorMovingGoal(MotionVectorEnv):
     (x, y); ``velocity`` (N, 2) the goal's next move; ``steps`` (N,) steps taken.
     """
 
+    config_class = MovingGoalConfig
     n_actions = len(MOVES)
 
     def __init__(self, num_envs: int, config: MovingGoalConfig | None = None, *,
@@ -170,6 +172,17 @@ class VectorMovingGoal(MotionVectorEnv):
         steps[done] = 0
         target[done | ~found] = self.goal[done | ~found]
         return steps.astype(np.int64), target.astype(np.int64)
+
+    def reference_actions(self) -> np.ndarray:
+        """The optimal policy: walk to the earliest possible catch (:meth:`intercept`):
+        (num_envs,) int64."""
+        _, target = self.intercept()
+        return walk_towards(self.agent, target)
+
+    def one_frame_actions(self, obs: np.ndarray) -> np.ndarray:
+        """Walk towards the goal's cell in the newest frame of ``obs`` (its velocity unseen):
+        (num_envs,) int64."""
+        return walk_towards(*latest_cells(self, obs))
 
     def optimal_return(self) -> np.ndarray:
         """Undiscounted return of the earliest catch (0 once caught; ``step_reward`` times

@@ -1,9 +1,12 @@
-"""Hand-coded policies for the grid-format tasks, to show what seeing velocity is worth.
+"""Hand-coded policies, to show what seeing velocity is worth; and their building blocks.
 
-All take a vector environment (:class:`~.moving_goal.VectorMovingGoal`,
-:class:`~.catch.VectorCatch` or the grid's :class:`~.grid.VectorVideoGrid`; for a single
-environment pass ``env.vector``) and return actions ``(num_envs,)`` int64. On the grid
-the goal stands still, so the reference and the one-frame policy both walk straight to it.
+A policy takes a vector environment (for a single environment pass ``env.vector``) and
+returns actions ``(num_envs,)`` int64. The environment says how it is played well: the
+reference and one-frame policies call its ``reference_actions()`` and
+``one_frame_actions(obs)`` methods (the grid, moving-goal and catch have them; see
+:mod:`.contract`), so a new environment brings its own and nothing here changes. On the
+grid the goal stands still, so the reference and the one-frame policy both walk straight
+to it.
 
 - :func:`reference_actions` reads the true state, velocity included, and is optimal: on
   moving-goal it walks to the earliest possible catch (:meth:`VectorMovingGoal.intercept`),
@@ -28,19 +31,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from .catch import VectorCatch
-from .grid import VectorVideoGrid
-from .motion import bounce_path
-from .moving_goal import VectorMovingGoal
 
 #: Policy names accepted by :func:`policy_actions`.
 POLICIES = ("random", "one-frame", "reference")
+#: The methods an environment needs for the reference and one-frame policies.
+POLICY_METHODS = ("reference_actions", "one_frame_actions")
+
+
+def has_reference_policies(env) -> bool:
+    """Whether ``env`` (a vector environment or its class) has :data:`POLICY_METHODS`."""
+    return all(callable(getattr(env, name, None)) for name in POLICY_METHODS)
 
 
 def _check_env(env) -> None:
-    if not isinstance(env, (VectorMovingGoal, VectorCatch, VectorVideoGrid)):
-        raise ConfigError(f"reference policies need a VectorMovingGoal, VectorCatch or "
-                          f"VectorVideoGrid, got {type(env).__name__}")
+    if not has_reference_policies(env) or isinstance(env, type):
+        raise ConfigError(f"reference policies need a vector environment with the methods "
+                          f"reference_actions() and one_frame_actions(obs), got "
+                          f"{type(env).__name__}")
 
 
 def walk_towards(agent: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -70,12 +77,7 @@ def paddle_towards(paddle: np.ndarray, column: np.ndarray, width: int) -> np.nda
 def reference_actions(env) -> np.ndarray:
     """The optimal policy on the true state (velocity included): (num_envs,) int64."""
     _check_env(env)
-    if isinstance(env, VectorVideoGrid):
-        return walk_towards(env.agent, env.goal)
-    if isinstance(env, VectorMovingGoal):
-        _, target = env.intercept()
-        return walk_towards(env.agent, target)
-    return paddle_towards(env.paddle, env.landing_column(), env.config.paddle_width)
+    return env.reference_actions()
 
 
 def latest_cells(env, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,21 +98,7 @@ def latest_cells(env, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def one_frame_actions(env, obs: np.ndarray) -> np.ndarray:
     """The heuristic that sees only the newest frame of ``obs``: (num_envs,) int64."""
     _check_env(env)
-    mover, target = latest_cells(env, obs)
-    if isinstance(env, (VectorMovingGoal, VectorVideoGrid)):
-        return walk_towards(mover, target)
-    c = env.config
-    paddle, (x, y) = mover[:, 0], target.T
-    fall = c.size - 1 - y
-    candidates = np.stack([bounce_path(x, 1, fall, c.size),
-                           bounce_path(x, -1, fall, c.size)], axis=1)  # (N, 2)
-    right_end = paddle[:, None] + c.paddle_width - 1
-    gap = np.maximum(0, np.maximum(paddle[:, None] - candidates, candidates - right_end))
-    centre = paddle[:, None] + (c.paddle_width - 1) / 2
-    # nearer candidate; ties broken by distance to the paddle's centre, then the left one
-    key = gap * 4 * c.size + np.abs(candidates - centre) * 2 + (candidates > candidates[:, ::-1])
-    column = candidates[np.arange(env.num_envs), key.argmin(axis=1)]
-    return paddle_towards(paddle, column, c.paddle_width)
+    return env.one_frame_actions(obs)
 
 
 def random_actions(env, rng: np.random.Generator) -> np.ndarray:

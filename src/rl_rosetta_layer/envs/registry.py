@@ -6,6 +6,10 @@ motion matters (:mod:`.moving_goal`, :mod:`.catch`), with the grid's observation
 through :class:`GymVectorEnv` (the ``gym`` extra); ``minigrid:<id>`` is the same for
 MiniGrid ids, with a sensible action subset by default. :func:`register_env` adds any
 other environment that keeps the contract of :mod:`.contract`.
+
+What an environment can do is asked of it, not of its name (:func:`env_attribute`):
+``maps`` (frames are the grid's two one-hot maps) and the reference policies'
+``reference_actions`` / ``one_frame_actions`` are attributes of its class.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import ConfigError
-from .catch import CatchConfig, VectorCatch
+from .catch import VectorCatch
 from .grid import GridConfig, VectorVideoGrid
-from .moving_goal import MovingGoalConfig, VectorMovingGoal
+from .moving_goal import VectorMovingGoal
 
-ENV_NAMES = ("grid", "moving-goal", "catch", "gym:<id>", "minigrid:<id>")
-#: The project's own tasks, built without Gymnasium.
-OWN_ENVS = ("grid", "moving-goal", "catch")
+#: The project's own tasks, built without Gymnasium: name -> vector environment class
+#: (built as ``cls(num_envs, cls.config_class(size=, history=, max_steps=), autoreset=)``).
+OWN_ENV_CLASSES: dict[str, type] = {"grid": VectorVideoGrid, "moving-goal": VectorMovingGoal,
+                                    "catch": VectorCatch}
+OWN_ENVS = tuple(OWN_ENV_CLASSES)
+ENV_NAMES = OWN_ENVS + ("gym:<id>", "minigrid:<id>")
 
 #: Actions MiniGrid tasks need, by id prefix (the rest are unused there): 0 left, 1 right,
 #: 2 forward, 3 pick up, 5 toggle.
@@ -72,26 +79,22 @@ def make_vector_env(name: str, num_envs: int, *, grid_size: int = GridConfig.siz
                     frame_size: int | None = None, actions: tuple[int, ...] | None = None):
     """Build ``num_envs`` copies of the environment ``name`` (see :data:`ENV_NAMES`).
 
-    ``grid_size``, ``history`` and ``max_steps`` configure the grid (max_steps default 60)
-    and the motion tasks (default 40, their configs' default); ``frame_size`` (default
-    7 for MiniGrid, 8 otherwise) and ``actions`` configure Gymnasium environments, whose
-    own step limit applies unless ``max_steps`` is given.
+    ``grid_size``, ``history`` and ``max_steps`` configure the grid-format tasks
+    (``max_steps`` None: their config's default); ``frame_size`` (default
+    :data:`MINIGRID_FRAME` for MiniGrid, :data:`.gym_adapter.FRAME_SIZE` otherwise) and
+    ``actions`` configure Gymnasium environments, whose own step limit applies unless
+    ``max_steps`` is given.
     """
     kind, env_id = split_env_name(name)
     if kind in REGISTERED:
         return REGISTERED[kind](num_envs, grid_size=grid_size, history=history,
                                 max_steps=max_steps, autoreset=autoreset)
-    if kind == "grid":
-        config = GridConfig(size=grid_size, history=history,
-                            max_steps=GridConfig.max_steps if max_steps is None else max_steps)
-        return VectorVideoGrid(num_envs, config, autoreset=autoreset)
-    if kind in ("moving-goal", "catch"):
-        config_class = MovingGoalConfig if kind == "moving-goal" else CatchConfig
+    if kind in OWN_ENV_CLASSES:
+        env_class = OWN_ENV_CLASSES[kind]
         steps = {} if max_steps is None else {"max_steps": max_steps}
-        config = config_class(size=grid_size, history=history, **steps)
-        env_class = VectorMovingGoal if kind == "moving-goal" else VectorCatch
+        config = env_class.config_class(size=grid_size, history=history, **steps)
         return env_class(num_envs, config, autoreset=autoreset)
-    from .gym_adapter import GymVectorEnv
+    from .gym_adapter import FRAME_SIZE, GymVectorEnv
 
     if kind == "minigrid":
         try:
@@ -103,6 +106,43 @@ def make_vector_env(name: str, num_envs: int, *, grid_size: int = GridConfig.siz
             actions = next((a for prefix, a in MINIGRID_ACTIONS.items()
                             if env_id.startswith(prefix)), None)
         frame_size = MINIGRID_FRAME if frame_size is None else frame_size
-    return GymVectorEnv(env_id, num_envs, frame_size=8 if frame_size is None else frame_size,
+    return GymVectorEnv(env_id, num_envs,
+                        frame_size=FRAME_SIZE if frame_size is None else frame_size,
                         history=history, actions=actions, max_steps=max_steps,
                         autoreset=autoreset)
+
+
+def env_class(name: str) -> type | None:
+    """The class :func:`make_vector_env` builds for ``name``, known without building one;
+    None for a registered factory that is not itself a class."""
+    kind, _ = split_env_name(name)
+    if kind in REGISTERED:
+        make = REGISTERED[kind]
+        return make if isinstance(make, type) else None
+    if kind in OWN_ENV_CLASSES:
+        return OWN_ENV_CLASSES[kind]
+    from .gym_adapter import GymVectorEnv
+
+    return GymVectorEnv
+
+
+def env_attribute(name: str, attribute: str, default=None):
+    """``attribute`` of the environment ``name`` (``default`` where it has none): asked of
+    its class, or of one copy built with the default settings for a registered factory.
+
+    >>> env_attribute("catch", "maps"), env_attribute("gym:CartPole-v1", "maps", False)
+    (True, False)
+    """
+    cls = env_class(name)
+    if cls is not None:
+        return getattr(cls, attribute, default)
+    env = make_vector_env(name, 1)
+    try:
+        return getattr(env, attribute, default)
+    finally:
+        getattr(env, "close", lambda: None)()
+
+
+def names_with(test: Callable[[str], bool]) -> tuple[str, ...]:
+    """The project's own and the registered environment names for which ``test(name)``."""
+    return tuple(n for n in OWN_ENVS + tuple(REGISTERED) if test(n))

@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..agent.result import RunResult
+from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.registry import check_layer
 from ..layers.video import needs_torch
@@ -45,15 +46,32 @@ def _worker_unit(index: int, unit: Sequence[RunSpec]) -> list[RunResult]:
                         else None)
 
 
-def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
-    """Split runs into units of at most ``lockstep`` seeds sharing env, layer and config."""
-    if lockstep < 1:
-        raise ConfigError(f"lockstep must be a positive integer, got {lockstep!r}")
+def _seed_groups(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
+    """Runs that differ only by seed (same env, layer and config), in order."""
     groups: dict[tuple, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault((s.env, s.layer, s.config, s.selected, s.video), []).append(s)
+    return list(groups.values())
+
+
+def auto_lockstep(specs: Sequence[RunSpec], workers: int) -> int:
+    """Seeds per unit when none is asked for: all seeds of a layer together, unless that
+    leaves some of the ``workers`` idle; then each layer's seeds split into enough units
+    to keep them busy. A seed's numbers are the same either way."""
+    groups = _seed_groups(specs)
+    if not groups:
+        return 1
+    splits = -(-workers // len(groups))                   # units per layer to fill workers
+    return max(1, -(-max(len(g) for g in groups) // splits))
+
+
+def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
+    """Split runs into units of at most ``lockstep`` seeds sharing env, layer and config."""
+    if not is_int(lockstep) or lockstep < 1:
+        raise ConfigError(f"lockstep must be a positive integer, got {lockstep!r}")
+    groups = _seed_groups(specs)
     units = []
-    for runs in groups.values():
+    for runs in groups:
         units += [runs[i:i + lockstep] for i in range(0, len(runs), lockstep)]
     return units
 
@@ -152,7 +170,8 @@ class SweepProgress:
         self.bar.close()
 
 
-def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: int = 1,
+def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
+            lockstep: int | None = None,
             on_result: Callable[[RunResult], None] | None = None, quiet: bool = False,
             executor: str = "local", ray_address: str | None = None,
             desc: str = "training") -> list[RunResult]:
@@ -163,7 +182,8 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: i
     CPUs, or the cluster at ``ray_address``). ``on_result`` is called in this process as
     each run finishes (to save it at once). A progress bar counts the budget (episodes or
     env steps) over all runs, with an ETA, and shows how many runs are done, failed and
-    running.
+    running. ``lockstep`` seeds of a layer train together in one unit (default:
+    :func:`auto_lockstep`).
     """
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
@@ -172,6 +192,8 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None, lockstep: i
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    if lockstep is None:
+        lockstep = auto_lockstep(specs, default_workers() if workers is None else workers)
     units = group_units(specs, lockstep)
     if not units:
         return []

@@ -5,18 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from ..agent.config import DQNConfig
 from ..envs.grid import GridConfig
-from ..envs.registry import make_vector_env, split_env_name
+from ..envs.registry import env_attribute, make_vector_env, split_env_name
 from ..errors import ConfigError
+from ..layers.custom import layer_source, parse_custom
 from ..layers.registry import Observations
 from ..layers.video import VideoSettings, is_video_layer
 
 #: Tasks drawn in the grid's format (two one-hot maps per frame: agent, goal or ball).
-MAP_ENVS = ("grid", "moving-goal", "catch")
-
-
 #: Most seeds one command takes (a typo like 0-99999999999 would build 10^11 of them).
 MAX_SEEDS = 10_000
 
@@ -51,7 +50,8 @@ class EnvSpec:
     """Which environment, with its settings.
 
     ``grid_size`` is the side of the grid-format tasks (ignored by Gymnasium environments);
-    ``max_steps`` None keeps the environment's own step limit (60 on the grid).
+    ``max_steps`` None keeps the environment's own step limit (``GridConfig.max_steps``
+    on the grid).
     """
 
     name: str = "grid"
@@ -73,7 +73,7 @@ class EnvSpec:
     @property
     def maps(self) -> bool:
         """Whether observations are the grid's one-hot maps (structured_mid reads them)."""
-        return self.name in MAP_ENVS
+        return bool(env_attribute(self.name, "maps", False))
 
     @property
     def unavailable_layers(self) -> tuple[str, ...]:
@@ -105,10 +105,18 @@ class EnvSpec:
                                history=self.history, max_steps=self.max_steps)
 
 
+@lru_cache(maxsize=64)
+def _observations(env: EnvSpec) -> Observations:
+    return env.observations()
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One (env, layer, seed, config) run. ``selected`` fixes the random bank's shape;
-    ``video`` says how a video block is loaded and run (video layers only)."""
+    ``video`` says how a video block is loaded and run (video layers only);
+    ``layer_source`` records a layer of your own (its import path, kind and own
+    ``describe()``, as JSON text: :func:`~rl_rosetta_layer.layers.custom.layer_source`),
+    filled in when left None."""
 
     env: EnvSpec
     layer: str
@@ -116,11 +124,24 @@ class RunSpec:
     config: DQNConfig
     selected: str | None = None
     video: VideoSettings | None = None
+    layer_source: str | None = None
 
     def __post_init__(self) -> None:
         # Video layers always carry their settings (so they enter the run id); others never.
-        video = (self.video or VideoSettings()) if is_video_layer(self.layer) else None
+        # A layer of your own enters it with its import path and its own description; a
+        # stored run's (``layer_source`` given) is read back without importing anything.
+        custom = self.layer_source is not None or parse_custom(self.layer) is not None
+        if self.layer_source is not None:
+            block = json.loads(self.layer_source).get("kind") == "block"
+        else:
+            block = is_video_layer(self.layer)
+        video = (self.video or VideoSettings()) if block else None
         object.__setattr__(self, "video", video)
+        if custom and self.layer_source is None:
+            source = layer_source(self.layer, _observations(self.env), video)
+            object.__setattr__(self, "layer_source", source)
+        elif not custom:
+            object.__setattr__(self, "layer_source", None)
 
     def to_dict(self) -> dict:
         d = {"env": asdict(self.env), "layer": self.layer, "seed": self.seed,
@@ -128,14 +149,18 @@ class RunSpec:
              "selected": self.selected if self.layer.startswith("random_bank_") else None}
         if self.video is not None:
             d["video"] = self.video.to_dict()
+        if self.layer_source is not None:
+            d["layer_source"] = json.loads(self.layer_source)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> RunSpec:
         """Inverse of :meth:`to_dict` (the ``config.json`` of a run folder)."""
         video = VideoSettings(**d["video"]) if d.get("video") else None
+        source = d.get("layer_source")
         return cls(EnvSpec(**d["env"]), d["layer"], int(d["seed"]),
-                   DQNConfig.from_dict(d["config"]), d.get("selected"), video)
+                   DQNConfig.from_dict(d["config"]), d.get("selected"), video,
+                   None if source is None else json.dumps(source, sort_keys=True))
 
     @property
     def run_id(self) -> str:

@@ -44,14 +44,16 @@ from threadpoolctl import threadpool_limits
 
 from ..agent.config import DQNConfig
 from ..analysis.run import run_analysis
+from ..analysis.score import N_BOOTSTRAP
 from ..envs.playback import play, summary
-from ..envs.reference import POLICIES
+from ..envs.reference import POLICIES, POLICY_METHODS
+from ..envs.registry import env_attribute, names_with
 from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings, is_video_layer, needs_torch
 from .outputs import write_experiment_outputs
-from .spec import MAP_ENVS, EnvSpec
+from .spec import EnvSpec
 from .train import SUMMARY_SEED, Outcome, execute_runs, plan_runs
 from .units import default_workers
 
@@ -90,7 +92,7 @@ class StudyPlan:
     backbone: str = DEFAULT_BACKBONE
     video: VideoSettings = VideoSettings()
     dataset_steps: int = DEFAULT_DATASET_STEPS
-    n_bootstrap: int = 200
+    n_bootstrap: int = N_BOOTSTRAP
     task_episodes: int = TASK_EPISODES
 
     def __post_init__(self) -> None:
@@ -99,9 +101,10 @@ class StudyPlan:
         names = [e.name for e in self.envs]
         if len(set(names)) != len(names):
             raise ConfigError(f"--envs lists a task twice: {','.join(names)}")
-        off = [n for n in names if n not in MAP_ENVS]
+        off = [n for n in names if not has_reference_policies(n)]
         if off:
-            raise ConfigError(f"study tasks must be grid-format tasks ({', '.join(MAP_ENVS)}) "
+            accepted = ", ".join(names_with(has_reference_policies))
+            raise ConfigError(f"study tasks must be grid-format tasks ({accepted}) "
                               f"so returns can be read against a reference policy; got "
                               f"{', '.join(off)}")
         self.layer_names()
@@ -131,6 +134,12 @@ class StudyPlan:
                 "config": self.config.to_dict(), "backbone": self.backbone,
                 "video": self.video.to_dict(), "dataset_steps": self.dataset_steps,
                 "n_bootstrap": self.n_bootstrap, "task_episodes": self.task_episodes}
+
+
+def has_reference_policies(env_name: str) -> bool:
+    """Whether the environment ``env_name`` has the reference and one-frame policies that
+    ``tasks.csv`` measures (asked of the environment: :data:`.reference.POLICY_METHODS`)."""
+    return all(callable(env_attribute(env_name, m)) for m in POLICY_METHODS)
 
 
 def read_plan(out_dir: Path) -> dict:

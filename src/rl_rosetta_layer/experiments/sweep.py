@@ -26,6 +26,8 @@ from __future__ import annotations
 import itertools
 import re
 import sys
+import types
+import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -40,11 +42,37 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TOP_KEYS = ("name", "layers", "seeds", "selected", "env", "dqn")
-ENV_TYPES = {"name": "str", "grid_size": "int", "history": "int", "max_steps": "int"}
-#: DQN setting -> type word; an optional setting (``int | None``) is given as its type.
-DQN_TYPES = {f.name: f.type.removesuffix(" | None") for f in fields(DQNConfig)}
+#: Type word of a setting -> the TOML values it accepts, and how messages name it.
 _PY_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
 _TYPE_WORDS = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
+def setting_types(cls: type) -> dict[str, str]:
+    """Field -> type word (``int``, ``float``, ``str`` or ``bool``) of a config dataclass, in
+    field order, read from its annotations; an optional field (``int | None``) is given as
+    its type. Raises TypeError for a field of any other type (a sweep could not set it).
+
+    >>> setting_types(EnvSpec)
+    {'name': 'str', 'grid_size': 'int', 'history': 'int', 'max_steps': 'int'}
+    """
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in fields(cls):
+        hint = hints[f.name]
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        kinds = [t for t in typing.get_args(hint) if t is not type(None)] if union else [hint]
+        word = getattr(kinds[0], "__name__", None) if len(kinds) == 1 else None
+        if word not in _PY_TYPES:
+            raise TypeError(f"{cls.__name__}.{f.name} has the type {hint}; a sweep setting "
+                            f"must be one of {', '.join(_PY_TYPES)} (or that | None)")
+        out[f.name] = word
+    return out
+
+
+#: [env] setting -> type word, from :class:`EnvSpec`'s fields.
+ENV_TYPES = setting_types(EnvSpec)
+#: [dqn] setting -> type word, from :class:`DQNConfig`'s fields.
+DQN_TYPES = setting_types(DQNConfig)
 
 #: Built-in sweeps, usable by name instead of a file (``rosetta sweep tiny``).
 BUILTIN = {

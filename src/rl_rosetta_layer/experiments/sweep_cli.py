@@ -1,15 +1,40 @@
-"""Turn ``rosetta sweep`` flags into sweep settings (a comma list is a grid axis)."""
+"""Turn ``rosetta sweep`` flags into sweep settings (a comma list is a grid axis).
+
+Which settings a flag gives, and their types, come from the dataclasses: every field of
+:class:`.spec.EnvSpec` (``--grid-size`` gives ``[env] grid_size``; the name is ``--env``),
+and of :class:`~rl_rosetta_layer.agent.config.DQNConfig` the budget and batch size
+(:data:`DQN_FLAGS`; any DQN setting through ``--set KEY=VALUE``). A new field needs no
+edit here: its flag, once the parser has one, is read and typed like the others.
+"""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .sweep import DQN_TYPES
+from .sweep import DQN_TYPES, ENV_TYPES
 
-#: Flag -> (table, key, type) of the sweep setting it gives (type None: the text as is).
-FLAGS = {"layers": (None, "layers", None), "seeds": (None, "seeds", None),
-         "episodes": ("dqn", "episodes", "int"), "batch_size": ("dqn", "batch_size", "int"),
-         "grid_size": ("env", "grid_size", "int"), "history": ("env", "history", "int"),
-         "max_steps": ("env", "max_steps", "int"), "env": ("env", "name", "str")}
+#: [env] settings whose flag is not named after the field.
+ENV_FLAG_NAMES = {"name": "env"}
+#: [dqn] settings with a flag of their own.
+DQN_FLAGS = ("episodes", "batch_size")
+
+
+def flag_table() -> dict[str, tuple[str | None, str, str | None]]:
+    """Flag attribute -> (table, key, type word) of the sweep setting it gives (table None:
+    a top-level key; type None: the text as is), types from the dataclass fields.
+
+    >>> flag_table()["env"], flag_table()["max_steps"]
+    (('env', 'name', 'str'), ('env', 'max_steps', 'int'))
+    """
+    table: dict[str, tuple[str | None, str, str | None]] = {
+        "layers": (None, "layers", None), "seeds": (None, "seeds", None)}
+    table.update({key: ("dqn", key, DQN_TYPES[key]) for key in DQN_FLAGS})
+    table.update({ENV_FLAG_NAMES.get(key, key): ("env", key, kind)
+                  for key, kind in ENV_TYPES.items()})
+    return table
+
+
+#: Flag attribute -> (table, key, type word); see :func:`flag_table`.
+FLAGS = flag_table()
 
 
 def parse_bool(text: str) -> bool:
@@ -21,9 +46,13 @@ def parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
+#: Type word -> the parser of one value given as text.
+PARSERS = {"int": int, "float": float, "str": str, "bool": parse_bool}
+
+
 def _convert(flag: str, text: str, kind: str):
     """``"1,2"`` -> [1, 2] and ``"3"`` -> 3 for a setting of type ``kind``."""
-    parse = {"int": int, "float": float, "str": str, "bool": parse_bool}[kind]
+    parse = PARSERS[kind]
     values = []
     for part in text.split(","):
         try:

@@ -88,7 +88,8 @@ class Outcome:
 
 
 def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None = None,
-                 lockstep: int = 1, executor: str = "local", ray_address: str | None = None,
+                 lockstep: int | None = None, executor: str = "local",
+                 ray_address: str | None = None,
                  quiet: bool = False, desc: str = "training",
                  folder_of: Callable[[RunSpec], Path] | None = None) -> Outcome:
     """Train the runs of ``specs`` not yet in ``out_dir/runs``; return every run's result.
@@ -137,7 +138,8 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
 
 
 def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[int], *,
-                    layers: str = "candidates", workers: int | None = None, lockstep: int = 1,
+                    layers: str = "candidates", workers: int | None = None,
+                    lockstep: int | None = None,
                     quiet: bool = False, executor: str = "local",
                     ray_address: str | None = None, backbone: str | None = None,
                     video: VideoSettings | None = None) -> tuple[list[dict], Outcome]:
@@ -196,7 +198,8 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
     return folder
 
 
-def run_sweep(out_dir: Path, sweep: Sweep, *, workers: int | None = None, lockstep: int = 1,
+def run_sweep(out_dir: Path, sweep: Sweep, *, workers: int | None = None,
+              lockstep: int | None = None,
               executor: str = "local", ray_address: str | None = None,
               quiet: bool = False) -> tuple[Outcome, Path]:
     """Run a sweep (resuming: finished runs are skipped) and write its tables (none, and

@@ -56,3 +56,92 @@ class NumpyLayer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.input_dim} -> {self.output_dim})"
+
+
+#: What :func:`check_frozen_layer` feeds a layer: a batch as the analysis passes it, and one
+#: shaped as the agent's lockstep seeds pass it (seeds, batch, input_dim).
+CHECK_SHAPES = ((5,), (2, 3))
+
+
+def _call(layer, method: str, name: str, *args) -> np.ndarray:
+    """``layer.method(*args)`` as a float array; anything it raises becomes one line."""
+    from ..errors import ConfigError, RosettaError
+
+    shapes = " and ".join(str(tuple(a.shape)) for a in args)
+    try:
+        out = getattr(layer, method)(*args)
+    except RosettaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's layer: named, typed, one line
+        text = " ".join(str(exc).split())
+        raise ConfigError(f"layer {name!r}: {method}() raised {type(exc).__name__}: {text} "
+                          f"(called on {shapes})") from exc
+    array = np.asarray(out) if not isinstance(out, np.ndarray) else out
+    if array.dtype.kind not in "fiu":
+        raise ConfigError(f"layer {name!r}: {method}() must return an array of real numbers, got "
+                          f"{type(out).__name__} of dtype {array.dtype}")
+    return array
+
+
+def check_frozen_layer(layer: Any, input_dim: int | None = None, *, name: str | None = None,
+                       source: str = "the observations") -> None:
+    """Check that ``layer`` keeps the frozen-layer protocol; raise ConfigError naming the
+    first rule it breaks (and the value that breaks it), else return None.
+
+    The rules, in the order checked: it has ``input_dim``, ``output_dim``, ``forward`` and
+    ``backward``; the dims are positive integers; ``input_dim`` equals ``input_dim`` (the
+    observations' size) when given; ``forward`` maps (N, input_dim) to (N, output_dim) and
+    (S, N, input_dim) to (S, N, output_dim) with finite float values; ``backward(x, g)``
+    returns finite values shaped like ``x``. Inputs are drawn from
+    ``np.random.default_rng(0)``, so the check is the same every time.
+
+    >>> from rl_rosetta_layer.layers import IdentityLayer
+    >>> check_frozen_layer(IdentityLayer("identity", 4), 4)
+    >>> check_frozen_layer(IdentityLayer("identity", 4), 6)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rl_rosetta_layer.errors.ConfigError: layer 'identity': input_dim is 4, but the ...
+    """
+    from ..checks import is_int
+    from ..errors import ConfigError
+
+    name = str(name or getattr(layer, "name", type(layer).__name__))
+    needed = ("input_dim", "output_dim", "forward", "backward")
+    missing = [a for a in needed if not hasattr(layer, a)]
+    if missing:
+        raise ConfigError(f"layer {name!r} ({type(layer).__name__}) lacks {', '.join(missing)}; "
+                          f"a frozen layer has input_dim, output_dim, forward(x) and "
+                          f"backward(x, grad_out)")
+    for attr in ("forward", "backward"):
+        if not callable(getattr(layer, attr)):
+            raise ConfigError(f"layer {name!r}: {attr} must be a method, got "
+                              f"{type(getattr(layer, attr)).__name__}")
+    for attr in ("input_dim", "output_dim"):
+        value = getattr(layer, attr)
+        if not is_int(value) or value < 1:
+            raise ConfigError(f"layer {name!r}: {attr} must be a positive integer, got "
+                              f"{value!r}")
+    d, k = int(layer.input_dim), int(layer.output_dim)
+    if input_dim is not None and d != input_dim:
+        raise ConfigError(f"layer {name!r}: input_dim is {d}, but {source} have {input_dim} "
+                          f"values; the layer must take them as they come")
+    rng = np.random.default_rng(0)
+    for lead in CHECK_SHAPES:
+        x = rng.random((*lead, d), dtype=np.float32)
+        y = _call(layer, "forward", name, x)
+        if y.shape != (*lead, k):
+            raise ConfigError(f"layer {name!r}: forward must map {(*lead, 'input_dim')} to "
+                              f"{(*lead, 'output_dim')} = {(*lead, k)}; x of shape {x.shape} "
+                              f"gave {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ConfigError(f"layer {name!r}: forward gave non-finite values (e.g. "
+                              f"{y[~np.isfinite(y)].flat[0]}) on x of shape {x.shape}; a "
+                              f"frozen layer's output must be finite")
+        g = rng.standard_normal((*lead, k)).astype(np.float32)
+        dx = _call(layer, "backward", name, x, g)
+        if dx.shape != x.shape:
+            raise ConfigError(f"layer {name!r}: backward(x, grad_out) must return the "
+                              f"gradient shaped like x, {x.shape}; got {dx.shape}")
+        if not np.all(np.isfinite(dx)):
+            raise ConfigError(f"layer {name!r}: backward gave non-finite values on x of "
+                              f"shape {x.shape}; the input gradient must be finite")

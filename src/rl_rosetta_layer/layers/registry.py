@@ -1,4 +1,4 @@
-"""Candidate layers by name, and the name groups the command line accepts."""
+"""Candidate layers by name, and the name groups the command line accepts (:mod:`.names`)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ import numpy as np
 from ..envs.grid import GridConfig
 from ..errors import ConfigError, UnknownLayerError
 from .base import NumpyLayer
-from .baselines import BANK_SIZE, TrainableBody, random_bank
+from .baselines import TrainableBody, random_bank
+from .custom import FORMS, build_custom, custom_kind, declared_layers, is_custom_layer
+from .names import (  # noqa: F401 - re-exported: the names live in .names
+    BANK_NAMES,
+    BASELINES,
+    GROUPS,
+    KNOWN,
+    SEED_CANDIDATES,
+    VIDEO_GROUPS,
+    builtin_names,
+)
 from .synthetic import IdentityLayer, RandomTanhLayer, StructuredLayer
 from .video import (
     TORCH_SUFFIX,
-    VIDEO_GROUPS,
     VideoSettings,
     backbone_group,
     build_torch_trained,
@@ -24,23 +33,21 @@ from .video import (
     is_video_layer,
 )
 
-#: The seed's four candidates, in the order their random weights are drawn.
-SEED_CANDIDATES = ("random_wide", "random_narrow", "bottleneck", "structured_mid")
 #: Shape and scale of the seed's random candidates: (output_dim, scale).
 RANDOM_SHAPES = {"random_wide": (128, 0.20), "random_narrow": (16, 0.30),
                  "bottleneck": (4, 0.35)}
 RANDOM_SEED = 7
-BANK_NAMES = tuple(f"random_bank_{k}" for k in range(BANK_SIZE))
-BASELINES = ("identity", "mlp_full")
-GROUPS = {
-    "candidates": SEED_CANDIDATES,
-    "baselines": BASELINES + BANK_NAMES,
-    "bank": BANK_NAMES,
-    "all": SEED_CANDIDATES + BASELINES + BANK_NAMES,
-}
-KNOWN = SEED_CANDIDATES + BASELINES + BANK_NAMES
-#: Layers the torch learner can train as ``NAME@torch`` (frozen numpy layers).
+#: Layers the torch learner can train as ``NAME@torch`` (frozen numpy layers; and any frozen
+#: layer of your own, see :mod:`.custom`).
 TORCH_TRAINABLE = SEED_CANDIDATES + ("identity",)
+
+
+def _accepted() -> str:
+    """The accepted names, for messages."""
+    declared = ", ".join(declared_layers())
+    return (f"{', '.join(KNOWN)}, BACKBONE:BLOCK, {FORMS} (a layer of your own), "
+            + (f"the installed packages' layers {declared}, " if declared else "")
+            + f"or the groups {', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
 
 
 @dataclass(frozen=True)
@@ -93,7 +100,9 @@ def expand_layer_names(spec: str, selected: str | None = None,
     building them gives the error that says why. Video blocks are named
     ``BACKBONE:BLOCK[:random]``; the groups ``blocks`` and ``twins`` are the blocks of
     ``backbone`` and their random twins. ``NAME@torch`` is the numpy layer NAME trained by
-    the torch learner (the learners' agreement control).
+    the torch learner (the learners' agreement control). ``MODULE:FACTORY[:random]`` and
+    the names packages declare are layers of your own (:mod:`.custom`): their factory is
+    imported here, so a typo fails now.
 
     >>> expand_layer_names("structured_mid,identity")
     ['structured_mid', 'identity']
@@ -102,8 +111,7 @@ def expand_layer_names(spec: str, selected: str | None = None,
     parts = [p.strip() for p in str(spec).split(",")]
     if not spec or any(not p for p in parts):
         raise ConfigError(f"--layers must be a comma list of layer names, got {spec!r}; "
-                          f"accepted: {', '.join(KNOWN)}, BACKBONE:BLOCK, or the groups "
-                          f"{', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
+                          f"accepted: {_accepted()}")
     for part in parts:
         if part == "selected":
             if selected is None:
@@ -111,6 +119,8 @@ def expand_layer_names(spec: str, selected: str | None = None,
             group = (selected,)
         elif part in VIDEO_GROUPS:
             group = tuple(backbone_group(part, backbone, weights))
+        elif custom_kind(part) is not None:        # imports the factory: a typo fails here
+            group = (part,)
         elif is_video_layer(part):
             group = (check_video_layer(part, weights),)
         else:
@@ -119,14 +129,13 @@ def expand_layer_names(spec: str, selected: str | None = None,
         for name in group:
             if name.endswith(TORCH_SUFFIX) and not is_video_layer(name):
                 base = name.removesuffix(TORCH_SUFFIX)
-                if base not in TORCH_TRAINABLE:
+                if base not in TORCH_TRAINABLE and custom_kind(name) is None:
                     raise UnknownLayerError(
                         f"unknown layer {name!r}: NAME{TORCH_SUFFIX} needs a frozen numpy "
-                        f"layer; accepted: {', '.join(t + TORCH_SUFFIX for t in TORCH_TRAINABLE)}")
-            elif name not in KNOWN and not is_video_layer(name):
-                raise UnknownLayerError(
-                    f"unknown layer {name!r}; accepted: {', '.join(KNOWN)}, BACKBONE:BLOCK, "
-                    f"or the groups {', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
+                        f"layer; accepted: {', '.join(t + TORCH_SUFFIX for t in TORCH_TRAINABLE)}"
+                        f", MODULE:FACTORY{TORCH_SUFFIX}")
+            elif name not in KNOWN and not is_video_layer(name) and not is_custom_layer(name):
+                raise UnknownLayerError(f"unknown layer {name!r}; accepted: {_accepted()}")
             if name not in names:
                 names.append(name)
     return names
@@ -154,6 +163,8 @@ def build_layers(names: list[str], grid: GridConfig | Observations,
                                             video or VideoSettings())
         elif name in seed:
             out[name] = seed[name]
+        elif is_custom_layer(name):
+            out[name] = build_custom(name, grid, video)
         elif is_video_layer(name):
             out[name] = build_video_layer(name, grid, video or VideoSettings())
         elif name == "identity":
@@ -181,7 +192,11 @@ def check_layer(name: str, grid: GridConfig | Observations, selected: str | None
                 video: VideoSettings | None = None) -> None:
     """Fail now, with the message building ``name`` in a worker would give: a numpy layer is
     built (cheap); a video block's checkpoint files are checked, headers only; ``NAME@torch``
-    needs torch installed (not imported here)."""
+    needs torch installed (not imported here). A layer of your own is built and its protocol
+    checked (:func:`~.base.check_frozen_layer`; a torch block's tokens too)."""
+    if is_custom_layer(name) and not name.endswith(TORCH_SUFFIX):
+        build_custom(name, as_observations(grid), video)
+        return
     if is_video_layer(name):
         check_video_weights(name, as_observations(grid), video or VideoSettings())
         return

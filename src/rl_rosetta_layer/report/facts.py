@@ -1,8 +1,9 @@
 """``report_facts.json``: counts, setup and derived numbers behind the paper's text.
 
-Everything here is read from the other output files (or from the package's own
-definitions of the environment and layers those files name), so every number the paper
-prints can be found in an output file. Sections whose inputs are missing are left out.
+Everything here is read from the other output files, or asked of the environment, layers
+and networks those files name (each describes itself: ``GridConfig.describe``, a layer's
+``input_dim``/``output_dim``, ``QNetwork.n_params``), so every number the paper prints
+can be found in an output file. Sections whose inputs are missing are left out.
 """
 
 from __future__ import annotations
@@ -47,31 +48,29 @@ def _clean(value):
 
 
 def env_facts(env: dict) -> dict:
-    """The environment a run used, completed from the package's grid definition."""
-    from ..envs.grid import MOVES, GridConfig
+    """The environment a run used (its run record's ``env``): the grid as it describes
+    itself (:meth:`~rl_rosetta_layer.envs.grid.GridConfig.describe`), any other environment
+    as recorded."""
+    from ..envs.grid import GridConfig
 
     if env.get("name", "grid") != "grid":
         return dict(env)
     grid = GridConfig(size=int(env.get("grid_size", 8)), history=int(env.get("history", 2)),
                       max_steps=int(env.get("max_steps", 60)))
-    cells = np.arange(grid.size * grid.size)
-    xy = np.stack([cells % grid.size, cells // grid.size], axis=1)
-    d = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
-    d = d[~np.eye(len(cells), dtype=bool)]
-    optimal = grid.goal_reward + grid.step_reward * (d - 1)
-    return {"name": "grid", "size": grid.size, "history": grid.history,
-            "max_steps": grid.max_steps, "step_reward": grid.step_reward,
-            "goal_reward": grid.goal_reward, "n_actions": int(len(MOVES)),
-            "obs_dim": grid.obs_dim, "optimal_return_mean": float(optimal.mean()),
-            "optimal_return_max": float(optimal.max()),
-            "shortest_path_mean": float(d.mean())}
+    return grid.describe()
 
 
 def layer_facts(names: list[str], env: dict, selected: str | None,
                 config: dict | None) -> dict[str, dict]:
-    """Kind, shape and trainable parameters (with ``config``'s adapters) of each layer."""
+    """Kind, shape and trainable parameters (with ``config``'s adapters) of each layer.
+
+    Shapes come from the layers, parameter counts from the network ``config`` puts around
+    each (:meth:`~rl_rosetta_layer.agent.network.QNetwork.from_config`, the network a
+    numpy layer trains in; no parameters are drawn). Only the package's own layers are
+    built: a video block's row holds its kind alone.
+    """
     from ..agent.config import DQNConfig
-    from ..agent.learner import make_learner
+    from ..agent.network import QNetwork
     from ..experiments.spec import EnvSpec
     from ..layers.registry import KNOWN, build_layers
     from .figures import layer_kind
@@ -94,12 +93,10 @@ def layer_facts(names: list[str], env: dict, selected: str | None,
         if layer is not None:
             row.update(input_dim=int(layer.input_dim), output_dim=int(layer.output_dim))
             if config:
-                learner = make_learner(layer, obs.obs_dim, n_actions,
-                                       DQNConfig.from_dict(config), [np.random.default_rng(0)])
-                row["trainable_params"] = int(learner.n_params())
-                net = getattr(learner, "net", None)
-                if net is not None:
-                    row["input_adapter_params"] = int(net.n_adapter_params())
+                net = QNetwork.from_config(obs.obs_dim, layer, n_actions,
+                                           DQNConfig.from_dict(config))
+                row["trainable_params"] = int(net.n_params())
+                row["input_adapter_params"] = int(net.n_adapter_params())
         out[name] = row
     return out
 

@@ -255,79 +255,99 @@ def write_statistics(out_dir: Path, selected: str | None, final: dict | None = N
     final = final_returns(out_dir) if final is None else final
     outcomes = run_outcomes(out_dir)
     missing: list[str] = []
-    comp: list[dict] = []
-    valid: list[dict] = []
-    lines: list[str] = []
-    if outcomes:
-        write_csv(out_dir / OUTCOMES_FILE, outcome_rows(outcomes), OUTCOME_COLUMNS)
-        bad = [f"  {layer}: {text}" for layer, seeds in outcomes.items()
-               if (text := left_out_text(seeds))]
-        lines += (["Runs left out of every statistic (see run_outcomes.csv):"] + bad) if bad \
-            else [f"Every run finished ({sum(map(len, outcomes.values()))} runs)."]
-    unfinished = _not_finished([n for n in outcomes if n not in final], outcomes)
-    if selected is None:
-        missing.append(f"paired comparisons need {out_dir / 'selected_layer.txt'}: run "
-                       f"`rosetta analyze --output-dir {out_dir}`")
-    elif selected not in final:
-        why = left_out_text(outcomes.get(selected, {}))
-        missing.append(f"paired comparisons need finished runs of the selected layer "
-                       f"{selected!r}" + (f"; its runs {why}" if why else "") + f": run "
-                       f"`rosetta train --layers {selected},... --output-dir {out_dir}`")
-    elif not _shared(final, outcomes):
-        missing.append(f"paired comparisons need a seed every layer finished; none is "
-                       f"shared ({paired_seeds(final, outcomes)[1]})")
-    else:
-        comp = comparisons(final, selected, rng, outcomes)
-        write_csv(out_dir / "comparisons.csv", comp,
-                  stats.COMPARISON_COLUMNS + (LEFT_OUT_COLUMN,))
-        table = markdown_table(
-            comp, ["other", "n_seeds", "mean_diff", "diff_ci_low", "diff_ci_high",
-                   "p_sign_flip_holm", "p_wilcoxon_holm", "prob_improvement", "effect_size"],
-            ["vs layer", "seeds", "mean diff", "CI low", "CI high", "p sign-flip (Holm)",
-             "p Wilcoxon (Holm)", "P(improvement)", "rank-biserial"])
-        table += _left_out_note(comp, "every comparison")
-        if unfinished:
-            table += (f"\nNot compared (no finished run): {'; '.join(unfinished)}.\n")
-        flagged = {k: v for k, v in flagged_layers(out_dir).items()
-                   if k == selected or k in {r["other"] for r in comp}}
-        if flagged:
-            table += ("\nNot results: the run-health check flagged runs of "
-                      + "; ".join(f"{k} ({len(v)} flag(s): {', '.join(sorted(set(v)))})"
-                                  for k, v in flagged.items())
-                      + " (constant greedy policy or saturated head; see "
-                        "experiment_runs.csv), so differences involving them say nothing "
-                        "about the layers.\n")
-        atomic_write_text(out_dir / "comparisons_table.md", table)
-        if comp[0][LEFT_OUT_COLUMN]:
-            lines.append(f"Seeds left out of the paired comparisons: "
-                         f"{comp[0][LEFT_OUT_COLUMN]}")
-    if not (out_dir / "layer_analysis.csv").is_file():
-        missing.append(f"score validity needs {out_dir / 'layer_analysis.csv'}: run "
-                       f"`rosetta analyze --output-dir {out_dir}`")
-    else:
-        scores, replicates = load_scores(out_dir)
-        scored = {name: final[name] for name in final if name in scores["composite_score"]}
-        if len(scored) < 3:
-            missing.append(f"score validity needs RL runs of >= 3 analysed layers, found "
-                           f"{len(scored)} ({', '.join(scored) or 'none'})")
-        elif not _shared(scored, outcomes):
-            missing.append(f"score validity needs a seed every analysed layer finished; none "
-                           f"is shared ({paired_seeds(scored, outcomes)[1]})")
-        else:
-            valid = validity(final, scores, replicates, rng, outcomes)
-            write_csv(out_dir / "score_validity.csv", valid,
-                      stats.VALIDITY_COLUMNS + (LEFT_OUT_COLUMN,))
-            table = markdown_table(
-                valid, ["score", "n_layers", "spearman", "spearman_ci_low", "spearman_ci_high",
-                        "spearman_p", "kendall", "kendall_p"],
-                ["score", "layers", "Spearman", "CI low", "CI high", "p", "Kendall", "p"])
-            table += _left_out_note(valid, "the correlations")
-            unscored = _not_finished([n for n in outcomes if n in scores["composite_score"]
-                                      and n not in final], outcomes)
-            if unscored:
-                table += f"\nLayers left out (no finished run): {'; '.join(unscored)}.\n"
-            atomic_write_text(out_dir / "score_validity_table.md", table)
+    lines = _write_outcomes(out_dir, outcomes)
+    comp = _write_comparisons(out_dir, selected, final, outcomes, rng, missing, lines)
+    valid = _write_validity(out_dir, final, outcomes, rng, missing)
     text = stats.format_report(comp, valid, title="rosetta report")
     if lines:
         text += "\n".join(lines) + "\n"
     return text, missing
+
+
+def _write_outcomes(out_dir: Path, outcomes: dict) -> list[str]:
+    """Write ``run_outcomes.csv`` (when there are runs); the report's lines about them."""
+    if not outcomes:
+        return []
+    write_csv(out_dir / OUTCOMES_FILE, outcome_rows(outcomes), OUTCOME_COLUMNS)
+    bad = [f"  {layer}: {text}" for layer, seeds in outcomes.items()
+           if (text := left_out_text(seeds))]
+    return (["Runs left out of every statistic (see run_outcomes.csv):"] + bad) if bad \
+        else [f"Every run finished ({sum(map(len, outcomes.values()))} runs)."]
+
+
+def _write_comparisons(out_dir: Path, selected: str | None, final: dict, outcomes: dict,
+                       rng: np.random.Generator, missing: list[str],
+                       lines: list[str]) -> list[dict]:
+    """Write ``comparisons.csv`` and its table when the outputs allow them (else append to
+    ``missing`` why not); the rows written. Seeds left out are appended to ``lines``."""
+    unfinished = _not_finished([n for n in outcomes if n not in final], outcomes)
+    if selected is None:
+        missing.append(f"paired comparisons need {out_dir / 'selected_layer.txt'}: run "
+                       f"`rosetta analyze --output-dir {out_dir}`")
+        return []
+    if selected not in final:
+        why = left_out_text(outcomes.get(selected, {}))
+        missing.append(f"paired comparisons need finished runs of the selected layer "
+                       f"{selected!r}" + (f"; its runs {why}" if why else "") + f": run "
+                       f"`rosetta train --layers {selected},... --output-dir {out_dir}`")
+        return []
+    if not _shared(final, outcomes):
+        missing.append(f"paired comparisons need a seed every layer finished; none is "
+                       f"shared ({paired_seeds(final, outcomes)[1]})")
+        return []
+    comp = comparisons(final, selected, rng, outcomes)
+    write_csv(out_dir / "comparisons.csv", comp, stats.COMPARISON_COLUMNS + (LEFT_OUT_COLUMN,))
+    table = markdown_table(
+        comp, ["other", "n_seeds", "mean_diff", "diff_ci_low", "diff_ci_high",
+               "p_sign_flip_holm", "p_wilcoxon_holm", "prob_improvement", "effect_size"],
+        ["vs layer", "seeds", "mean diff", "CI low", "CI high", "p sign-flip (Holm)",
+         "p Wilcoxon (Holm)", "P(improvement)", "rank-biserial"])
+    table += _left_out_note(comp, "every comparison")
+    if unfinished:
+        table += (f"\nNot compared (no finished run): {'; '.join(unfinished)}.\n")
+    flagged = {k: v for k, v in flagged_layers(out_dir).items()
+               if k == selected or k in {r["other"] for r in comp}}
+    if flagged:
+        table += ("\nNot results: the run-health check flagged runs of "
+                  + "; ".join(f"{k} ({len(v)} flag(s): {', '.join(sorted(set(v)))})"
+                              for k, v in flagged.items())
+                  + " (constant greedy policy or saturated head; see "
+                    "experiment_runs.csv), so differences involving them say nothing "
+                    "about the layers.\n")
+    atomic_write_text(out_dir / "comparisons_table.md", table)
+    if comp[0][LEFT_OUT_COLUMN]:
+        lines.append(f"Seeds left out of the paired comparisons: {comp[0][LEFT_OUT_COLUMN]}")
+    return comp
+
+
+def _write_validity(out_dir: Path, final: dict, outcomes: dict, rng: np.random.Generator,
+                    missing: list[str]) -> list[dict]:
+    """Write ``score_validity.csv`` and its table when the outputs allow them (else append
+    to ``missing`` why not); the rows written."""
+    if not (out_dir / "layer_analysis.csv").is_file():
+        missing.append(f"score validity needs {out_dir / 'layer_analysis.csv'}: run "
+                       f"`rosetta analyze --output-dir {out_dir}`")
+        return []
+    scores, replicates = load_scores(out_dir)
+    scored = {name: final[name] for name in final if name in scores["composite_score"]}
+    if len(scored) < 3:
+        missing.append(f"score validity needs RL runs of >= 3 analysed layers, found "
+                       f"{len(scored)} ({', '.join(scored) or 'none'})")
+        return []
+    if not _shared(scored, outcomes):
+        missing.append(f"score validity needs a seed every analysed layer finished; none "
+                       f"is shared ({paired_seeds(scored, outcomes)[1]})")
+        return []
+    valid = validity(final, scores, replicates, rng, outcomes)
+    write_csv(out_dir / "score_validity.csv", valid, stats.VALIDITY_COLUMNS + (LEFT_OUT_COLUMN,))
+    table = markdown_table(
+        valid, ["score", "n_layers", "spearman", "spearman_ci_low", "spearman_ci_high",
+                "spearman_p", "kendall", "kendall_p"],
+        ["score", "layers", "Spearman", "CI low", "CI high", "p", "Kendall", "p"])
+    table += _left_out_note(valid, "the correlations")
+    unscored = _not_finished([n for n in outcomes if n in scores["composite_score"]
+                              and n not in final], outcomes)
+    if unscored:
+        table += f"\nLayers left out (no finished run): {'; '.join(unscored)}.\n"
+    atomic_write_text(out_dir / "score_validity_table.md", table)
+    return valid

@@ -19,6 +19,9 @@ Pure functions; anything that draws random numbers takes an explicit
 
 Bad input raises :class:`StatsError`; undefined statistics on well-formed
 input give NaN with a ``'not computable: ...'`` note.
+
+``stats`` is a leaf library: it imports nothing of this package but
+:mod:`rl_rosetta_layer.errors`, so any part of the pipeline may import it.
 """
 
 from .aggregate import aggregate, iqm, mean, median

@@ -179,7 +179,6 @@ def compare_to_selected(
         return []
     d = x[:, [sel]] - x[:, others]  # (seeds, m)
     m = len(others)
-    p_min = smallest_p(n)["sign_flip"]
     base = {
         "selected": selected,
         "n_seeds": n,
@@ -187,7 +186,7 @@ def compare_to_selected(
         "confidence": confidence,
         "n_comparisons": m,
         "effect_size_name": EFFECT_SIZE_NAME,
-        "smallest_attainable_p": p_min,
+        "smallest_attainable_p": smallest_p(n)["sign_flip"],
         "smallest_attainable_p_holm": smallest_p_holm(n, m),
     }
     rows = []
@@ -203,23 +202,39 @@ def compare_to_selected(
                 "prob_improvement": prob_improvement(x[:, sel], x[:, j]),
             }
         )
-    nan = float("nan")
     if n < 2:
-        for r in rows:
-            r.update(
-                diff_ci_low=nan,
-                diff_ci_high=nan,
-                p_sign_flip=nan,
-                p_wilcoxon=nan,
-                p_sign_flip_holm=nan,
-                p_wilcoxon_holm=nan,
-                effect_size=nan,
-                cohens_dz=nan,
-                n_comparisons=0,
-                note="not computable: 1 seed, paired CIs and tests need >= 2 seeds; "
-                + seed_warning(1, a, m),
-            )
-        return [{c: r[c] for c in COMPARISON_COLUMNS} for r in rows]
+        _not_computable(rows, a, m)
+    else:
+        _add_inference(rows, d, rng, a, confidence=confidence, n_resamples=n_resamples,
+                       method=method, strata=strata)
+    return [{c: r[c] for c in COMPARISON_COLUMNS} for r in rows]
+
+
+def _not_computable(rows: list[dict], alpha: float, m: int) -> None:
+    """Fill the inferential columns of one-seed ``rows`` with NaN and say why."""
+    nan = float("nan")
+    for r in rows:
+        r.update(
+            diff_ci_low=nan,
+            diff_ci_high=nan,
+            p_sign_flip=nan,
+            p_wilcoxon=nan,
+            p_sign_flip_holm=nan,
+            p_wilcoxon_holm=nan,
+            effect_size=nan,
+            cohens_dz=nan,
+            n_comparisons=0,
+            note="not computable: 1 seed, paired CIs and tests need >= 2 seeds; "
+            + seed_warning(1, alpha, m),
+        )
+
+
+def _add_inference(rows: list[dict], d: np.ndarray, rng: np.random.Generator, alpha: float,
+                   *, confidence: float, n_resamples: int, method: str, strata) -> None:
+    """Fill the CI, test, effect-size and note columns of ``rows`` from the paired
+    differences ``d`` (seeds, len(rows)), drawing from ``rng`` in this order: the
+    bootstrap, then each comparison's sign-flip test, then each one's Wilcoxon test."""
+    n, m = d.shape
     lo, hi = bootstrap_ci(
         d, "mean", rng, confidence=confidence, n_resamples=n_resamples, method=method, strata=strata
     )
@@ -227,7 +242,9 @@ def compare_to_selected(
     p_wil = np.array([wilcoxon_p(d[:, k], rng) for k in range(m)])
     flip_h, wil_h = holm(p_flip), holm(p_wil)
     warn = [
-        w for w in (seed_warning(n, a, m), ci_warning(n, confidence) if strata is None else "") if w
+        w
+        for w in (seed_warning(n, alpha, m), ci_warning(n, confidence) if strata is None else "")
+        if w
     ]
     for k, r in enumerate(rows):
         notes = list(warn)
@@ -248,4 +265,3 @@ def compare_to_selected(
             cohens_dz=cohens_dz(d[:, k]),
             note="; ".join(notes),
         )
-    return [{c: r[c] for c in COMPARISON_COLUMNS} for r in rows]

@@ -13,25 +13,35 @@ A block name is the module path inside the model class built from ``config.json`
 ``encoder.layer.3`` in transformers' ``VideoMAEModel``). The published candidate lists and
 sizes below come from the released config.json files (parameter counts from building each
 published config on the meta device); a checkpoint's own config.json decides which blocks
-it really has.
+it really has. Wan, LTX-Video, Cosmos and V-JEPA 2 are defined in
+:mod:`.recent_backbones` and merged into :data:`BACKBONES` here.
 
 >>> tuple(parse_layer_name("cogvideox-2b:transformer_blocks.14"))
 ('cogvideox-2b', 'transformer_blocks.14', '')
 >>> compact_blocks(candidate_blocks("hunyuanvideo"))
 'transformer_blocks.0-19, single_transformer_blocks.0-39'
+>>> compact_blocks(candidate_blocks("wan2.1-t2v-14b"))
+'blocks.0-39'
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import ConfigError, CorruptFileError, MissingInputError, UnknownLayerError
+from .recent_backbones import (
+    RECENT_BACKBONES,
+    RECENT_BLOCK_PATTERNS,
+    RECENT_FAMILIES,
+    check_recent_model,
+    recent_blocks_from_config,
+)
+from .spec import BackboneSpec, block_range
 
-FAMILIES = ("cogvideox", "hunyuanvideo", "videomae")
+FAMILIES = ("cogvideox", "hunyuanvideo", "videomae", *RECENT_FAMILIES)
 #: Where the project's own small model lives (written by its pretraining, diffusers layout).
 TINY_VIDEO_WEIGHTS = Path(__file__).resolve().parent / "weights" / "tiny-video"
 #: Suffix of a layer name that asks for the random-initialised twin of the block.
@@ -42,44 +52,6 @@ PREFIX_SUFFIX = "prefix"
 BYPASS = "bypass"
 
 
-@dataclass(frozen=True)
-class BackboneSpec:
-    """One backbone: where its classes come from and what its published config holds."""
-
-    name: str
-    """Name used on the command line and in layer names (``cogvideox-2b``)."""
-    family: str
-    """``cogvideox``, ``hunyuanvideo`` or ``videomae``: decides blocks and conditioning."""
-    library: str
-    """``diffusers`` or ``transformers``: the library whose class is built."""
-    class_name: str
-    """The model class; config.json's ``_class_name`` (diffusers) must equal it."""
-    model_type: str | None
-    """transformers' ``model_type`` in config.json (``videomae``); None for diffusers."""
-    width: int | None
-    """Hidden size (token width) of the published config; None: read from config.json."""
-    heads: int | None
-    """Attention heads of the published config; None: read from config.json."""
-    blocks: tuple[str, ...]
-    """Candidate blocks of the published config, in model order (empty: from config.json)."""
-    block_params: tuple[tuple[str, int], ...]
-    """(block list prefix, parameters per block) of the published config."""
-    positions: str
-    """How token positions enter: ``sincos`` (added at the patch embedding), ``rope``
-    (3-D rotary, crop grid), ``rope-slice`` (CogVideoX 1.5), ``hunyuan-rope``, ``learned``."""
-    conditioning: str
-    """The fixed inputs one block gets besides its tokens (human-readable)."""
-    repo: str | None = None
-    """Hugging Face repository of the diffusers/transformers-format weights."""
-    subfolder: str | None = None
-    """Subfolder of ``repo`` that holds the model (``transformer`` for pipelines)."""
-    default_weights: Path | None = None
-    """Weights used when no ``--weights`` is given (only the project's own tiny-video)."""
-    published_config: tuple[tuple[str, object], ...] = ()
-    """config.json entries of the published model that differ from the class defaults."""
-    notes: str = ""
-
-
 _COG_TEXT = ("no text tokens (encoder_hidden_states of shape (B, 0, width)); timestep "
              "embedding time_embedding(time_proj(t)) of batch one")
 _COG_COMMON = (("activation_fn", "gelu-approximate"), ("attention_bias", True),
@@ -88,9 +60,7 @@ _COG_COMMON = (("activation_fn", "gelu-approximate"), ("attention_bias", True),
                ("time_embed_dim", 512))
 
 
-def _range(prefix: str, n: int) -> tuple[str, ...]:
-    return tuple(f"{prefix}.{i}" for i in range(n))
-
+_range = block_range
 
 BACKBONES: dict[str, BackboneSpec] = {
     "cogvideox-2b": BackboneSpec(
@@ -165,6 +135,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         default_weights=TINY_VIDEO_WEIGHTS,
         notes="The project's own small CogVideoX-architecture model, pretrained on "
               "procedural sprite videos; sizes and blocks come from its config.json."),
+    **RECENT_BACKBONES,
 }
 
 #: Module paths of the blocks each family offers (a block name must match one).
@@ -172,6 +143,7 @@ BLOCK_PATTERNS = {
     "cogvideox": (r"transformer_blocks\.(\d+)",),
     "hunyuanvideo": (r"transformer_blocks\.(\d+)", r"single_transformer_blocks\.(\d+)"),
     "videomae": (r"encoder\.layer\.(\d+)",),
+    **RECENT_BLOCK_PATTERNS,
 }
 
 
@@ -248,6 +220,8 @@ def blocks_from_config(spec: BackboneSpec, config: dict) -> list[str]:
                                    f"non-negative integer, got {value!r}")
         return value
 
+    if spec.family in RECENT_FAMILIES:
+        return recent_blocks_from_config(spec, config)
     if spec.family == "cogvideox":
         return list(_range("transformer_blocks", count("num_layers", 30)))
     if spec.family == "hunyuanvideo":
@@ -321,6 +295,8 @@ def check_model_type(spec: BackboneSpec, config: dict, where: Path) -> None:
             raise ConfigError(f"{where}/config.json (use_rotary_positional_embeddings="
                               f"{rotary}, patch_size_t={config.get('patch_size_t')}) is a "
                               f"{kind}-style model, not {spec.name}; use --backbone {kind}")
+    if spec.family in RECENT_FAMILIES:
+        check_recent_model(spec, config, where)
     if spec.family == "hunyuanvideo" and config.get("image_condition_type") == "token_replace":
         raise ConfigError(f"{where}/config.json is HunyuanVideo image-to-video "
                           f"(image_condition_type='token_replace'), whose blocks take other "

@@ -19,6 +19,7 @@ from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.base import NumpyLayer
 from .devices import dtype_name, resolve_device, resolve_dtype
+from .settings import VideoSettings as V
 
 #: A function of a (n, input_dim) tensor on the device to a (n, output_dim) tensor.
 TensorFn = Callable[[torch.Tensor], torch.Tensor]
@@ -110,7 +111,7 @@ class TorchLayer(NumpyLayer):
     """
 
     def __init__(self, name: str, module: torch.nn.Module, input_dim: int, output_dim: int,
-                 *, device: str = "cpu", dtype: str = "float32", chunk_size: int = 4096) -> None:
+                 *, device: str = V.device, dtype: str = V.dtype, chunk_size: int = 4096) -> None:
         if not isinstance(module, torch.nn.Module):
             raise ConfigError(f"TorchLayer {name!r} needs a torch.nn.Module, got "
                               f"{type(module).__name__}")

@@ -18,8 +18,8 @@ observation is encoded once (:meth:`VideoCandidate.encode`: embedding, block, th
 read-out's fixed part) and the learner trains only the read-out and the head.
 
 For the *analysis*, :class:`VideoCandidate` is a layer on the numpy protocol, (N, D) ->
-(N, C): those codes. For *training*, ``make_learner`` builds a
-:class:`~rl_rosetta_layer.video.learner.TorchLearner` that keeps everything on the device.
+(N, C): those codes. For *training*, ``trains_with = "torch"`` has the DQN use the torch
+learner (``agent/torch_learner.py``), which keeps everything on the device.
 
 The block is a "TokenBlock": a torch module with attributes ``name``, ``width``,
 ``grid`` = (F, h, w), ``n_params``, ``embed_init`` (None or numpy (weight (width, C', p, p),
@@ -40,6 +40,7 @@ from ..seeding import check_seed
 from .bridge import check_chunk_size, chunked_forward, chunked_input_grad, freeze, host_dtype
 from .devices import dtype_name, resolve_device, resolve_dtype
 from .readout import Readout
+from .settings import VideoSettings as V
 from .tokens import TokenLayout, init_adapter
 
 #: Memory for remembered codes of :meth:`VideoCandidate.encode`, per candidate.
@@ -105,11 +106,14 @@ class VideoCandidate(NumpyLayer):
     and tokens are cast to the block's dtype and back around the block call.
     """
 
+    #: Which learner trains this layer (``agent/learner.make_learner``).
+    trains_with = "torch"
+
     def __init__(self, block: torch.nn.Module, obs_shape: tuple[int, int, int, int], *,
-                 patch: int = 2, device: str = "cpu", dtype: str = "float32",
-                 chunk_size: int = 1024, analysis_seed: int = 0,
-                 feature_norm: str = "none", readout: str = "project",
-                 readout_dim: int = 4) -> None:
+                 patch: int = V.patch, device: str = V.device, dtype: str = V.dtype,
+                 chunk_size: int = V.chunk_size, analysis_seed: int = 0,
+                 feature_norm: str = V.feature_norm, readout: str = V.readout,
+                 readout_dim: int = V.readout_dim) -> None:
         name, width, grid = _check_block(block)
         shape = tuple(obs_shape) if isinstance(obs_shape, (tuple, list)) else ()
         if len(shape) != 4:
@@ -206,13 +210,6 @@ class VideoCandidate(NumpyLayer):
                                   self.output_dim, chunk_size=self.chunk_size,
                                   device=self.device, in_dtype=host_dtype(self.dtype),
                                   name=self.name)
-
-    def make_learner(self, obs_dim: int, n_actions: int, config, init_rngs):
-        """A :class:`~rl_rosetta_layer.video.learner.TorchLearner` for S = len(init_rngs)
-        seeds, seed i's parameters drawn from ``init_rngs[i]`` alone."""
-        from .learner import TorchLearner
-
-        return TorchLearner(self, obs_dim, n_actions, config, init_rngs)
 
     def block_params(self) -> int:
         """Frozen parameters of the block."""

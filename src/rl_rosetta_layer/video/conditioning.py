@@ -16,6 +16,7 @@ with no host work. What each family gets (see docs/video-backbones.md):
   guidance)`` of batch one, with the pipeline's default guidance 6.0 x 1000; the rotary
   embedding of the (F, h, w) grid from the model's own ``rope`` module.
 - VideoMAE: nothing (its positions are added in the embeddings, before the first layer).
+- Wan, LTX-Video, Cosmos, V-JEPA 2: see :mod:`.recent_conditioning`.
 
 Token order everywhere is frame, patch row, patch column: T = F * h * w.
 """
@@ -34,7 +35,8 @@ from ..errors import ConfigError
 HUNYUAN_GUIDANCE = 6.0
 #: The ``ofs`` value CogVideoX 1.5 image-to-video pipelines pass when the model has one.
 COGVIDEOX_OFS = 2.0
-KINDS = ("cogvideox", "hunyuan-dual", "hunyuan-single", "videomae")
+KINDS = ("cogvideox", "hunyuan-dual", "hunyuan-single", "videomae", "wan", "ltx", "cosmos",
+         "vjepa2")
 
 
 @dataclass
@@ -42,15 +44,19 @@ class Conditioning:
     """Fixed extra inputs of one block, built on the CPU in float32 (batch one)."""
 
     temb: torch.Tensor | None = None
-    """(1, E) timestep embedding, or None (VideoMAE)."""
+    """(1, E) timestep embedding (Wan (1, 6, width), LTX (1, 1, 6 width)), or None."""
     text: torch.Tensor | None = None
-    """(1, L, width) text tokens: L = 0 (CogVideoX) or 1 dummy token (HunyuanVideo)."""
+    """(1, L, C) text tokens: L = 0 (CogVideoX), 1 dummy token (HunyuanVideo), 1 projected
+    zero token (Wan, LTX, Cosmos)."""
     mask: torch.Tensor | None = None
     """(1, 1, 1, T + L) boolean attention mask (HunyuanVideo: hides the dummy token)."""
     rotary: tuple[torch.Tensor, torch.Tensor] | None = None
     """(cos, sin), each (T, head_dim), or None."""
     pos_init: np.ndarray | None = None
     """(T, width) float32 positions the model adds at its patch embedding, or None."""
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Further named inputs (Cosmos ``embedded_timestep`` and ``pos``, V-JEPA 2
+    ``positions``), batch one: floating ones cast to the block's dtype, others kept."""
     info: dict = field(default_factory=dict)
     """JSON-ready description of what was built."""
 
@@ -62,7 +68,7 @@ def _grid_tokens(grid: tuple[int, int, int]) -> int:
 def cogvideox_conditioning(model, config: dict, grid: tuple[int, int, int], timestep: int,
                            width: int) -> Conditioning:
     """Conditioning of a CogVideoX block; ``model`` has ``time_embedding`` (and
-    ``ofs_embedding`` if configured) loaded in float32 on the CPU."""
+    ``ofs_embedding`` if configured) loaded on the CPU, computing in float32."""
     with torch.no_grad():
         t = torch.tensor([timestep], dtype=torch.long)
         temb = model.time_embedding(model.time_proj(t).float())
@@ -125,8 +131,8 @@ def cogvideox_rotary(config: dict, grid: tuple[int, int, int]):
 
 def hunyuan_conditioning(model, config: dict, grid: tuple[int, int, int], timestep: int,
                          width: int) -> Conditioning:
-    """Conditioning of a HunyuanVideo block; ``model`` has ``time_text_embed`` loaded in
-    float32 on the CPU (its ``rope`` module has no weights)."""
+    """Conditioning of a HunyuanVideo block; ``model`` has ``time_text_embed`` loaded on
+    the CPU, computing in float32 (its ``rope`` module has no weights)."""
     frames, h, w = grid
     p, p_t = config.get("patch_size", 2), config.get("patch_size_t", 1)
     with torch.no_grad():
@@ -159,6 +165,21 @@ def _contiguous_input(module, args):
     return (args[0].contiguous(), *args[1:])
 
 
+def _wider(kept: torch.dtype, target: torch.dtype) -> torch.dtype:
+    """The more precise of two floating dtypes (a kept tensor never loses precision)."""
+    return kept if kept.itemsize >= target.itemsize else target
+
+
+def _set_tensor(module: torch.nn.Module, name: str, value: torch.Tensor) -> None:
+    """Replace the data of parameter or buffer ``name`` (dotted, inside ``module``)."""
+    path, _, attr = name.rpartition(".")
+    owner = module.get_submodule(path) if path else module
+    if attr in owner._parameters:
+        owner._parameters[attr].data = value
+    else:
+        owner._buffers[attr] = value
+
+
 class TokenBlock(torch.nn.Module):
     """One frozen block with its fixed conditioning: tokens (B, T, width) -> (B, T, width).
 
@@ -168,13 +189,19 @@ class TokenBlock(torch.nn.Module):
     (None or numpy (T, width)), ``dtype``; :meth:`describe` gives a JSON-ready summary.
     The conditioning tensors are non-persistent buffers, moved with the module. Inputs of
     another dtype are cast to the block's. It stays in eval mode: ``train()`` is ignored.
+
+    Casting the module (``to``, ``half``, ...) never lowers the precision of the rotary
+    tensors (kept as the model computes them, float32) nor of the block's
+    parameters whose dotted name has a component in ``keep_fp32`` (the library's
+    ``_keep_in_fp32_modules``: Wan keeps ``scale_shift_table`` and its norms in float32
+    when loaded in bfloat16); they only move.
     """
 
     def __init__(self, name: str, kind: str, block: torch.nn.Module, cond: Conditioning, *,
                  grid: tuple[int, int, int], width: int, dtype: torch.dtype,
                  device: torch.device, keys_read: list[str] | None = None,
                  files_read: list[str] | None = None, embed_init=None,
-                 info: dict | None = None) -> None:
+                 info: dict | None = None, keep_fp32: tuple[str, ...] = ()) -> None:
         super().__init__()
         if kind not in KINDS:
             raise ConfigError(f"unknown block kind {kind!r}; accepted: {', '.join(KINDS)}")
@@ -182,19 +209,22 @@ class TokenBlock(torch.nn.Module):
         self.grid = tuple(int(g) for g in grid)
         self.tokens = _grid_tokens(self.grid)
         self.width, self.dtype = int(width), dtype
-        self.block = block.to(device=device, dtype=dtype)
+        self.keep_fp32 = tuple(keep_fp32)
+        self.block = block
         self.block.requires_grad_(False)
         if kind == "hunyuan-dual":
             # bf16 on CPU: a non-contiguous attention slice into a Linear took 10x longer.
             self.block.attn.to_out[0].register_forward_pre_hook(_contiguous_input)
             self.block.attn.to_add_out.register_forward_pre_hook(_contiguous_input)
-        as_block = {"device": device, "dtype": dtype}
-        self._buffer("temb", cond.temb, **as_block)
-        self._buffer("text", cond.text, **as_block)
-        self._buffer("mask", cond.mask, device=device)
+        for buffer, value in (("temb", cond.temb), ("text", cond.text), ("mask", cond.mask)):
+            self.register_buffer(buffer, value, persistent=False)
         rotary = cond.rotary or (None, None)
-        self._buffer("rotary_cos", rotary[0], device=device)   # float32, as pipelines use
-        self._buffer("rotary_sin", rotary[1], device=device)
+        self.register_buffer("rotary_cos", rotary[0], persistent=False)
+        self.register_buffer("rotary_sin", rotary[1], persistent=False)
+        self.extra_names = tuple(sorted(cond.extra))
+        for extra in self.extra_names:
+            self.register_buffer(f"cond_{extra}", cond.extra[extra], persistent=False)
+        self.to(device=device, dtype=dtype)     # floating tensors but the protected ones
         self.pos_init = cond.pos_init
         self.embed_init = embed_init
         self.keys_read = list(keys_read or [])
@@ -206,8 +236,22 @@ class TokenBlock(torch.nn.Module):
                                for t in (*self.block.parameters(), *self.block.buffers()))
         self.eval()
 
-    def _buffer(self, name: str, value: torch.Tensor | None, **to) -> None:
-        self.register_buffer(name, None if value is None else value.to(**to), persistent=False)
+    def _protected(self) -> list[tuple[str, torch.Tensor]]:
+        """(name, tensor) of the floating tensors a cast must not make less precise."""
+        named = (*self.named_parameters(), *self.named_buffers())
+        return [(n, t.detach()) for n, t in named if t.is_floating_point() and (
+            n in ("rotary_cos", "rotary_sin") or (n.startswith("block.") and any(
+                k in n.split(".") for k in self.keep_fp32)))]
+
+    def _apply(self, fn, recurse=True):
+        """torch's cast/move of every tensor, then the protected ones moved only."""
+        kept = self._protected()
+        out = super()._apply(fn, recurse)
+        for name, tensor in kept:
+            target = fn(torch.zeros((), dtype=torch.float32, device=tensor.device))
+            _set_tensor(self, name, tensor.to(device=target.device,
+                                              dtype=_wider(tensor.dtype, target.dtype)))
+        return out
 
     def train(self, mode: bool = True) -> TokenBlock:
         """Frozen: always stays in eval mode."""
@@ -223,13 +267,25 @@ class TokenBlock(torch.nn.Module):
                               f"{self.width}), got {tuple(x.shape)}")
         if x.dtype != self.dtype:
             x = x.to(self.dtype)
+        batch = x.shape[0]
         if self.kind == "videomae":
             out = self.block(x)
             return out[0] if isinstance(out, tuple) else out
-        text = self.text.expand(x.shape[0], -1, -1)
+        if self.kind == "vjepa2":       # (out, attention weights); positions batch one
+            return self.block(x, position_mask=self.cond_positions)[0]
+        text = self.text.expand(batch, -1, -1)
         if self.kind == "cogvideox":
             out, _ = self.block(hidden_states=x, encoder_hidden_states=text, temb=self.temb,
                                 image_rotary_emb=self._rotary())
+        elif self.kind == "wan":
+            out = self.block(x, text, self.temb, self._rotary())
+        elif self.kind == "ltx":        # its block reshapes temb by the batch: expand it
+            out = self.block(hidden_states=x, encoder_hidden_states=text,
+                             temb=self.temb.expand(batch, -1, -1),
+                             image_rotary_emb=self._rotary())
+        elif self.kind == "cosmos":
+            out = self.block(x, text, self.cond_embedded_timestep, self.temb, self._rotary(),
+                             getattr(self, "cond_pos", None))
         else:  # HunyuanVideo: the rotary argument is positional (freqs_cis / image_rotary_emb)
             out, _ = self.block(x, text, self.temb, self.mask, self._rotary())
         return out

@@ -11,7 +11,7 @@ import re
 import torch
 
 from ..errors import ConfigError
-from ..layers.video import DEVICES
+from .settings import DEVICES
 
 #: dtype names accepted. ``float64`` is there for gradient checks, not for training.
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float64": torch.float64}

@@ -6,7 +6,8 @@ device (no memory), take the block with ``get_submodule``, read only the block's
 (prefix ending with a dot) plus the small embeddings its conditioning needs, from just the
 shards that hold them (``safetensors.safe_open``, read into fresh memory with ``pread``
 where the installed safetensors offers it), ``load_state_dict(strict=True, assign=True)``,
-cast, move, freeze. Pickled checkpoints are never opened and no remote code runs.
+cast, move, freeze (the file reading is :mod:`.checkpoint`'s). Pickled checkpoints are
+never opened and no remote code runs.
 
 Accepted ``--weights PATH`` layouts:
 
@@ -16,15 +17,18 @@ Accepted ``--weights PATH`` layouts:
 - a diffusers pipeline folder whose ``transformer/`` subfolder is such a model folder;
 - a Hugging Face cache repository folder ``models--ORG--NAME`` (the snapshot named by
   ``refs/main``, or its only snapshot), or a ``snapshots/<hash>`` folder inside it;
-- for VideoMAE a transformers folder: config.json + ``model.safetensors`` (or sharded with
-  ``model.safetensors.index.json``).
+- for VideoMAE and V-JEPA 2 a transformers folder: config.json + ``model.safetensors`` (or
+  sharded ``model-0000i-of-0000n.safetensors`` with ``model.safetensors.index.json``).
+
+Wan, LTX-Video, Cosmos and V-JEPA 2 blocks load the same way; which embeddings their
+conditioning reads and how it is built is in :mod:`.recent_backbones` and
+:mod:`.recent_conditioning`. Parameters that the library keeps in float32 when it loads a
+model in a lower precision (its ``_keep_in_fp32_modules``: Wan's ``scale_shift_table`` and
+norms) are read and kept in float32 here too.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,141 +49,60 @@ from .backbones import (
     prefix_blocks,
     read_config,
 )
+from .checkpoint import Checkpoint, header_keys, read_into
 from .folders import resolve_weights
+from .recent_backbones import RECENT_FAMILIES, recent_width
+from .recent_backbones import conditioning_prefixes as recent_prefixes
 
-#: Weight files, in order of preference: diffusers, then transformers names (index before
-#: single file), then variants (``.fp16.`` ...) in name order.
-INDEX_NAMES = ("diffusion_pytorch_model.safetensors.index.json", "model.safetensors.index.json")
-SINGLE_NAMES = ("diffusion_pytorch_model.safetensors", "model.safetensors")
-SHARD = re.compile(r".*-\d{5}-of-\d{5}\.safetensors$")
 #: VideoMAE checkpoints store these names; the layer module expects the ones on the right.
 VIDEOMAE_RENAMES = {"attention.attention.q_bias": "attention.attention.query.bias",
                     "attention.attention.v_bias": "attention.attention.value.bias"}
 VIDEOMAE_PREFIX = "videomae."
-
-
-# ----------------------------------------------------------------------------- the folder
-
-
-# ------------------------------------------------------------------------- the checkpoint
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Which safetensors file holds each key of a model folder (nothing loaded yet)."""
-
-    folder: Path
-    files: dict[str, Path]
-    """checkpoint key -> the file that holds it."""
-    layout: str
-    """'single file NAME' or 'sharded (N files, INDEX)'."""
-
-    @classmethod
-    def open(cls, folder: Path) -> Checkpoint:
-        """Read the index (or the single file's header) of the weights in ``folder``."""
-        folder = Path(folder)
-        variant_indexes = sorted(f.name for f in folder.glob("*.safetensors.index*.json")
-                                 if f.name not in INDEX_NAMES)
-        variant_singles = sorted(f.name for f in folder.glob("*.safetensors")
-                                 if f.name not in SINGLE_NAMES and not SHARD.match(f.name))
-        order = [(INDEX_NAMES[0], True), (SINGLE_NAMES[0], False), (INDEX_NAMES[1], True),
-                 (SINGLE_NAMES[1], False), *((n, True) for n in variant_indexes),
-                 *((n, False) for n in variant_singles)]
-        for name, is_index in order:
-            path = folder / name
-            if not path.is_file():
-                continue
-            if is_index:
-                return cls._from_index(folder, path)
-            return cls(folder, {k: path for k in _header_keys(path)}, f"single file {name}")
-        raise MissingInputError(f"no safetensors index or single weights file in {folder}; "
-                                f"found {sorted(f.name for f in folder.iterdir())}")
-
-    @classmethod
-    def _from_index(cls, folder: Path, index: Path) -> Checkpoint:
-        try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            files = {str(k): folder / str(v) for k, v in weight_map.items()}
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
-                AttributeError) as err:
-            raise CorruptFileError(f"{index} is not a safetensors index (a JSON object with "
-                                   f"a weight_map): {err}") from err
-        shards = len(set(files.values()))
-        return cls(folder, files, f"sharded ({shards} files, {index.name})")
-
-    def keys_under(self, prefix: str) -> list[str]:
-        """Checkpoint keys that start with ``prefix`` (which should end with a dot)."""
-        return sorted(k for k in self.files if k.startswith(prefix))
-
-    def read(self, keys: list[str], *, dtype=None, device=None) -> dict:
-        """{key: tensor} for ``keys``, opening only the files that hold them; floating
-        tensors cast to ``dtype``; all moved to ``device`` one tensor at a time."""
-        from safetensors import SafetensorError, safe_open
-
-        by_file: dict[Path, list[str]] = {}
-        for key in keys:
-            by_file.setdefault(self.files[key], []).append(key)
-        out = {}
-        for path, file_keys in by_file.items():
-            if not path.is_file():
-                raise MissingInputError(f"shard {path.name} listed in the index of "
-                                        f"{self.folder} does not exist")
-            try:
-                with _safe_open(safe_open, path) as f:
-                    for key in file_keys:
-                        tensor = f.get_tensor(key)
-                        if dtype is not None and tensor.is_floating_point():
-                            tensor = tensor.to(dtype)
-                        out[key] = tensor if device is None else tensor.to(device)
-            except SafetensorError as err:
-                raise CorruptFileError(f"cannot read {path}: {err}") from err
-        return out
-
-    def files_for(self, keys: list[str]) -> list[str]:
-        return sorted({self.files[k].name for k in keys})
-
-
-def _safe_open(safe_open, path: Path):
-    """safe_open reading with pread(2) into fresh memory where supported (no mapping of
-    the shard stays in the process), else the default memory map."""
-    try:
-        return safe_open(str(path), framework="pt", device="cpu", backend="pread")
-    except TypeError:          # safetensors < 0.8 has no backend argument
-        return safe_open(str(path), framework="pt", device="cpu")
-
-
-def _header_keys(path: Path) -> list[str]:
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return list(f.keys())
-    except SafetensorError as err:
-        raise CorruptFileError(f"{path} is not a safetensors file: {err}") from err
+#: Key prefix of the base model in transformers checkpoints of a model with a head.
+BASE_PREFIXES = {"videomae": VIDEOMAE_PREFIX, "vjepa2": "vjepa2."}
 
 
 # ---------------------------------------------------------------------------- the model
+
+
+def library_class(spec: BackboneSpec, class_name: str | None = None):
+    """``class_name`` (default: the model class of ``spec``) from its library; ConfigError
+    naming the installed version when the library or the class is missing."""
+    import importlib
+
+    name = class_name or spec.class_name
+    try:
+        library = importlib.import_module(spec.library)
+    except ImportError as err:
+        raise ConfigError(f"backbone {spec.name} needs {spec.library}.{name}, and "
+                          f"{spec.library} is not installed: pip install -e '.[video]' "
+                          f"({err})") from err
+    found = getattr(library, name, None)
+    if found is None:
+        raise ConfigError(f"backbone {spec.name} needs {spec.library}.{name}, which the "
+                          f"installed {spec.library} {getattr(library, '__version__', '?')} "
+                          f"lacks; upgrade it: pip install -U {spec.library}")
+    return found
 
 
 def build_meta_model(spec: BackboneSpec, config: dict, folder: Path):
     """The model class of ``spec`` built from ``config`` on the meta device (no memory)."""
     import torch
 
+    model_class = library_class(spec)
+    config_class = None if spec.library == "diffusers" else \
+        library_class(spec, spec.class_name.replace("Model", "Config"))
     try:
         with torch.device("meta"):
-            if spec.library == "diffusers":
-                import diffusers
-
-                return getattr(diffusers, spec.class_name).from_config(config)
-            import transformers
-
-            cfg_class = getattr(transformers, spec.class_name.replace("Model", "Config"))
-            cfg = cfg_class.from_dict({k: v for k, v in config.items()
-                                       if k not in ("architectures", "auto_map")})
-            # VideoMAE's embeddings build their position table in pure Python (6 s for the
-            # base config); no layer depends on it, so build it for a single patch.
-            cfg.image_size, cfg.num_frames = cfg.patch_size, cfg.tubelet_size
-            return getattr(transformers, spec.class_name)(cfg)
+            if config_class is None:
+                return model_class.from_config(config)
+            cfg = config_class.from_dict({k: v for k, v in config.items()
+                                          if k not in ("architectures", "auto_map")})
+            if spec.family == "videomae":
+                # VideoMAE's embeddings build their position table in pure Python (6 s for
+                # the base config); no layer depends on it, so build it for a single patch.
+                cfg.image_size, cfg.num_frames = cfg.patch_size, cfg.tubelet_size
+            return model_class(cfg)
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         raise CorruptFileError(f"{folder}/config.json does not build a {spec.class_name}: "
                                f"{err}") from err
@@ -187,10 +110,9 @@ def build_meta_model(spec: BackboneSpec, config: dict, folder: Path):
 
 def _key_map(spec: BackboneSpec, block: str, ckpt: Checkpoint) -> tuple[str, dict[str, str]]:
     """(checkpoint prefix, {checkpoint key: key inside the block}) for ``block``."""
-    base = ""
-    if spec.family == "videomae" and any(k.startswith(VIDEOMAE_PREFIX + "encoder.")
-                                         for k in ckpt.files):
-        base = VIDEOMAE_PREFIX
+    base = BASE_PREFIXES.get(spec.family, "")
+    if not any(k.startswith(base + "encoder.") for k in ckpt.files):
+        base = ""
     prefix = f"{base}{block}."
     mapping = {}
     for key in ckpt.keys_under(prefix):
@@ -201,34 +123,9 @@ def _key_map(spec: BackboneSpec, block: str, ckpt: Checkpoint) -> tuple[str, dic
     return prefix, mapping
 
 
-def _read_into(module, mapping: dict[str, str], ckpt: Checkpoint, what: str, *, dtype,
-               device) -> None:
-    """Read the keys of ``mapping`` and load them into ``module`` (strict, assign)."""
-    expected = module.state_dict()
-    got = set(mapping.values())
-    missing = [k for k in expected if k not in got]
-    if missing:
-        prefix = what + "."
-        raise CorruptFileError(f"{ckpt.folder} lacks key {prefix + missing[0]!r}"
-                               f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
-                               f" of {what}; found {len(got)} of its {len(expected)} keys")
-    extra = sorted(k for k, v in mapping.items() if v not in expected)
-    if extra:
-        raise CorruptFileError(f"{ckpt.folder} has key {extra[0]!r}, which {what} "
-                               f"({type(module).__name__}) does not have")
-    tensors = ckpt.read(list(mapping), dtype=dtype, device=device)
-    state = {}
-    for key, inner in mapping.items():
-        tensor = tensors.pop(key)
-        if tuple(tensor.shape) != tuple(expected[inner].shape):
-            raise CorruptFileError(f"{ckpt.folder}: {key!r} has shape {tuple(tensor.shape)}, "
-                                   f"config.json implies {tuple(expected[inner].shape)}")
-        state[inner] = tensor
-    module.load_state_dict(state, strict=True, assign=True)
-
-
 def conditioning_prefixes(spec: BackboneSpec, config: dict) -> list[str]:
-    """Module paths of the embeddings the conditioning of ``spec`` reads (with a dot)."""
+    """Module paths of the embeddings the conditioning of ``spec`` reads (with a dot), or
+    single keys (without)."""
     if spec.family == "cogvideox":
         prefixes = ["time_embedding."]
         if config.get("ofs_embed_dim"):
@@ -238,6 +135,8 @@ def conditioning_prefixes(spec: BackboneSpec, config: dict) -> list[str]:
         return prefixes
     if spec.family == "hunyuanvideo":
         return ["time_text_embed."]
+    if spec.family in RECENT_FAMILIES:
+        return recent_prefixes(spec, config)
     return []
 
 
@@ -291,7 +190,7 @@ def check_weights(layer_name: str, weights=None) -> list[Path]:
         if not path.is_file():
             raise MissingInputError(f"shard {path.name} listed in the index of {folder} "
                                     f"does not exist")
-        _header_keys(path)
+        header_keys(path)
     return files
 
 
@@ -320,38 +219,22 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
     if name.random and not isinstance(twin_rng, np.random.Generator):
         raise ConfigError(f"{layer_name!r} is a random twin: pass twin_rng, a "
                           f"numpy.random.Generator, got {type(twin_rng).__name__}")
-    import torch
-
-    from .conditioning import (
-        TokenBlock,
-        TokenStack,
-        cogvideox_conditioning,
-        hunyuan_conditioning,
-        videomae_conditioning,
-    )
+    from .conditioning import TokenBlock, TokenStack
     from .devices import resolve_device, resolve_dtype
-    from .twins import random_twin
 
     torch_dtype, torch_device = resolve_dtype(dtype), resolve_device(device)
     name, spec, folder, config, valid = _open_layer(layer_name, weights)
     ckpt = Checkpoint.open(folder)
     model = build_meta_model(spec, config, folder)
-    keys_read: list[str] = []
-    for prefix in conditioning_prefixes(spec, config):
-        sub = model.get_submodule(prefix.rstrip("."))
-        mapping = {k: k[len(prefix):] for k in ckpt.keys_under(prefix)}
-        _read_into(sub, mapping, ckpt, prefix.rstrip("."), dtype=torch.float32, device="cpu")
-        keys_read += list(mapping)
+    keys_read = _read_conditioning(spec, config, model, ckpt)
     width = _width(spec, config)
-    if spec.family == "cogvideox":
-        cond = cogvideox_conditioning(model, config, grid, timestep, width)
-    elif spec.family == "hunyuanvideo":
-        cond = hunyuan_conditioning(model, config, grid, timestep, width)
-    else:
-        cond = videomae_conditioning()
+    cond = _conditioning(spec, model, config, grid, timestep, width)
+    keep_fp32 = tuple(getattr(type(model), "_keep_in_fp32_modules", None) or ())
     info = {"backbone": spec.name, "block": name.block, "random_twin": name.random,
             "weights": str(folder), "layout": ckpt.layout, "device": str(torch_device)}
     embed_init = _embed_init(spec, model)
+    for prefix in conditioning_prefixes(spec, config):   # used: free them before the blocks
+        model.get_submodule(_owner(prefix)).to("meta")
     if name.block == BYPASS:
         names = []
     elif name.variant == PREFIX_SUFFIX:
@@ -360,32 +243,100 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
         names = [name.block]
     blocks = []
     for block_name in names:
-        block = model.get_submodule(block_name)
-        block_keys: list[str] = []
-        if name.random:
-            random_twin(block, twin_rng)
-        else:
-            prefix, mapping = _key_map(spec, block_name, ckpt)
-            _read_into(block, mapping, ckpt, prefix.rstrip("."), dtype=torch_dtype,
-                       device=torch_device)
-            block_keys = list(mapping)
-        meta_left = [n for n, t in (*block.named_parameters(), *block.named_buffers())
-                     if t.device.type == "meta"]
-        if meta_left:
-            raise CorruptFileError(f"{folder}: block {block_name} still has unloaded tensors "
-                                   f"{meta_left[:3]} after reading its keys")
-        kind = _block_kind(spec, block_name)
+        block, block_keys = _load_block(spec, model, block_name, ckpt, twin_rng if name.random
+                                        else None, dtype=torch_dtype, device=torch_device,
+                                        keep_fp32=keep_fp32)
         blocks.append(TokenBlock(
             layer_name if len(names) == 1 and name.variant != PREFIX_SUFFIX
-            else f"{spec.name}:{block_name}", kind, block, cond, grid=grid, width=width,
-            dtype=torch_dtype, device=torch_device, keys_read=block_keys + keys_read,
-            files_read=ckpt.files_for(block_keys + keys_read), embed_init=embed_init,
-            info={**info, "block": block_name}))
+            else f"{spec.name}:{block_name}", _block_kind(spec, block_name), block, cond,
+            grid=grid, width=width, dtype=torch_dtype, device=torch_device,
+            keys_read=block_keys + keys_read, files_read=ckpt.files_for(block_keys + keys_read),
+            embed_init=embed_init, info={**info, "block": block_name}, keep_fp32=keep_fp32))
     if len(blocks) == 1 and name.variant != PREFIX_SUFFIX:
         return blocks[0]
     return TokenStack(layer_name, blocks, cond, grid=grid, width=width, dtype=torch_dtype,
                       embed_init=embed_init, keys_read=keys_read,
                       files_read=ckpt.files_for(keys_read), info=info)
+
+
+def _read_conditioning(spec: BackboneSpec, config: dict, model, ckpt: Checkpoint) -> list[str]:
+    """Load the embeddings the conditioning reads (stored dtype, CPU, computing in float32:
+    :mod:`.embeddings`); the keys read."""
+    from .embeddings import compute_in_float32
+
+    keep_fp32 = tuple(getattr(type(model), "_keep_in_fp32_modules", None) or ())
+    keys_read: list[str] = []
+    for prefix in conditioning_prefixes(spec, config):
+        if not prefix.endswith("."):            # one tensor, read alone
+            _read_tensor(model, prefix, ckpt)
+            keys_read.append(prefix)
+            continue
+        name = prefix.rstrip(".")
+        sub = model.get_submodule(name)
+        mapping = {k: k[len(prefix):] for k in ckpt.keys_under(prefix)}
+        read_into(sub, mapping, ckpt, name, dtype=None, device="cpu")
+        compute_in_float32(sub, name, keep_fp32)
+        keys_read += list(mapping)
+    return keys_read
+
+
+def _read_tensor(model, key: str, ckpt: Checkpoint) -> None:
+    """Read checkpoint key ``key`` (float32) into the model's parameter of that name."""
+    import torch
+
+    if key not in ckpt.files:
+        raise CorruptFileError(f"{ckpt.folder} lacks key {key!r}, which the conditioning reads")
+    path, _, attr = key.rpartition(".")
+    owner = model.get_submodule(path)
+    tensor = ckpt.read([key], dtype=torch.float32)[key]
+    if tuple(tensor.shape) != tuple(getattr(owner, attr).shape):
+        raise CorruptFileError(f"{ckpt.folder}: {key!r} has shape {tuple(tensor.shape)}, "
+                               f"config.json implies {tuple(getattr(owner, attr).shape)}")
+    setattr(owner, attr, torch.nn.Parameter(tensor, requires_grad=False))
+
+
+def _owner(prefix: str) -> str:
+    """The module a conditioning prefix (``a.b.``) or single key (``a.b.bias``) is in."""
+    return prefix.rstrip(".") if prefix.endswith(".") else prefix.rpartition(".")[0]
+
+
+def _conditioning(spec: BackboneSpec, model, config: dict, grid: tuple[int, int, int],
+                  timestep: int, width: int):
+    """The :class:`~.conditioning.Conditioning` of a block of ``spec``."""
+    from . import conditioning
+
+    if spec.family == "cogvideox":
+        return conditioning.cogvideox_conditioning(model, config, grid, timestep, width)
+    if spec.family == "hunyuanvideo":
+        return conditioning.hunyuan_conditioning(model, config, grid, timestep, width)
+    if spec.family in RECENT_FAMILIES:
+        from .recent_conditioning import recent_conditioning
+
+        return recent_conditioning(spec, model, config, grid, timestep)
+    return conditioning.videomae_conditioning()
+
+
+def _load_block(spec: BackboneSpec, model, block_name: str, ckpt: Checkpoint, twin_rng, *,
+                dtype, device, keep_fp32: tuple[str, ...]):
+    """(block module with its weights, checkpoint keys read): read from ``ckpt``, or drawn
+    from ``twin_rng`` for a random twin (no key read)."""
+    from .twins import random_twin
+
+    block = model.get_submodule(block_name)
+    block_keys: list[str] = []
+    if twin_rng is not None:
+        random_twin(block, twin_rng)
+    else:
+        prefix, mapping = _key_map(spec, block_name, ckpt)
+        read_into(block, mapping, ckpt, prefix.rstrip("."), dtype=dtype, device=device,
+                   keep_fp32=keep_fp32)
+        block_keys = list(mapping)
+    meta_left = [n for n, t in (*block.named_parameters(), *block.named_buffers())
+                 if t.device.type == "meta"]
+    if meta_left:
+        raise CorruptFileError(f"{ckpt.folder}: block {block_name} still has unloaded "
+                               f"tensors {meta_left[:3]} after reading its keys")
+    return block, block_keys
 
 
 def _block_kind(spec: BackboneSpec, block_name: str) -> str:
@@ -395,6 +346,8 @@ def _block_kind(spec: BackboneSpec, block_name: str) -> str:
 
 
 def _width(spec: BackboneSpec, config: dict) -> int:
+    if spec.family in RECENT_FAMILIES:
+        return recent_width(spec, config)
     if spec.family == "videomae":
         return int(config.get("hidden_size", 768))
     heads = config.get("num_attention_heads", 30 if spec.family == "cogvideox" else 24)

@@ -1,6 +1,6 @@
 """``rosetta pretrain``: the command line of :func:`.pretrain.pretrain` (no torch at import).
 
-One flag per :class:`.pretrain.PretrainConfig` field (``--seed``, ``--steps``, ...; help
+One flag per :class:`.pretrain_config.PretrainConfig` field (``--seed``, ``--steps``, ...; help
 text from the field's docstring), plus ``--output``, ``--force`` and ``--quiet``. The
 defaults reproduce the shipped checkpoint, whose folder is the default output; an existing
 checkpoint is never replaced without ``--force``.
@@ -15,7 +15,7 @@ import textwrap
 from dataclasses import MISSING, fields
 from pathlib import Path
 
-from .pretrain import SHIPPED_DIR, PretrainConfig
+from .pretrain_config import SHIPPED_DIR, PretrainConfig
 
 
 def field_help(cls: type) -> dict[str, str]:

@@ -21,7 +21,7 @@ kind           fixed part -> codes                             trainable   F
 ``project`` applies one linear map per token (shared by all tokens) and concatenates the
 results, so the head sees every position; ``attention`` pools the tokens with softmax
 weights ``tokens @ query / sqrt(width)`` over T. LayerNorms have no affine parameters and
-eps :data:`~rl_rosetta_layer.agent.network.LN_EPS`.
+eps :data:`~rl_rosetta_layer.layers.norm.LN_EPS`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import math
 import numpy as np
 import torch
 
-from ..agent.network import LN_EPS
 from ..errors import ConfigError
-from ..layers.video import READOUTS
+from ..layers.norm import LN_EPS
+from .settings import READOUTS
 
 
 class Readout:

@@ -148,8 +148,10 @@ def render(traj: dict[str, np.ndarray], config: SpriteConfig) -> np.ndarray:
     return video
 
 
-def sprite_videos(n: int, rng: np.random.Generator, *, frames: int = 4, size: int = 8,
-                  channels: int = 2, max_sprites: int = 2, max_speed: int = 1) -> np.ndarray:
+def sprite_videos(n: int, rng: np.random.Generator, *, frames: int = SpriteConfig.frames,
+                  size: int = SpriteConfig.size, channels: int = SpriteConfig.channels,
+                  max_sprites: int = SpriteConfig.max_sprites,
+                  max_speed: int = SpriteConfig.max_speed) -> np.ndarray:
     """``n`` random sprite videos: (n, frames, channels, size, size) float32 of 0s and 1s.
 
     Each channel holds 1..``max_sprites`` sprites (shape uniform over :data:`SHAPES`,

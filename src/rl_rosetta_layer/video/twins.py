@@ -12,6 +12,9 @@ parameter:
 - Normalisations (any module whose class name contains ``Norm``: LayerNorm, GroupNorm,
   torch and diffusers RMSNorm, ...): weight 1, bias 0.
 - ``nn.Embedding``: N(0, 1).
+- A modulation table ``scale_shift_table`` (Wan and LTX-Video blocks: (1, 6, dim) and
+  (6, dim)): N(0, 1/dim), dim its last dimension, as diffusers draws it
+  (``torch.randn(...) / dim ** 0.5``).
 - Any other parameter (none in the blocks of the supported backbones): with two or more
   dimensions the Linear rule with fan_in = product of all dimensions but the first; with one
   or none, U(-1/sqrt(n), 1/sqrt(n)) with n its number of elements.
@@ -42,6 +45,8 @@ def init_rule(module: torch.nn.Module, param_name: str, shape: tuple[int, ...]) 
         return ("const", 1.0 if param_name == "weight" else 0.0)
     if isinstance(module, torch.nn.Embedding):
         return ("normal", 1.0)
+    if param_name == "scale_shift_table" and shape:
+        return ("normal", 1.0 / math.sqrt(shape[-1]))
     fan_in = math.prod(shape[1:]) if len(shape) >= 2 else math.prod(shape)
     return ("uniform", 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0)
 

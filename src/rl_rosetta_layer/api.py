@@ -1,0 +1,323 @@
+"""rosetta from Python: the commands as functions, for notebooks and scripts.
+
+``import rl_rosetta_layer as rr`` then :func:`analyze`, :func:`train`, :func:`report` and
+:func:`run` do what ``rosetta analyze|train|report|run`` do (the command line calls these
+very functions): the same files in the same run store, the same checks before anything is
+written, and the same errors, raised (a :class:`~rl_rosetta_layer.errors.RosettaError`
+whose message is the line the command prints). They print nothing but the progress bars
+(``quiet=True`` hides them) and return what the command prints. :func:`load` and
+:func:`to_rliable` (:mod:`.results`) read the outputs back as tables.
+
+Arguments are the flags' (``--dataset-steps`` is ``dataset_steps``), with the same
+defaults; a comma list may also be a list (``layers=["identity", "my_pkg.mod:make"]``,
+``seeds=[0, 1, 2]``). ``settings`` are the ``--set`` values, typed
+(``{"lr": 1e-3, "adapter": "dense"}``), and ``video`` the video flags as a
+:class:`~rl_rosetta_layer.layers.video.VideoSettings` or a dict of its fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .agent.config import DQNConfig
+from .checks import is_int
+from .errors import ConfigError, MissingInputError
+from .io import check_writable
+
+DEFAULT_OUT = "outputs"
+#: Columns of the summary that ``rosetta train`` prints.
+TRAIN_COLUMNS = ("layer", "mean_last_50", "std_last_50", "mean_auc", "success_last_50",
+                 "runs_not_ok", "runs_flagged")
+
+
+# ------------------------------------------------------------------------------ inputs
+def prepare(output_dir: str | Path | None = None, backbone: str | None = None,
+            weights: str | None = None) -> Path:
+    """The output folder, checked before any work: ``backbone`` is known, ``weights``
+    exists, the folder can be written. Default: ``outputs``, or ``outputs/BACKBONE``."""
+    if backbone is not None:
+        from .video.backbones import backbone_spec
+
+        backbone_spec(backbone)      # an unknown name fails before anything is written
+    if output_dir is None:
+        output_dir = Path(DEFAULT_OUT) / backbone if backbone else Path(DEFAULT_OUT)
+    if weights is not None and not Path(weights).exists():
+        raise MissingInputError(f"--weights {weights} does not exist; give a model folder or "
+                                f"a Hugging Face cache path")
+    return check_writable(Path(output_dir))
+
+
+def layer_names(layers: str | Iterable[str] | None, backbone: str | None = None) -> str:
+    """``--layers`` text from a comma list or a list of names; the default group when None
+    (``blocks`` with a backbone, else ``candidates``)."""
+    if layers is None:
+        return "blocks" if backbone else "candidates"
+    if isinstance(layers, str):
+        return layers
+    items = list(layers)
+    if not all(isinstance(n, str) for n in items):
+        raise ConfigError(f"layers must be a comma list or a list of layer names, got "
+                          f"{layers!r}")
+    return ",".join(items)
+
+
+def seed_list(seeds: str | Iterable[int]) -> list[int]:
+    """Seeds from ``"0,1,2"``, ``"0-9"`` or a list of non-negative integers."""
+    from .experiments.spec import parse_seeds
+
+    if not isinstance(seeds, str):
+        items = list(seeds)
+        if not all(is_int(s) for s in items):
+            raise ConfigError(f"seeds must be non-negative integers, got {seeds!r}")
+        seeds = ",".join(str(int(s)) for s in items)
+    return parse_seeds(seeds)
+
+
+def check_counts(**values: Any) -> None:
+    """Each value (None: not given) is a positive integer; ``seed`` may be 0."""
+    for name, value in values.items():
+        low = 0 if name == "seed" else 1
+        if value is not None and (not is_int(value) or value < low):
+            kind = "non-negative" if low == 0 else "positive"
+            raise ConfigError(f"{name} must be a {kind} integer, got {value!r}")
+
+
+def env_spec(env: str = "grid", grid_size: int | None = None, history: int | None = None,
+             max_steps: int | None = None):
+    """The :class:`~rl_rosetta_layer.experiments.spec.EnvSpec` of the environment flags
+    (None: the default)."""
+    from .experiments.spec import EnvSpec
+
+    check_counts(grid_size=grid_size, history=history, max_steps=max_steps)
+    defaults = {f.name: f.default for f in fields(EnvSpec)}
+    return EnvSpec(env, defaults["grid_size"] if grid_size is None else grid_size,
+                   defaults["history"] if history is None else history, max_steps)
+
+
+def video_settings(video=None):
+    """:class:`~rl_rosetta_layer.layers.video.VideoSettings` from None (the defaults), a
+    dict of its fields, or one."""
+    from .layers.video import VideoSettings
+
+    if video is None:
+        return VideoSettings()
+    if isinstance(video, VideoSettings):
+        return video
+    if isinstance(video, Mapping):
+        known = [f.name for f in fields(VideoSettings)]
+        unknown = sorted(set(video) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown video setting(s) {unknown}; accepted: {known}")
+        return VideoSettings(**video)
+    raise ConfigError(f"video must be a VideoSettings, a dict of its fields or None, got "
+                      f"{type(video).__name__}")
+
+
+def dqn_config(base: DQNConfig | None = None, *, episodes: int | None = None,
+               env_steps: int | None = None, batch_size: int | None = None,
+               settings: Mapping[str, Any] | None = None) -> DQNConfig:
+    """The DQN config: ``base`` (default: the project's defaults), then the budget and batch
+    flags given (None: the base's), then ``settings`` (the ``--set`` values, typed)."""
+    from .experiments.sweep import DQN_TYPES
+
+    values: dict[str, Any] = {k: v for k, v in (("episodes", episodes),
+                                                 ("env_steps", env_steps),
+                                                 ("batch_size", batch_size)) if v is not None}
+    for key, value in dict(settings or {}).items():
+        if key not in DQN_TYPES:
+            raise ConfigError(f"--set expects KEY=VALUE with KEY one of {sorted(DQN_TYPES)}, "
+                              f"got {key!r}")
+        values[key] = value
+    return replace(base or DQNConfig(), **values)
+
+
+def check_training(*, layers: str, seeds, backbone: str | None, weights: str | None,
+                   executor: str, ray_address: str | None) -> list[int]:
+    """The seeds of ``train`` (and ``run``): every training input checked before any step
+    writes a file (``run``'s analysis comes first)."""
+    from .layers.registry import expand_layer_names
+
+    seeds = seed_list(seeds)
+    named = ",".join(p for p in str(layers).split(",") if p.strip() != "selected")
+    if named or not layers:       # 'selected' alone is known only after the analysis
+        expand_layer_names(named, backbone=backbone, weights=weights)
+    if ray_address is not None:
+        if executor != "ray":
+            raise ConfigError("--ray-address needs --executor ray")
+        from .experiments.ray_executor import check_reachable
+
+        check_reachable(ray_address)
+    return seeds
+
+
+# ------------------------------------------------------------------------------ commands
+def analyze(output_dir: str | Path | None = None, *, env: str = "grid",
+            grid_size: int | None = None, history: int | None = None,
+            max_steps: int | None = None, layers: str | Iterable[str] | None = None,
+            dataset_steps: int = 8000, seed: int = 0, select_by: str = "composite_score",
+            bootstrap: int = 200, backbone: str | None = None, video=None,
+            quiet: bool = False) -> str:
+    """``rosetta analyze``: score the layers, write ``layer_analysis.csv`` and the
+    selection; returns the selected layer."""
+    from .analysis.run import run_analysis
+
+    check_counts(dataset_steps=dataset_steps, seed=seed, bootstrap=bootstrap)
+    settings = video_settings(video)
+    out = prepare(output_dir, backbone, settings.weights)
+    return run_analysis(out, env_spec(env, grid_size, history, max_steps),
+                        dataset_steps=dataset_steps, seed=seed,
+                        layers=layer_names(layers, backbone), select_by=select_by,
+                        n_bootstrap=bootstrap, quiet=quiet, backbone=backbone, video=settings)
+
+
+@dataclass(frozen=True)
+class Training:
+    """What :func:`train` did. ``summary``: rows of ``experiment_summary.csv``."""
+
+    output_dir: Path
+    summary: list[dict]
+    outcome: Any = field(repr=False)
+    """The :class:`~rl_rosetta_layer.experiments.train.Outcome` (every run's result)."""
+
+    @property
+    def exit_status(self) -> int:
+        """0, 3 when some runs raised, 4 when none raised but some diverged."""
+        return self.outcome.exit_status
+
+    def warnings(self) -> list[str]:
+        """The lines ``rosetta train`` prints on stderr: failed, diverged, flagged runs."""
+        out, lines = self.output_dir, []
+        for kind, runs in (("failed", self.outcome.failed),
+                           ("diverged", self.outcome.diverged)):
+            if runs:
+                lines.append(
+                    f"warning: {len(runs)} of {len(self.outcome.results)} runs {kind}: "
+                    f"{', '.join(sorted({r.layer for r in runs}))}; see "
+                    f"{out / 'experiment_runs.csv'} (status column)"
+                    + (f" and {out / 'runs' / '_failed'}" if kind == "failed" else ""))
+        flagged = [f"{row['layer']} ({row['flags']})" for row in self.summary
+                   if row["runs_flagged"]]
+        if flagged:
+            lines.append(f"warning: the run-health check flagged runs of {', '.join(flagged)}: "
+                         f"their policy is constant or their head saturated, so their returns "
+                         f"say nothing about the layer; see {out / 'experiment_runs.csv'}")
+        return lines
+
+    def table(self) -> str:
+        """The summary as the Markdown table ``rosetta train`` prints."""
+        from .report.markdown import markdown_table
+
+        return markdown_table(self.summary, list(TRAIN_COLUMNS))
+
+
+def train(output_dir: str | Path | None = None, *, env: str = "grid",
+          grid_size: int | None = None, history: int | None = None,
+          max_steps: int | None = None, layers: str | Iterable[str] | None = None,
+          seeds: str | Iterable[int] = "0,1,2", episodes: int | None = None,
+          env_steps: int | None = None, batch_size: int | None = None,
+          settings: Mapping[str, Any] | None = None, workers: int | None = None,
+          lockstep: int | None = None, executor: str = "local", ray_address: str | None = None,
+          backbone: str | None = None, video=None, quiet: bool = False,
+          config: DQNConfig | None = None) -> Training:
+    """``rosetta train``: train the DQN on every (layer, seed) not yet in the run store and
+    write the tables. ``config`` replaces the flags' DQN config when given (the command
+    line builds it from ``episodes``, ``env_steps``, ``batch_size`` and ``settings``).
+    Raises :class:`~rl_rosetta_layer.errors.RunsFailedError` when every run raised."""
+    from .experiments.train import run_experiments
+
+    check_counts(episodes=episodes, env_steps=env_steps, batch_size=batch_size,
+                 workers=workers, lockstep=lockstep)
+    video = video_settings(video)
+    out = prepare(output_dir, backbone, video.weights)
+    layers = layer_names(layers, backbone)
+    config = config or dqn_config(episodes=episodes, env_steps=env_steps,
+                                  batch_size=batch_size, settings=settings)
+    seeds = check_training(layers=layers, seeds=seeds, backbone=backbone,
+                           weights=video.weights, executor=executor, ray_address=ray_address)
+    summary, outcome = run_experiments(
+        out, env_spec(env, grid_size, history, max_steps), config, seeds, layers=layers,
+        workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
+        ray_address=ray_address, backbone=backbone, video=video)
+    return Training(out, summary, outcome)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What :func:`report` wrote, in the order ``rosetta report`` prints it."""
+
+    output_dir: Path
+    summary_table: Path
+    text: str
+    """The statistics as Markdown (comparisons, score validity)."""
+    extras: list[Path]
+    not_computed: list[str]
+    """A line per table or figure left out, saying what is missing."""
+
+    @property
+    def written(self) -> list[Path]:
+        return [self.summary_table, *self.extras]
+
+
+def report(output_dir: str | Path | None = None, *, backbone: str | None = None) -> Report:
+    """``rosetta report``: tables, statistics and figures from the outputs in
+    ``output_dir``; every input is checked before anything is written."""
+    from .analysis.run import read_selected
+    from .report.build import check_report_inputs, write_report_extras
+    from .report.export import export_summary_table, read_summary
+    from .report.statistics import final_returns, write_statistics
+
+    out = prepare(output_dir, backbone)
+    check_report_inputs(out)      # every input, JSON included, before any write
+    summary = read_summary(out)
+    final = final_returns(out)
+    try:
+        selected = read_selected(out)
+    except MissingInputError:
+        selected = None
+    table = export_summary_table(out, summary)
+    text, missing = write_statistics(out, selected, final)
+    written, not_drawn = write_report_extras(out, selected)
+    return Report(out, table, text, list(written), list(missing) + list(not_drawn))
+
+
+@dataclass(frozen=True)
+class Run:
+    """What :func:`run` did: the selection, the training and the report."""
+
+    selected: str
+    training: Training
+    report: Report
+
+
+def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_steps: int = 8000,
+        seed: int = 0, select_by: str = "composite_score", bootstrap: int = 200,
+        **train_args: Any) -> Run:
+    """``rosetta run``: :func:`analyze` (of ``analysis_layers``), :func:`train` (of
+    ``layers``), :func:`report`; the training inputs are checked before the analysis
+    writes anything. ``train_args`` are :func:`train`'s."""
+    common = {k: train_args[k] for k in ("env", "grid_size", "history", "max_steps",
+                                          "backbone", "video", "quiet") if k in train_args}
+    video = video_settings(train_args.get("video"))
+    backbone = train_args.get("backbone")
+    out = prepare(output_dir, backbone, video.weights)
+    allowed = set(train.__kwdefaults__)
+    unknown = sorted(set(train_args) - allowed)
+    if unknown:
+        raise ConfigError(f"run() got unknown argument(s) {unknown}; accepted: "
+                          f"analysis_layers, dataset_steps, seed, select_by, bootstrap and "
+                          f"{sorted(allowed)}")
+    config = train_args.pop("config", None) or dqn_config(
+        episodes=train_args.get("episodes"), env_steps=train_args.get("env_steps"),
+        batch_size=train_args.get("batch_size"), settings=train_args.get("settings"))
+    check_training(layers=layer_names(train_args.get("layers"), backbone),
+                   seeds=train_args.get("seeds", "0,1,2"), backbone=backbone,
+                   weights=video.weights, executor=train_args.get("executor", "local"),
+                   ray_address=train_args.get("ray_address"))
+    selected = analyze(out, layers=analysis_layers, dataset_steps=dataset_steps, seed=seed,
+                       select_by=select_by, bootstrap=bootstrap, **common)
+    training = train(out, config=config, **train_args)
+    return Run(selected, training, report(out, backbone=backbone))
+

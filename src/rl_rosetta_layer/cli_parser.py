@@ -1,0 +1,282 @@
+"""The ``rosetta`` command's parser: every subcommand's flags, their defaults taken from
+the dataclasses and functions that define the settings (never a copy).
+
+Split from :mod:`.cli` (which runs the commands); ``rl_rosetta_layer.cli.build_parser`` is
+this module's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from dataclasses import fields
+from pathlib import Path
+
+from .agent.config import DQNConfig
+from .analysis.run import run_analysis
+from .api import DEFAULT_OUT
+from .envs.grid import GridConfig
+from .envs.registry import ENV_NAMES
+
+#: The one-line description ``rosetta --help`` shows.
+DESCRIPTION = ("The ``rosetta`` command: analyze | train | report | paper | run | sweep | "
+               "pretrain | study.")
+ENV_HELP = ", ".join(ENV_NAMES)
+
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line without the usage block."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _output_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output-dir", default=None, type=Path,
+                   help="folder for every output file (default: outputs, or "
+                        "outputs/BACKBONE with --backbone)")
+    p.add_argument("--backbone", default=None, metavar="NAME",
+                   help="a video backbone (e.g. tiny-video, cogvideox-2b, wan2.1-t2v-1.3b, "
+                        "ltx-video, cosmos-predict2-2b, vjepa2-vitl; all in "
+                        "docs/video-backbones.md): its blocks are the 'blocks' / 'twins' layer "
+                        "groups and outputs go to outputs/NAME")
+
+
+def default(cls: type, name: str):
+    """The default of field ``name`` of dataclass ``cls``: flags take their defaults from
+    the dataclasses that define the settings, never a copy."""
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
+def default_args(function) -> dict:
+    """The defaults of ``function``'s keyword arguments (the analysis' own, for its flags)."""
+    return {k: v.default for k, v in inspect.signature(function).parameters.items()}
+
+
+def _video_args(p: argparse.ArgumentParser) -> None:
+    from .layers.video import VideoSettings as V
+
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="checkpoint folder or Hugging Face cache path of the backbone "
+                        "(default: the backbone's own, for tiny-video)")
+    p.add_argument("--timestep", type=_nonneg_int, default=default(V, "timestep"),
+                   help="diffusion timestep of a video block's fixed conditioning (0-999)")
+    p.add_argument("--device", default=default(V, "device"),
+                   help="cpu, cuda, cuda:N or auto (video blocks)")
+    p.add_argument("--dtype", default=default(V, "dtype"),
+                   help="float32 or bfloat16 (video blocks)")
+    p.add_argument("--patch", type=_positive_int, default=default(V, "patch"),
+                   help="side of the frame patch that becomes one token (video blocks)")
+    p.add_argument("--feature-norm", default=default(V, "feature_norm"),
+                   help="none, or running: the RL head reads the read-out's values "
+                        "standardised with running statistics (video blocks)")
+    p.add_argument("--readout", default=default(V, "readout"),
+                   help="how a video block's tokens reach the head: project (default), "
+                        "attention, flatten or mean")
+    p.add_argument("--readout-dim", type=_positive_int, default=default(V, "readout_dim"),
+                   help="values per token of the 'project' read-out")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from .experiments.spec import EnvSpec
+
+    _output_dir(p)
+    _video_args(p)
+    env = default(EnvSpec, "name")
+    p.add_argument("--env", default=env, metavar="NAME",
+                   help=f"environment: {ENV_HELP} (default: {env})")
+    _task_size_args(p)
+    p.add_argument("--max-steps", type=_positive_int, default=None,
+                   help=f"episode step limit (default: {GridConfig.max_steps} on the grid, "
+                        f"else the environment's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _task_size_args(p: argparse.ArgumentParser) -> None:
+    from .experiments.spec import EnvSpec
+
+    p.add_argument("--grid-size", type=_positive_int, default=default(EnvSpec, "grid_size"),
+                   help="side of the grid-format tasks")
+    p.add_argument("--history", type=_positive_int, default=default(EnvSpec, "history"),
+                   help="frames per observation")
+
+
+def _analysis_args(p: argparse.ArgumentParser, only: bool = False) -> None:
+    """Flags of the layer analysis; ``only``: the command does nothing else, so --layers
+    is accepted for --analysis-layers (``run`` keeps --layers for the trained layers)."""
+    analysis = default_args(run_analysis)
+    p.add_argument("--dataset-steps", type=_positive_int, default=analysis["dataset_steps"],
+                   help="random-policy transitions to collect")
+    p.add_argument("--seed", type=_nonneg_int, default=analysis["seed"],
+                   help="seed of the dataset")
+    p.add_argument(*(("--analysis-layers", "--layers") if only else ("--analysis-layers",)),
+                   dest="analysis_layers", default=None,
+                   help="layers to score (names or groups: candidates (default), baselines, "
+                        "bank, all; with --backbone: blocks (default), twins)")
+    p.add_argument("--select-by", default=analysis["select_by"],
+                   help="score that picks selected_layer.txt (default: the seed's composite)")
+    p.add_argument("--bootstrap", type=_positive_int, default=analysis["n_bootstrap"],
+                   help="bootstrap resamples behind each score's CI")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--episodes", type=_positive_int, default=default(DQNConfig, "episodes"),
+                   help="episodes per run")
+    p.add_argument("--env-steps", type=_positive_int, default=None,
+                   help="env steps per run: the budget instead of --episodes when given")
+    p.add_argument("--seeds", default="0,1,2", help="comma list (or ranges like 0-9)")
+    p.add_argument("--batch-size", type=_positive_int, default=default(DQNConfig, "batch_size"),
+                   help="transitions per update")
+    p.add_argument("--layers", default=None,
+                   help="comma list of layers or groups: candidates (default), baselines, "
+                        "bank, all, selected; with --backbone: blocks (default), twins, "
+                        "BACKBONE:BLOCK[:random]")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: one per core)")
+    _lockstep_arg(p)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any DQN setting, e.g. --set lr=0.001 (repeatable)")
+    _executor_args(p)
+
+
+def _lockstep_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lockstep", type=_positive_int, default=None,
+                   help="seeds of one layer trained together in one process (default: all "
+                        "of them, split only to keep every worker busy; the same numbers as "
+                        "alone)")
+
+
+def _executor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local worker processes (default) or Ray")
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="an existing Ray cluster (e.g. auto, or ray://head:10001); without "
+                        "it --executor ray starts a local Ray instance")
+
+
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sweep", nargs="?", default=None,
+                   help="a TOML sweep file or a built-in sweep (tiny); without it the grid "
+                        "comes from the flags")
+    p.add_argument("--output-dir", default=DEFAULT_OUT, type=Path,
+                   help="folder for every output file (default: outputs)")
+    p.add_argument("--layers", default=None, help="layers or groups (comma list)")
+    p.add_argument("--seeds", default=None, help="comma list or ranges like 0-9")
+    p.add_argument("--episodes", default=None, help="episodes per run (comma list: a grid)")
+    p.add_argument("--batch-size", default=None, help="transitions per update (comma list)")
+    p.add_argument("--env", default=None, help="environment name (comma list)")
+    p.add_argument("--grid-size", default=None, help="side of the grid (comma list)")
+    p.add_argument("--history", default=None, help="frames per observation (comma list)")
+    p.add_argument("--max-steps", default=None, help="episode step limit (comma list)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=V[,V...]",
+                   help="any DQN setting; a comma list makes it a grid axis (repeatable)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes or Ray CPUs (default: one per core)")
+    _lockstep_arg(p)
+    _executor_args(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs and which are finished; train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="rosetta", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    p = sub.add_parser("analyze", help="score candidate layers and select one")
+    _common(p)
+    _analysis_args(p, only=True)
+    p = sub.add_parser("train", help="train the DQN on every (layer, seed)")
+    _common(p)
+    _train_args(p)
+    p = sub.add_parser("pretrain", help="pretrain the tiny-video model on sprite videos "
+                                        "(the video extra)")
+    from .video import pretrain_command
+
+    pretrain_command.configure_parser(p)
+    p = sub.add_parser("report", help="tables, statistics and figures from existing outputs")
+    _output_dir(p)
+    p = sub.add_parser("paper", help="the report, then paper/paper.md from the template")
+    _output_dir(p)
+    p.add_argument("--paper", default=Path("paper") / "paper.md", type=Path,
+                   help="where to write the paper (default: paper/paper.md)")
+    p.add_argument("--template", default=None, type=Path,
+                   help="paper template (default: paper/dummy_paper.md of this package's "
+                        "source tree, else of the working folder)")
+    p.add_argument("--bib", default=None, type=Path,
+                   help="bibliography (default: paper/references.bib, found as --template)")
+    p.add_argument("--skip-report", action="store_true",
+                   help="use the report files as they are instead of regenerating them")
+    p = sub.add_parser("run", help="analyze, then train, then report")
+    _common(p)
+    _analysis_args(p)
+    _train_args(p)
+    p = sub.add_parser("sweep", help="run a grid of runs from a sweep file or flags; resumes")
+    _sweep_args(p)
+    p = sub.add_parser("study", help="a backbone's blocks, their random twins, synthetic "
+                                     "layers and baselines on several tasks: analysis, RL, "
+                                     "statistics, paper section (resumes)")
+    _study_args(p)
+    return parser
+
+
+def _study_args(p: argparse.ArgumentParser) -> None:
+    from .experiments import study
+
+    cfg = study.STUDY_CONFIG
+    p.add_argument("--output-dir", default=None, type=Path,
+                   help="folder of the study (default: outputs/BACKBONE)")
+    p.add_argument("--backbone", default=study.DEFAULT_BACKBONE, metavar="NAME",
+                   help=f"the video backbone (default: {study.DEFAULT_BACKBONE})")
+    _video_args(p)
+    envs = ",".join(study.DEFAULT_ENVS)
+    p.add_argument("--envs", default=envs,
+                   help=f"comma list of grid-format tasks: grid, moving-goal, catch "
+                        f"(default: {envs})")
+    _task_size_args(p)
+    p.add_argument("--layers", default=study.DEFAULT_LAYERS,
+                   help=f"layers or groups (default: {study.DEFAULT_LAYERS})")
+    seeds = f"{study.DEFAULT_SEEDS[0]}-{study.DEFAULT_SEEDS[-1]}"
+    p.add_argument("--seeds", default=seeds, help=f"comma list or ranges (default: {seeds})")
+    p.add_argument("--env-steps", type=_positive_int, default=cfg.env_steps,
+                   help=f"env steps per run (default: {cfg.env_steps})")
+    p.add_argument("--batch-size", type=_positive_int, default=cfg.batch_size,
+                   help=f"transitions per update (default: {cfg.batch_size})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other DQN setting, e.g. --set lr=0.001 (repeatable)")
+    p.add_argument("--dataset-steps", type=_positive_int, default=study.DEFAULT_DATASET_STEPS,
+                   help=f"random-policy transitions per task for the analysis (default: "
+                        f"{study.DEFAULT_DATASET_STEPS})")
+    p.add_argument("--bootstrap", type=_positive_int,
+                   default=default_args(run_analysis)["n_bootstrap"],
+                   help="bootstrap resamples behind each analysis score's CI")
+    p.add_argument("--task-episodes", type=_positive_int, default=study.TASK_EPISODES,
+                   help="episodes per policy behind the random and reference returns")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="worker processes (default: one per core)")
+    p.add_argument("--lockstep", type=_positive_int, default=None,
+                   help="seeds of a layer trained together in one worker (default: all; the "
+                        "same numbers as alone)")
+    p.add_argument("--report-only", action="store_true",
+                   help="redo the study's statistics, figures and study.md from its files")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
