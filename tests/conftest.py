@@ -6,8 +6,9 @@ training runner already limits BLAS to one thread per worker; tests do the same 
 everything they run in-process (subprocesses get OPENBLAS_NUM_THREADS=1 in tests/test_cli.py).
 
 ``--doctest-modules`` imports every module under ``src/rl_rosetta_layer``; the ``video``
-package's modules import torch (the ``video`` extra), so without torch they are left out of
-collection (their tests under tests/video/ skip themselves with ``pytest.importorskip``).
+package's modules and ``agent/torch_learner.py`` import torch (the ``video`` extra), so
+without torch they are left out of collection (their tests under tests/video/ skip
+themselves with ``pytest.importorskip``).
 This conftest is loaded for the default test paths, so it adds the ignore to the options.
 """
 
@@ -17,13 +18,15 @@ from pathlib import Path
 import pytest
 from threadpoolctl import threadpool_limits
 
-VIDEO_MODULES = Path(__file__).resolve().parents[1] / "src" / "rl_rosetta_layer" / "video"
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rl_rosetta_layer"
+#: Modules that import torch at the top: the video package and the torch learner.
+TORCH_MODULES = (PACKAGE / "video" / "*.py", PACKAGE / "agent" / "torch_learner.py")
 
 
 def pytest_configure(config):
     if importlib.util.find_spec("torch") is None:
         config.option.ignore_glob = [*(config.option.ignore_glob or []),
-                                     str(VIDEO_MODULES / "*.py")]
+                                     *map(str, TORCH_MODULES)]
 
 
 @pytest.fixture(autouse=True, scope="session")

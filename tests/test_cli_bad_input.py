@@ -54,10 +54,12 @@ BAD = {
     "sweep": [MISSING, "nope"],
 }
 #: Flags that take no value (nothing to get wrong).
-SWITCHES = {"--quiet", "--dry-run", "--report-only", "--skip-report", "--force"}
+SWITCHES = {"--quiet", "--dry-run", "--report-only", "--skip-report", "--force",
+            "--tensorboard"}
 #: Per subcommand: flags whose values another subcommand's row does not cover.
 OWN = {"sweep": {"--episodes": ["0", "x"], "--batch-size": ["0"], "--grid-size": ["1", "x"],
                  "--history": ["0"], "--max-steps": ["0"], "--env": ["nope"]},
+       "tensorboard": {"output_dir": [FILE, MISSING]},
        "pretrain": {"--output": [FILE], "--steps": ["0", "x"], "--lr": ["inf", "-1"],
                     "--frames": ["0"], "--size": ["1"], "--batch": ["0"],
                     "--t-min": ["-1"], "--t-max": ["5000"], "--threads": ["0"],
@@ -83,7 +85,10 @@ BASE = {
     "study": ["--envs", "catch", "--layers", "identity", "--seeds", "0", "--env-steps", "100",
               "--dataset-steps", "50", "--task-episodes", "5", "--quiet", "--workers", "1"],
     "pretrain": ["--steps", "1", "--quiet"],
+    "tensorboard": [],
 }
+#: Arguments given by position, not as a flag.
+POSITIONAL = {"sweep", "output_dir"}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -138,9 +143,9 @@ def test_bad_value_is_one_line_and_changes_nothing(workspace, rosetta, command, 
     argv = [command, *BASE[command], *NEEDS.get(flag, [])]
     if command == "pretrain":
         argv += ["--output", str(workspace / "outputs" / "pretrained")]
-    elif command != "sweep" or flag != "sweep":
+    elif flag not in POSITIONAL:
         argv += ["--output-dir", str(workspace / "outputs")]
-    argv += [value] if flag == "sweep" else [flag, value]     # last: it wins over the base
+    argv += [value] if flag in POSITIONAL else [flag, value]  # last: it wins over the base
     before = snapshot(workspace)
     rc, _, err = rosetta(argv)
     assert rc == 2, f"{argv}: exit status {rc}, stderr {err!r}"

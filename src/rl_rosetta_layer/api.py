@@ -221,11 +221,12 @@ def train(output_dir: str | Path | None = None, *, env: str = "grid",
           settings: Mapping[str, Any] | None = None, workers: int | None = None,
           lockstep: int | None = None, executor: str = "local", ray_address: str | None = None,
           backbone: str | None = None, video=None, quiet: bool = False,
-          config: DQNConfig | None = None) -> Training:
+          config: DQNConfig | None = None, tensorboard: bool = False) -> Training:
     """``rosetta train``: train the DQN on every (layer, seed) not yet in the run store and
     write the tables. ``config`` replaces the flags' DQN config when given (the command
-    line builds it from ``episodes``, ``env_steps``, ``batch_size`` and ``settings``).
-    Raises :class:`~rl_rosetta_layer.errors.RunsFailedError` when every run raised."""
+    line builds it from ``episodes``, ``env_steps``, ``batch_size`` and ``settings``);
+    ``tensorboard`` also writes each run's TensorBoard log. Raises
+    :class:`~rl_rosetta_layer.errors.RunsFailedError` when every run raised."""
     from .experiments.train import run_experiments
 
     check_counts(episodes=episodes, env_steps=env_steps, batch_size=batch_size,
@@ -240,7 +241,7 @@ def train(output_dir: str | Path | None = None, *, env: str = "grid",
     summary, outcome = run_experiments(
         out, env_spec(env, grid_size, history, max_steps), config, seeds, layers=layers,
         workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
-        ray_address=ray_address, backbone=backbone, video=video)
+        ray_address=ray_address, backbone=backbone, video=video, tensorboard=tensorboard)
     return Training(out, summary, outcome)
 
 

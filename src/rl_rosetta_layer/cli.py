@@ -62,7 +62,8 @@ def _env_args(args) -> dict:
 def _train_args(args) -> dict:
     return {**_env_args(args), "layers": args.layers, "seeds": args.seeds,
             "workers": args.workers, "lockstep": args.lockstep, "executor": args.executor,
-            "ray_address": args.ray_address, "config": dqn_config(args)}
+            "ray_address": args.ray_address, "config": dqn_config(args),
+            "tensorboard": args.tensorboard}
 
 
 def cmd_analyze(args) -> None:
@@ -149,7 +150,8 @@ def cmd_sweep(args) -> int:
         return 0
     outcome, folder = run_sweep(args.output_dir, sweep, workers=args.workers,
                                 lockstep=args.lockstep, executor=args.executor,
-                                ray_address=args.ray_address, quiet=args.quiet)
+                                ray_address=args.ray_address, quiet=args.quiet,
+                                tensorboard=args.tensorboard)
     print(f"sweep {sweep.name}: {len(sweep.specs)} runs: {len(outcome.trained)} trained, "
           f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed, "
           f"{len(outcome.diverged)} diverged; tables in {folder}")
@@ -214,9 +216,17 @@ def _resolve_defaults(args) -> None:
     args.output_dir = api.prepare(output_dir, backbone, getattr(args, "weights", None))
 
 
+def cmd_tensorboard(args) -> None:
+    from .experiments.tensorboard import FOLDER, export_store
+
+    written = export_store(args.output_dir)
+    print(f"wrote {len(written)} TensorBoard logs in {args.output_dir / FOLDER}; view them "
+          f"with: tensorboard --logdir {args.output_dir / FOLDER}")
+
+
 COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,
             "sweep": cmd_sweep, "paper": cmd_paper, "pretrain": cmd_pretrain,
-            "study": cmd_study}
+            "study": cmd_study, "tensorboard": cmd_tensorboard}
 
 
 def main(argv: list[str] | None = None) -> int:

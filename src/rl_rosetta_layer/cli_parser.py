@@ -155,6 +155,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes (default: one per core)")
     _lockstep_arg(p)
+    _tensorboard_arg(p)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any DQN setting, e.g. --set lr=0.001 (repeatable)")
     _executor_args(p)
@@ -165,6 +166,12 @@ def _lockstep_arg(p: argparse.ArgumentParser) -> None:
                    help="seeds of one layer trained together in one process (default: all "
                         "of them, split only to keep every worker busy; the same numbers as "
                         "alone)")
+
+
+def _tensorboard_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write each run's TensorBoard log to OUTPUT_DIR/tensorboard "
+                        "(needs tensorboardX: the tensorboard extra)")
 
 
 def _executor_args(p: argparse.ArgumentParser) -> None:
@@ -194,6 +201,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, default=None,
                    help="worker processes or Ray CPUs (default: one per core)")
     _lockstep_arg(p)
+    _tensorboard_arg(p)
     _executor_args(p)
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs and which are finished; train nothing")
@@ -237,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "layers and baselines on several tasks: analysis, RL, "
                                      "statistics, paper section (resumes)")
     _study_args(p)
+    p = sub.add_parser("tensorboard", help="TensorBoard logs of every finished run in a "
+                                           "folder (returns, run health, gradient norms)")
+    p.add_argument("output_dir", nargs="?", default=Path(DEFAULT_OUT), type=Path,
+                   help="the folder whose runs/ to read (default: outputs)")
     return parser
 
 

@@ -28,6 +28,7 @@ from .runner import preflight, run_all
 from .spec import EnvSpec, RunSpec
 from .store import FAILED_DIR, RunStore, run_metrics
 from .sweep import Sweep
+from .tensorboard import check_available, write_run_log
 
 #: Seed of the generator behind the summary's bootstrap CIs (fixed: same outputs each time).
 SUMMARY_SEED = 20_240_601
@@ -91,13 +92,15 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
                  lockstep: int | None = None, executor: str = "local",
                  ray_address: str | None = None,
                  quiet: bool = False, desc: str = "training",
-                 folder_of: Callable[[RunSpec], Path] | None = None) -> Outcome:
+                 folder_of: Callable[[RunSpec], Path] | None = None,
+                 tensorboard: bool = False) -> Outcome:
     """Train the runs of ``specs`` not yet in ``out_dir/runs``; return every run's result.
 
     Each run is written to the store the moment it finishes. Results of finished runs are
     read back from the store, so what follows depends only on the runs' content.
     ``folder_of(spec)`` puts a run's store under another folder than ``out_dir`` (a study
     keeps each task's runs in the task's folder and trains them in one pool).
+    ``tensorboard`` also writes each trained run's TensorBoard log (:mod:`.tensorboard`).
     """
     stores: dict[Path, RunStore] = {}
 
@@ -121,7 +124,11 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
             failures[spec.run_id] = r
         else:
             store_of(spec).write(spec, r, executor)
+            if tensorboard:
+                write_run_log(store_of(spec).root.parent, spec.run_id, r)
 
+    if tensorboard:
+        check_available()
     if todo:
         preflight(todo, devices=executor == "local")   # a Ray cluster's nodes may differ
     if finished and not quiet:
@@ -142,8 +149,10 @@ def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: 
                     lockstep: int | None = None,
                     quiet: bool = False, executor: str = "local",
                     ray_address: str | None = None, backbone: str | None = None,
-                    video: VideoSettings | None = None) -> tuple[list[dict], Outcome]:
-    """Train all runs not yet finished, save each as it finishes, then write the seed's CSVs.
+                    video: VideoSettings | None = None,
+                    tensorboard: bool = False) -> tuple[list[dict], Outcome]:
+    """Train all runs not yet finished, save each as it finishes (with its TensorBoard log
+    when ``tensorboard``), then write the seed's CSVs.
 
     Returns the summary and what was done; raises :class:`RunsFailedError` (writing no
     table) when every run raised."""
@@ -152,7 +161,8 @@ def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: 
     out_dir = Path(out_dir)
     specs = plan_runs(out_dir, env_spec, config, seeds, layers, backbone=backbone, video=video)
     outcome = execute_runs(out_dir, specs, workers=workers, lockstep=lockstep,
-                           executor=executor, ray_address=ray_address, quiet=quiet)
+                           executor=executor, ray_address=ray_address, quiet=quiet,
+                           tensorboard=tensorboard)
     outcome.check_any_result(out_dir)
     return write_experiment_outputs(out_dir, outcome.results,
                                     np.random.default_rng(SUMMARY_SEED)), outcome
@@ -201,11 +211,12 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
 def run_sweep(out_dir: Path, sweep: Sweep, *, workers: int | None = None,
               lockstep: int | None = None,
               executor: str = "local", ray_address: str | None = None,
-              quiet: bool = False) -> tuple[Outcome, Path]:
+              quiet: bool = False, tensorboard: bool = False) -> tuple[Outcome, Path]:
     """Run a sweep (resuming: finished runs are skipped) and write its tables (none, and
-    :class:`RunsFailedError`, when every run raised)."""
+    :class:`RunsFailedError`, when every run raised); ``tensorboard`` as for
+    :func:`execute_runs`."""
     outcome = execute_runs(out_dir, list(sweep.specs), workers=workers, lockstep=lockstep,
                            executor=executor, ray_address=ray_address, quiet=quiet,
-                           desc=f"sweep {sweep.name}")
+                           desc=f"sweep {sweep.name}", tensorboard=tensorboard)
     outcome.check_any_result(sweep_dir(out_dir, sweep))
     return outcome, write_sweep_outputs(out_dir, sweep, outcome.results)
