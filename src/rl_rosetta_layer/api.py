@@ -24,7 +24,9 @@ from typing import Any
 
 from .agent.config import DQNConfig
 from .checks import is_int
+from .envs.registry import DEFAULT_ENV
 from .errors import ConfigError, MissingInputError
+from .experiments.spec import DEFAULT_SEEDS
 from .io import check_writable
 
 DEFAULT_OUT = "outputs"
@@ -85,7 +87,7 @@ def check_counts(**values: Any) -> None:
             raise ConfigError(f"{name} must be a {kind} integer, got {value!r}")
 
 
-def env_spec(env: str = "grid", grid_size: int | None = None, history: int | None = None,
+def env_spec(env: str = DEFAULT_ENV, grid_size: int | None = None, history: int | None = None,
              max_steps: int | None = None):
     """The :class:`~rl_rosetta_layer.experiments.spec.EnvSpec` of the environment flags
     (None: the default)."""
@@ -154,7 +156,7 @@ def check_training(*, layers: str, seeds, backbone: str | None, weights: str | N
 
 
 # ------------------------------------------------------------------------------ commands
-def analyze(output_dir: str | Path | None = None, *, env: str = "grid",
+def analyze(output_dir: str | Path | None = None, *, env: str = DEFAULT_ENV,
             grid_size: int | None = None, history: int | None = None,
             max_steps: int | None = None, layers: str | Iterable[str] | None = None,
             dataset_steps: int = 8000, seed: int = 0, select_by: str = "composite_score",
@@ -213,10 +215,10 @@ class Training:
         return markdown_table(self.summary, list(TRAIN_COLUMNS))
 
 
-def train(output_dir: str | Path | None = None, *, env: str = "grid",
+def train(output_dir: str | Path | None = None, *, env: str = DEFAULT_ENV,
           grid_size: int | None = None, history: int | None = None,
           max_steps: int | None = None, layers: str | Iterable[str] | None = None,
-          seeds: str | Iterable[int] = "0,1,2", episodes: int | None = None,
+          seeds: str | Iterable[int] = DEFAULT_SEEDS, episodes: int | None = None,
           env_steps: int | None = None, batch_size: int | None = None,
           settings: Mapping[str, Any] | None = None, workers: int | None = None,
           lockstep: int | None = None, executor: str = "local", ray_address: str | None = None,
@@ -314,7 +316,7 @@ def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_s
         episodes=train_args.get("episodes"), env_steps=train_args.get("env_steps"),
         batch_size=train_args.get("batch_size"), settings=train_args.get("settings"))
     check_training(layers=layer_names(train_args.get("layers"), backbone),
-                   seeds=train_args.get("seeds", "0,1,2"), backbone=backbone,
+                   seeds=train_args.get("seeds", DEFAULT_SEEDS), backbone=backbone,
                    weights=video.weights, executor=train_args.get("executor", "local"),
                    ray_address=train_args.get("ray_address"))
     selected = analyze(out, layers=analysis_layers, dataset_steps=dataset_steps, seed=seed,

@@ -26,7 +26,7 @@ from .cli_parser import (  # noqa: F401 - importable from here, as before the sp
     default_args,
 )
 from .errors import RosettaError
-from .experiments.sweep_cli import parse_bool as _bool
+from .experiments.sweep_cli import PARSERS
 from .io import check_writable
 
 
@@ -42,9 +42,8 @@ def dqn_config(args: argparse.Namespace, base: DQNConfig | None = None) -> DQNCo
         if not sep or key not in types:
             raise ConfigError(f"--set expects KEY=VALUE with KEY one of {sorted(types)}, "
                               f"got {item!r}")
-        kind = {"int": int, "float": float, "str": str, "bool": _bool}[types[key]]
         try:
-            values[key] = kind(text)
+            values[key] = PARSERS[types[key]](text)
         except ValueError as exc:
             raise ConfigError(f"--set {key}: {text!r} is not a valid {types[key]}") from exc
     return api.dqn_config(base, episodes=getattr(args, "episodes", None),

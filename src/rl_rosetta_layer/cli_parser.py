@@ -17,6 +17,7 @@ from .analysis.run import run_analysis
 from .api import DEFAULT_OUT
 from .envs.grid import GridConfig
 from .envs.registry import ENV_NAMES
+from .experiments.spec import DEFAULT_SEEDS
 
 #: The one-line description ``rosetta --help`` shows.
 DESCRIPTION = ("The ``rosetta`` command: analyze | train | report | paper | run | sweep | "
@@ -145,7 +146,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="episodes per run")
     p.add_argument("--env-steps", type=_positive_int, default=None,
                    help="env steps per run: the budget instead of --episodes when given")
-    p.add_argument("--seeds", default="0,1,2", help="comma list (or ranges like 0-9)")
+    p.add_argument("--seeds", default=DEFAULT_SEEDS, help="comma list (or ranges like 0-9)")
     p.add_argument("--batch-size", type=_positive_int, default=default(DQNConfig, "batch_size"),
                    help="transitions per update")
     p.add_argument("--layers", default=None,

@@ -1,9 +1,9 @@
 """Adam, SGD and per-seed gradient clipping over a flat (S, P) array, updated in place.
 
 Written once for every learner: the arrays may be numpy arrays (``NumpyLearner``) or torch
-tensors (``TorchLearner``); only in-place arithmetic and :func:`namespace`'s functions are
-used, so the same lines give the same formula on both. Every quantity is per row, so seed
-``i``'s update never depends on another seed.
+tensors (``TorchLearner``); only in-place arithmetic and :func:`namespace`'s functions
+(with numpy's and torch's ``out=``) are used, so the same lines give the same formula on
+both. Every quantity is per row, so seed ``i``'s update never depends on another seed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def namespace(a):
 
 
 class Adam:
-    """Adam (Kingma & Ba) on a (S, P) array, with preallocated moments."""
+    """Adam (Kingma & Ba) on a (S, P) array, with preallocated moments and one scratch
+    buffer (no allocation per step: numpy's and torch's ``out=`` take it)."""
 
     def __init__(self, params, lr: float, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-6) -> None:
@@ -30,26 +31,28 @@ class Adam:
         xp = namespace(params)
         self.m = xp.zeros_like(params)
         self.v = xp.zeros_like(params)
+        self._tmp = xp.zeros_like(params)
         self.t = 0
 
     def step(self, grad) -> None:
         """Apply one update with gradients ``grad`` (S, P), in place."""
         self.t += 1
-        b1, b2, xp = self.beta1, self.beta2, namespace(grad)
+        b1, b2, tmp, xp = self.beta1, self.beta2, self._tmp, namespace(grad)
         step = self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
         self.m *= b1
-        self.m += grad * (1.0 - b1)
+        xp.multiply(grad, 1.0 - b1, out=tmp)
+        self.m += tmp
         self.v *= b2
-        sq = grad * grad
-        sq *= 1.0 - b2
-        self.v += sq
-        denom = xp.sqrt(self.v)
-        denom += self.eps
-        ratio = self.m / denom
+        xp.multiply(grad, grad, out=tmp)
+        tmp *= 1.0 - b2
+        self.v += tmp
+        xp.sqrt(self.v, out=tmp)
+        tmp += self.eps
+        xp.divide(self.m, tmp, out=tmp)
         # numpy multiplies by the float64 scalar step as numpy always has (NEP 50: in
         # float64, then rounded); torch takes it as a python float, as torch.optim does.
-        ratio *= step if xp is np else float(step)
-        self.params -= ratio
+        tmp *= step if xp is np else float(step)
+        self.params -= tmp
 
     def reset_rows(self, rows: list[int]) -> None:
         """Zero the moments of seeds ``rows`` (used when a seed is stopped)."""
@@ -66,9 +69,11 @@ class SGD:
 
     def __init__(self, params, lr: float) -> None:
         self.params, self.lr = params, lr
+        self._tmp = namespace(params).zeros_like(params)
 
     def step(self, grad) -> None:
-        self.params -= grad * self.lr
+        namespace(grad).multiply(grad, self.lr, out=self._tmp)
+        self.params -= self._tmp
 
     def reset_rows(self, rows: list[int]) -> None:
         """Nothing to reset: plain SGD keeps no state."""
@@ -84,8 +89,8 @@ def clip_by_norm(grad, max_norm: float):
     # A seed's norm must not depend on how many seeds train beside it: one einsum over
     # (S, P) sums a row differently for S = 1 than for S > 1, in numpy as in torch.
     if xp is np:
-        norms = np.sqrt(np.concatenate([np.einsum("sp,sp->s", row, row)
-                                        for row in np.split(grad, len(grad))]))
+        norms = np.sqrt(np.concatenate([np.einsum("sp,sp->s", grad[i:i + 1], grad[i:i + 1])
+                                        for i in range(len(grad))]))
     else:
         norms = xp.linalg.vector_norm(grad, axis=1)
     if max_norm > 0:

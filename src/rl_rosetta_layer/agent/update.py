@@ -105,7 +105,8 @@ class FlatLearner:
     def gradient(self, both, actions, returns, discounts):
         """Write each seed's gradient of the Huber loss, before clipping, into ``grad``
         (S, P) and return the TD errors (S, B) and the forward cache (no step taken)."""
-        c, clock, profile = self.config, self.profile_clock, self.profile
+        c, profile = self.config, self.profile
+        clock = _no_clock if profile is None else self.profile_clock
         t0 = clock()
         both, actions, returns, discounts = self._arrays(both, actions, returns, discounts)
         batch = actions.shape[1]
@@ -135,7 +136,8 @@ class FlatLearner:
         (S,); a parked seed reports (nan, False).
         """
         td, cache = self.gradient(both, actions, returns, discounts)
-        clock, profile = self.profile_clock, self.profile
+        profile = self.profile
+        clock = _no_clock if profile is None else self.profile_clock
         t3 = clock()
         _, _, grad = self._flat()
         xp = namespace(td)
@@ -181,6 +183,11 @@ class FlatLearner:
                          for part in parts)
                 out[group] = np.where(self.parked, np.nan, np.sqrt(sq) * scale)
         return out
+
+
+def _no_clock() -> float:
+    """The clock when nothing is profiled: no system call (a CPU-time clock is one)."""
+    return 0.0
 
 
 def _to_numpy(t) -> np.ndarray:

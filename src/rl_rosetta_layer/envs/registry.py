@@ -26,6 +26,8 @@ from .moving_goal import VectorMovingGoal
 OWN_ENV_CLASSES: dict[str, type] = {"grid": VectorVideoGrid, "moving-goal": VectorMovingGoal,
                                     "catch": VectorCatch}
 OWN_ENVS = tuple(OWN_ENV_CLASSES)
+#: The environment every command uses unless told otherwise: the seed's grid.
+DEFAULT_ENV = "grid"
 ENV_NAMES = OWN_ENVS + ("gym:<id>", "minigrid:<id>")
 
 #: Actions MiniGrid tasks need, by id prefix (the rest are unused there): 0 left, 1 right,

@@ -9,13 +9,15 @@ from functools import lru_cache
 
 from ..agent.config import DQNConfig
 from ..envs.grid import GridConfig
-from ..envs.registry import env_attribute, make_vector_env, split_env_name
+from ..envs.registry import DEFAULT_ENV, env_attribute, make_vector_env, split_env_name
 from ..errors import ConfigError
 from ..layers.custom import layer_source, parse_custom
 from ..layers.registry import Observations
 from ..layers.video import VideoSettings, is_video_layer
 
 #: Tasks drawn in the grid's format (two one-hot maps per frame: agent, goal or ball).
+#: The seeds ``train`` and ``run`` use unless told otherwise (the seed's Run Order).
+DEFAULT_SEEDS = "0,1,2"
 #: Most seeds one command takes (a typo like 0-99999999999 would build 10^11 of them).
 MAX_SEEDS = 10_000
 
@@ -54,7 +56,7 @@ class EnvSpec:
     on the grid).
     """
 
-    name: str = "grid"
+    name: str = DEFAULT_ENV
     grid_size: int = GridConfig.size
     history: int = GridConfig.history
     max_steps: int | None = None
