@@ -114,9 +114,10 @@ def resolve(custom: CustomName) -> Any:
     obj = _import(module_name, custom.name)
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ConfigError(f"layer {custom.name!r}: {module_name} has no {attr!r} "
-                              f"({getattr(obj, '__name__', type(obj).__name__)} lacks "
-                              f"{part!r}); name a function or class in it")
+            where = "" if part == attr else \
+                f" ({getattr(obj, '__name__', type(obj).__name__)} lacks {part!r})"
+            raise ConfigError(f"layer {custom.name!r}: {module_name} has no {attr!r}{where}; "
+                              f"name a function or class in it")
         obj = getattr(obj, part)
     if not callable(obj):
         raise ConfigError(f"layer {custom.name!r}: {custom.target} is a "
