@@ -15,7 +15,8 @@ D, A = 18, 5
 
 
 @pytest.mark.parametrize("adapter,head,activation,norm",
-                         itertools.product(ADAPTERS, HEADS, HEAD_ACTIVATIONS, HEAD_NORMS))
+                         list(itertools.product(ADAPTERS, HEADS, HEAD_ACTIVATIONS,
+                                                HEAD_NORMS)))
 @pytest.mark.parametrize("trainable", [False, True])
 def test_from_config_is_the_network_of_the_numpy_learner(adapter, head, activation, norm,
                                                          trainable):
