@@ -328,3 +328,13 @@ def test_the_docs_show_the_examples_the_tests_run():
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
     for example in ("my_layer.py", "my_block.py"):
         assert (ROOT / "examples" / example).read_text() in blocks, example
+
+
+def test_the_study_report_tells_your_frozen_layer_from_a_block():
+    from rl_rosetta_layer.report.study_data import layer_kind
+
+    assert layer_kind(EXAMPLE) == "synthetic"
+    assert layer_kind("examples.my_block:make_block") == "pretrained"
+    assert layer_kind("examples.my_block:make_block:random") == "twin"
+    assert layer_kind("tiny-video:transformer_blocks.1") == "pretrained"
+    assert layer_kind(f"{EXAMPLE}@torch") == "control"

@@ -28,8 +28,9 @@ import numpy as np
 
 from .. import stats
 from ..analysis.run import read_selected
-from ..errors import MissingInputError
+from ..errors import MissingInputError, RosettaError
 from ..io import read_csv
+from ..layers.custom import custom_kind, parse_custom
 from ..layers.registry import BANK_NAMES, BASELINES
 from ..layers.video import TORCH_SUFFIX
 from .statistics import final_returns, load_scores, run_health
@@ -45,15 +46,29 @@ BYPASS_SUFFIX = ":bypass"
 
 
 def layer_kind(name: str) -> str:
-    """'pretrained' (BACKBONE:BLOCK), 'twin' (...:random), 'prefix' (...:prefix),
-    'control' (BACKBONE:bypass, NAME@torch), 'baseline' or 'synthetic' (the seed's
-    candidates)."""
+    """'pretrained' (BACKBONE:BLOCK, or a torch block of your own ``MODULE:FACTORY``), 'twin'
+    (...:random), 'prefix' (...:prefix), 'control' (BACKBONE:bypass, NAME@torch),
+    'baseline', or 'synthetic' (the seed's candidates and frozen layers of your own)."""
     if name.endswith(BYPASS_SUFFIX) or name.endswith(TORCH_SUFFIX):
         return "control"
     if ":" in name:
-        return {"random": "twin", "prefix": "prefix"}.get(name.rsplit(":", 1)[1],
-                                                           "pretrained")
+        suffix = name.rsplit(":", 1)[1]
+        if suffix in ("random", "prefix"):
+            return {"random": "twin", "prefix": "prefix"}[suffix]
+        return "synthetic" if _own_frozen_layer(name) else "pretrained"
     return "baseline" if name in BASELINES or name in BANK_NAMES else "synthetic"
+
+
+def _own_frozen_layer(name: str) -> bool:
+    """Whether ``name`` is a frozen numpy layer of your own (``MODULE:FACTORY``). Its module
+    is imported to tell (as training did); one that cannot be imported here counts as a
+    block."""
+    if parse_custom(name) is None:
+        return False
+    try:
+        return custom_kind(name) == "layer"
+    except RosettaError:
+        return False
 
 
 def twin_of(name: str) -> str:
