@@ -21,6 +21,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
+from token_blocks import ATOL, RTOL, T  # noqa: E402
+from token_blocks import random_tokens as tokens  # noqa: E402
+
 from rl_rosetta_layer.errors import (  # noqa: E402
     ConfigError,
     CorruptFileError,
@@ -35,13 +38,6 @@ from rl_rosetta_layer.video.backbones import (  # noqa: E402
     parse_layer_name,
 )
 from rl_rosetta_layer.video.loader import Checkpoint, load_token_block, resolve_weights  # noqa: E402
-
-ATOL, RTOL = 2e-5, 1e-4
-T = 321
-
-
-def tokens(shape, seed=0):
-    return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
 
 
 def record_block(model, block_name, run, edit_kwargs=None):

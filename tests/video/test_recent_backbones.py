@@ -19,6 +19,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
+from token_blocks import ATOL, RTOL, T  # noqa: E402
+from token_blocks import random_tokens as rand  # noqa: E402
+
 from rl_rosetta_layer.errors import ConfigError, UnknownLayerError  # noqa: E402
 from rl_rosetta_layer.video.backbones import (  # noqa: E402
     backbone_spec,
@@ -33,13 +36,6 @@ from rl_rosetta_layer.video.recent_conditioning import (  # noqa: E402
     vjepa2_positions,
 )
 from rl_rosetta_layer.video.twins import init_rule  # noqa: E402
-
-ATOL, RTOL = 2e-5, 1e-4
-T = 321
-
-
-def rand(shape, seed=0):
-    return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
 
 
 class _Stop(Exception):

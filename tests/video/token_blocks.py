@@ -8,6 +8,15 @@ pytest.importorskip("diffusers")
 
 from diffusers.models.transformers.cogvideox_transformer_3d import CogVideoXBlock  # noqa: E402
 
+#: Tolerances of "a block read alone equals the full model's", and the timestep they use.
+ATOL, RTOL = 2e-5, 1e-4
+T = 321
+
+
+def random_tokens(shape, seed=0):
+    """Standard-normal float32 tokens of ``shape``, drawn by numpy."""
+    return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+
 
 class CogTokenBlock(torch.nn.Module):
     """A tiny diffusers CogVideoXBlock as a token block: zero text tokens, a fixed timestep

@@ -164,7 +164,7 @@ class TorchLearner(FlatLearner):
         self.feat_mean = [body.to_device(np.zeros(width, np.float32)) for _ in rngs]
         self.feat_var = [body.to_device(np.ones(width, np.float32)) for _ in rngs]
         self.feat_ready = np.zeros(self.n_seeds, bool)
-        self._has_grads = np.zeros(self.n_seeds, bool)
+        self._updated = False           # no gradient yet: grad_norms are NaN
         n_adapter, n_readout = n_entries(self.adapter_shapes), n_entries(self.readout_shapes)
         self.groups = {"head": [slice(n_adapter + n_readout, None)]}
         if self.readout_shapes:
@@ -278,7 +278,7 @@ class TorchLearner(FlatLearner):
     def _backward(self, cache, dq) -> None:
         for i, (q, _, _, leaf, _) in enumerate(cache):
             self.grad[i] = torch.autograd.grad(q, leaf, dq[i])[0]
-        self._has_grads[:] = True
+        self._updated = True
 
     def _host(self, norms, finite):
         host = torch.stack([norms.double(), finite.double()]).cpu().numpy()   # one copy
@@ -329,8 +329,9 @@ class TorchLearner(FlatLearner):
         """Norm (S,) per group (input_adapter, readout, head) of each seed's last gradient,
         before clipping; NaN for a parked seed or before the first update."""
         out = self.group_norms(self.groups)
-        for norms in out.values():
-            norms[~self._has_grads] = np.nan
+        if not self._updated:
+            for norms in out.values():
+                norms[:] = np.nan
         return out
 
     # ------------------------------------------------------------------ inspection, tests

@@ -172,7 +172,7 @@ class FlatLearner:
         """Norm (S,) of each parameter group's gradient in the last update, before
         clipping: ``groups`` maps a group to its parameters' column ranges."""
         _, _, grad = self._flat()
-        grad = np.asarray(grad) if isinstance(grad, np.ndarray) else _to_numpy(grad)
+        grad = grad if isinstance(grad, np.ndarray) else _to_numpy(grad)
         clip, norms = self.config.grad_clip, self._norms
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.where((clip > 0) & (norms > clip), norms / clip, 1.0)

@@ -77,18 +77,14 @@ def _import(module: str, layer: str):
             raise _import_error(layer, module, exc) from exc
         cwd = os.getcwd()
         if _on_path(cwd):
-            raise ConfigError(f"layer {layer!r}: no module named {exc.name!r} (looked on "
-                              f"sys.path and in {cwd}); install it or add its folder to "
-                              f"PYTHONPATH") from exc
+            raise _not_found(layer, exc.name, cwd) from exc
         sys.path.append(cwd)
         importlib.invalidate_caches()
         try:
             found = importlib.import_module(module)
         except ModuleNotFoundError as again:
             sys.path.remove(cwd)
-            raise ConfigError(f"layer {layer!r}: no module named {again.name!r} (looked on "
-                              f"sys.path and in {cwd}); install it or add its folder to "
-                              f"PYTHONPATH") from again
+            raise _not_found(layer, again.name, cwd) from again
         except Exception as again:  # noqa: BLE001 - the user's module, named in one line
             raise _import_error(layer, module, again) from again
         paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -96,6 +92,11 @@ def _import(module: str, layer: str):
         return found
     except Exception as exc:  # noqa: BLE001 - the user's module, named in one line
         raise _import_error(layer, module, exc) from exc
+
+
+def _not_found(layer: str, module: str | None, cwd: str) -> ConfigError:
+    return ConfigError(f"layer {layer!r}: no module named {module!r} (looked on sys.path and "
+                       f"in {cwd}); install it or add its folder to PYTHONPATH")
 
 
 def _import_error(layer: str, module: str, exc: BaseException) -> ConfigError:
