@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
 
-from token_blocks import ATOL, RTOL, T  # noqa: E402
+from token_blocks import ATOL, RTOL, T, record_stack  # noqa: E402
 from token_blocks import random_tokens as tokens  # noqa: E402
 
 from rl_rosetta_layer.errors import (  # noqa: E402
@@ -46,36 +46,6 @@ def record_block(model, block_name, run, edit_kwargs=None):
     return record_stack(model, block_name, block_name, run, edit_kwargs)
 
 
-class _Stop(Exception):
-    """Raised by a hook to end a full-model forward once what it needs is recorded."""
-
-
-def record_stack(model, first, last, run, edit_kwargs=None):
-    """(input of block ``first``, output of block ``last``) in one full forward, which
-    stops there; ``edit_kwargs`` may change block ``first``'s keyword inputs."""
-    seen = {}
-
-    def pre(module, args, kwargs):
-        if edit_kwargs is not None:
-            kwargs = edit_kwargs(dict(kwargs))
-        seen["in"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
-        return args, kwargs
-
-    def post(module, args, kwargs, out):
-        seen["out"] = out[0]
-        raise _Stop
-
-    handles = [model.get_submodule(first).register_forward_pre_hook(pre, with_kwargs=True),
-               model.get_submodule(last).register_forward_hook(post, with_kwargs=True)]
-    try:
-        with torch.no_grad():
-            run()
-    except _Stop:
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    return seen["in"], seen["out"]
 
 
 def cogvideox_rotary_reference(model, grid):

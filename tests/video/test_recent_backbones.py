@@ -21,6 +21,7 @@ pytest.importorskip("transformers")
 
 from token_blocks import ATOL, RTOL, T  # noqa: E402
 from token_blocks import random_tokens as rand  # noqa: E402
+from token_blocks import record_stack as record  # noqa: E402
 
 from rl_rosetta_layer.errors import ConfigError, UnknownLayerError  # noqa: E402
 from rl_rosetta_layer.video.backbones import (  # noqa: E402
@@ -36,34 +37,6 @@ from rl_rosetta_layer.video.recent_conditioning import (  # noqa: E402
     vjepa2_positions,
 )
 from rl_rosetta_layer.video.twins import init_rule  # noqa: E402
-
-
-class _Stop(Exception):
-    """Ends a full forward once the last recorded block has run."""
-
-
-def record(model, first, last, run):
-    """(input of block ``first``, output of block ``last``) during ``run()``."""
-    seen = {}
-
-    def pre(module, args, kwargs):
-        seen["in"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
-
-    def post(module, args, kwargs, out):
-        seen["out"] = out[0] if isinstance(out, tuple) else out
-        raise _Stop
-
-    handles = [model.get_submodule(first).register_forward_pre_hook(pre, with_kwargs=True),
-               model.get_submodule(last).register_forward_hook(post, with_kwargs=True)]
-    try:
-        with torch.no_grad():
-            run()
-    except _Stop:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return seen["in"], seen["out"]
 
 
 def full_forward(name, model, grid, batch=2):

@@ -13,6 +13,38 @@ ATOL, RTOL = 2e-5, 1e-4
 T = 321
 
 
+class _Stop(Exception):
+    """Raised by a hook to end a full-model forward once what it needs is recorded."""
+
+
+def record_stack(model, first, last, run, edit_kwargs=None):
+    """(input of block ``first``, output of block ``last``) in one full forward, which
+    stops there; ``edit_kwargs`` may change block ``first``'s keyword inputs."""
+    seen = {}
+
+    def pre(module, args, kwargs):
+        if edit_kwargs is not None:
+            kwargs = edit_kwargs(dict(kwargs))
+        seen["in"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+        return args, kwargs
+
+    def post(module, args, kwargs, out):
+        seen["out"] = out[0] if isinstance(out, tuple) else out
+        raise _Stop
+
+    handles = [model.get_submodule(first).register_forward_pre_hook(pre, with_kwargs=True),
+               model.get_submodule(last).register_forward_hook(post, with_kwargs=True)]
+    try:
+        with torch.no_grad():
+            run()
+    except _Stop:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return seen["in"], seen["out"]
+
+
 def random_tokens(shape, seed=0):
     """Standard-normal float32 tokens of ``shape``, drawn by numpy."""
     return torch.from_numpy(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
