@@ -266,19 +266,30 @@ class MatMul:
         return 2 * self.m * self.k * self.n * self.count
 
 
+def _pre_width(net: QNetwork) -> int:
+    """M, the pre-activations of a folded layer's input map (``QNetwork.fold``)."""
+    return net.input_map[0].shape[1]
+
+
 def forward_matmuls(net: QNetwork, rows: int, tag: str) -> list[MatMul]:
-    """The products of one forward pass of ``net`` over ``rows`` observations."""
+    """The products of one forward pass of ``net`` over ``rows`` observation codes (a
+    folded network reads the layer's output, or ``[x, x W + b]``: see ``QNetwork.fold``)."""
     d, k, a = net.obs_dim, net.layer.output_dim, net.n_actions
     out = []
-    if net.adapter == "dense":
-        out.append(MatMul(f"{tag} x@A", rows, d, d))
-    elif net.adapter == "lowrank":
-        out += [MatMul(f"{tag} x@U", rows, d, net.rank), MatMul(f"{tag} t@V", rows, net.rank, d)]
-    if net.trainable_body or hasattr(net.layer, "weight"):
-        out.append(MatMul(f"{tag} h@W1", rows, d, k))
-    elif hasattr(net.layer, "projection"):
-        p = net.layer.projection
-        out.append(MatMul(f"{tag} layer", rows, p.shape[0], p.shape[1]))
+    if net.fold == "input_map":
+        out += [MatMul(f"{tag} x@U", rows, d, net.rank),
+                MatMul(f"{tag} t@(VW)", rows, net.rank, _pre_width(net))]
+    elif net.fold is None:
+        if net.adapter == "dense":
+            out.append(MatMul(f"{tag} x@A", rows, d, d))
+        elif net.adapter == "lowrank":
+            out += [MatMul(f"{tag} x@U", rows, d, net.rank),
+                    MatMul(f"{tag} t@V", rows, net.rank, d)]
+        if net.trainable_body or hasattr(net.layer, "weight"):
+            out.append(MatMul(f"{tag} h@W1", rows, d, k))
+        elif hasattr(net.layer, "projection"):
+            p = net.layer.projection
+            out.append(MatMul(f"{tag} layer", rows, p.shape[0], p.shape[1]))
     if net.head == "mlp":
         out += [MatMul(f"{tag} z@W2", rows, k, net.head_hidden),
                 MatMul(f"{tag} u@Wo", rows, net.head_hidden, a)]
@@ -291,7 +302,7 @@ def update_matmuls(net: QNetwork, batch: int, double_dqn: bool) -> list[MatMul]:
     """Every matrix product of one agent update of ``net`` (one seed), as dqn.py runs it:
     target forward on the bootstrap batch, online forward (on [o; o2] with Double DQN),
     backward to the trainable parameters (and through the layer when an input adapter
-    trains)."""
+    trains), and for a folded input map the online ``V W`` it recomputes after the step."""
     d, k, a = net.obs_dim, net.layer.output_dim, net.n_actions
     mm = forward_matmuls(net, batch, "target fwd")
     mm += forward_matmuls(net, 2 * batch if double_dqn else batch, "online fwd")
@@ -304,11 +315,17 @@ def update_matmuls(net: QNetwork, batch: int, double_dqn: bool) -> list[MatMul]:
         mm.append(MatMul("bwd dW1", d, batch, k))
     if net.adapter == "none":
         return mm
+    r = net.rank
+    if net.fold == "input_map":
+        m = _pre_width(net)
+        return mm + [MatMul("bwd t^T dpre", r, batch, m),
+                     MatMul("bwd dV = (t^T dpre) W^T", r, m, d),
+                     MatMul("bwd dpre (VW)^T", batch, m, r), MatMul("bwd dU", d, batch, r),
+                     MatMul("refold V@W", r, d, m)]
     mm.append(MatMul("bwd dz@W1^T (input grad)", batch, k, d))
     if net.adapter == "dense":
         mm.append(MatMul("bwd dA", d, batch, d))
     else:
-        r = net.rank
         mm += [MatMul("bwd dV", r, batch, d), MatMul("bwd dh@V^T", batch, d, r),
                MatMul("bwd dU", d, batch, r)]
     return mm
@@ -353,16 +370,18 @@ class UpdateBench:
                                     [g["init"] for g in gens])
         self.learner.profile_clock = clock
         self.net = self.learner.net
-        self.replay = LockstepReplay(n_seeds, config.buffer_size, env.obs_dim,
+        # The replay holds the learner's codes of the observations, as the DQN loop's does.
+        self.replay = LockstepReplay(n_seeds, config.buffer_size, self.net.code_dim,
                                      n_step=config.n_step, gamma=config.gamma)
         rng = np.random.default_rng(0)
         obs, _ = env.reset()
+        encode = self.learner.encode
         for _ in range(fill):
             actions = rng.integers(env.n_actions, size=n_seeds)
             nxt, r, term, trunc, info = env.step(actions)
             done = term | trunc
-            self.replay.add(obs, actions, r, info["final_obs"] if done.any() else nxt,
-                            term, done)
+            self.replay.add(encode(obs), actions, r,
+                            encode(info["final_obs"] if done.any() else nxt), term, done)
             obs = nxt
         self.env, self.obs = env, obs
         self.totals = dict.fromkeys(self.PARTS, 0.0)
@@ -404,30 +423,32 @@ class UpdateBench:
 
     def loop_part_seconds(self, n: int = 300, rounds: int = 3) -> dict[str, float]:
         """Seconds of the per-env-step work around the update (least over ``rounds`` of
-        the mean over ``n`` steps): acting (greedy forward of one observation per seed),
-        the env step and the replay add."""
+        the mean over ``n`` steps): encoding the new observations (the learner's codes),
+        acting (greedy forward of one observation per seed), the env step and the replay
+        add."""
         env, learner, replay = self.env, self.learner, self.replay
-        best = {"act (greedy forward)": float("inf"), "env step": float("inf"),
-                "replay add": float("inf")}
+        best = dict.fromkeys(("encode", "act (greedy forward)", "env step", "replay add"),
+                             float("inf"))
         for _ in range(rounds):
-            obs = self.obs
-            act = step = add = 0.0
+            obs, code = self.obs, learner.encode(self.obs)
+            spent = dict.fromkeys(best, 0.0)
             for _ in range(n):
                 t0 = clock()
-                actions = learner.act(obs)
+                actions = learner.act(code)
                 t1 = clock()
                 nxt, r, term, trunc, info = env.step(actions)
                 done = term | trunc
                 t2 = clock()
-                replay.add(obs, actions, r, info["final_obs"] if done.any() else nxt, term,
-                           done)
+                next_code = learner.encode(nxt)
+                stored = learner.encode(info["final_obs"]) if done.any() else next_code
                 t3 = clock()
-                obs = nxt
-                act += t1 - t0
-                step += t2 - t1
-                add += t3 - t2
+                replay.add(code, actions, r, stored, term, done)
+                t4 = clock()
+                obs, code = nxt, next_code
+                for k, dt in zip(spent, (t3 - t2, t1 - t0, t2 - t1, t4 - t3)):
+                    spent[k] += dt
             self.obs = obs
-            for k, v in zip(best, (act, step, add)):
+            for k, v in spent.items():
                 best[k] = min(best[k], v / n)
         return best
 

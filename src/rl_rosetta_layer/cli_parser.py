@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
-    from .experiments import study
+    from .experiments import study_defaults as study
 
     cfg = study.STUDY_CONFIG
     p.add_argument("--output-dir", default=None, type=Path,

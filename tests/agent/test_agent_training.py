@@ -1,11 +1,14 @@
 """Lockstep Double DQN: determinism, lockstep independence and divergence handling."""
 
+import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from rl_rosetta_layer.agent import DQNConfig, train_lockstep
+from rl_rosetta_layer.agent.health import probe_observations
 from rl_rosetta_layer.envs import GridConfig, VectorVideoGrid
 from rl_rosetta_layer.layers import IdentityLayer, build_layers
 
@@ -51,12 +54,24 @@ def test_seeds_differ():
     assert not np.array_equal(a.returns, b.returns)
 
 
-@pytest.mark.parametrize("layer", ["identity", "random_wide"])
-def test_seed_alone_equals_seed_in_lockstep(layer):
-    (alone,) = train(layer, [3])
-    together = train(layer, [1, 3, 5])
+@pytest.mark.parametrize("adapter", ["lowrank", "none", "dense"])
+@pytest.mark.parametrize("layer", ["identity", "random_wide", "structured_mid"])
+def test_seed_alone_equals_seed_in_lockstep(layer, adapter):
+    # Every number, not only the returns: the run-health checks (Q-values, features,
+    # gradient norms) must be bit-identical too, whatever the network encodes once.
+    config = replace(CONFIG, adapter=adapter)
+    probe = probe_observations(VectorVideoGrid(1, GRID))
+
+    def run(seeds):
+        layer_ = build_layers([layer], GRID)[layer]
+        return train_lockstep(VectorVideoGrid(len(seeds), GRID), layer_, seeds, config,
+                              probe=probe)
+
+    (alone,) = run([3])
+    together = run([1, 3, 5])
     assert [r.seed for r in together] == [1, 3, 5]
     same_run(alone, together[1])
+    assert alone.health and json.dumps(alone.health) == json.dumps(together[1].health)
 
 
 def test_divergence_marks_every_seed_and_keeps_arrays_consistent():

@@ -70,7 +70,7 @@ def test_a_saturated_head_is_caught():
     layer = IdentityLayer("identity", 256)
     config = DQNConfig(adapter="none", head_hidden=16)
     learner = NumpyLearner(layer, 256, 3, config, [np.random.default_rng(0)])
-    probe = probe_observations(make_vector_env("catch", 1))
+    probe = learner.encode(probe_observations(make_vector_env("catch", 1)))
     assert flags_of(health_numbers(learner.probe(probe))[0]) == []
     learner.online["b2"][:] = 50.0          # what Adam's drift does to the pre-activations
     got = health_numbers(learner.probe(probe))[0]

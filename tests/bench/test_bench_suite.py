@@ -53,14 +53,28 @@ def test_update_flops_counted_by_hand():
 
 
 def test_update_flops_with_lowrank_adapter_and_frozen_layer():
+    # The layer's input map is folded (QNetwork.fold): the update multiplies codes by V W.
     layer = RandomTanhLayer("r", 256, 16, 0.2, np.random.default_rng(0))
     net = QNetwork(256, layer, 5, adapter="lowrank", rank=4, head="mlp", head_hidden=8)
+    mms = common.update_matmuls(net, 2, double_dqn=False)
+    assert [m.label for m in mms] == [
+        "target fwd x@U", "target fwd t@(VW)", "target fwd z@W2", "target fwd u@Wo",
+        "online fwd x@U", "online fwd t@(VW)", "online fwd z@W2", "online fwd u@Wo",
+        "bwd dWo", "bwd dq@Wo^T", "bwd dW2", "bwd dz@W2^T", "bwd t^T dpre",
+        "bwd dV = (t^T dpre) W^T", "bwd dpre (VW)^T", "bwd dU", "refold V@W"]
+    assert [(m.m, m.k, m.n) for m in mms[-5:]] == [(4, 2, 16), (4, 16, 256), (2, 16, 4),
+                                                  (256, 2, 4), (4, 256, 16)]
+
+
+def test_update_flops_without_a_fold():
+    # A layer with no input map runs on the adapter's output: x@U, t@V, then the layer.
+    layer = RandomTanhLayer("r", 256, 16, 0.2, np.random.default_rng(0))
+    net = QNetwork(256, layer, 5, adapter="dense", head="mlp", head_hidden=8)
     labels = [m.label for m in common.update_matmuls(net, 2, double_dqn=False)]
-    assert labels == ["target fwd x@U", "target fwd t@V", "target fwd h@W1", "target fwd z@W2",
-                      "target fwd u@Wo", "online fwd x@U", "online fwd t@V", "online fwd h@W1",
-                      "online fwd z@W2", "online fwd u@Wo", "bwd dWo", "bwd dq@Wo^T", "bwd dW2",
-                      "bwd dz@W2^T", "bwd dz@W1^T (input grad)", "bwd dV", "bwd dh@V^T",
-                      "bwd dU"]
+    assert labels == ["target fwd x@A", "target fwd h@W1", "target fwd z@W2", "target fwd u@Wo",
+                      "online fwd x@A", "online fwd h@W1", "online fwd z@W2", "online fwd u@Wo",
+                      "bwd dWo", "bwd dq@Wo^T", "bwd dW2", "bwd dz@W2^T",
+                      "bwd dz@W1^T (input grad)", "bwd dA"]
 
 
 def test_update_bench_runs_and_times_every_part():

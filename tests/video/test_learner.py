@@ -47,6 +47,8 @@ def test_is_the_layers_learner_and_follows_the_protocol():
     cand = candidate()
     got = make_learner(cand, D, A, DQNConfig(head_hidden=8), [np.random.default_rng(0)])
     assert isinstance(got, TorchLearner) and isinstance(got, Learner)
+    obs = batch(0)[0][0]
+    assert got.encode(obs) is obs          # the input adapter trains: nothing is fixed
     # patch map (C*p*p, width) + bias + positions (T, width); read-out 32 -> 4 per token;
     # mlp head 8 tokens x 4 -> 8 -> 5.
     assert got.n_params() == (8 * 32 + 32 + 8 * 32) + (32 * 4 + 4) + (32 * 8 + 8 + 8 * A + A)
@@ -189,7 +191,9 @@ def test_the_block_weights_never_change():
 def test_frozen_input_adapter_encodes_once_and_trains_the_readout_and_head():
     cand = candidate()
     lrn = learner(cand, [0], adapter="none")
-    assert lrn.encode == cand.encode and lrn.input_dim == 8 * 32
+    obs = rows(batch(0), 0)[0][0]
+    np.testing.assert_array_equal(lrn.encode(obs), cand.encode(obs))
+    assert lrn.input_dim == 8 * 32
     assert lrn.n_params() == (32 * 4 + 4) + (32 * 8 + 8 + 8 * A + A)
     both, actions, returns, discounts = rows(batch(0), 0)
     codes = cand.encode(both[0])[None]

@@ -43,7 +43,7 @@ def test_torch_learner_gives_the_numpy_learners_numbers(head, double_dqn):
     for step in range(40):
         both, a, r, d = batch(step)
         codes = np.stack([body.encode(x) for x in both])
-        n_np, f_np = numpy_learner.update(both, a, r, d)
+        n_np, f_np = numpy_learner.update(numpy_learner.encode(both), a, r, d)
         n_t, f_t = torch_learner.update(codes, a, r, d)
         np.testing.assert_allclose(n_t, n_np, rtol=1e-4)
         assert f_t.tolist() == f_np.tolist()
@@ -56,10 +56,10 @@ def test_torch_learner_gives_the_numpy_learners_numbers(head, double_dqn):
             np.testing.assert_allclose(value, numpy_learner.online[name][i], rtol=1e-3,
                                        atol=1e-5, err_msg=name)
     obs = batch(99)[0][:, :5]
-    q_np = numpy_learner.net.forward(numpy_learner.online, obs)
+    q_np = numpy_learner.net.forward(numpy_learner.online, numpy_learner.encode(obs))
     q_t = torch_learner.q_values(np.stack([body.encode(x) for x in obs]))
     np.testing.assert_allclose(q_t, q_np, rtol=1e-3, atol=1e-5)
-    probe_np = numpy_learner.probe(obs[0])
+    probe_np = numpy_learner.probe(numpy_learner.encode(obs[0]))
     probe_t = torch_learner.probe(body.encode(obs[0]))
     for key in ("q", "features", "pre", "hidden"):
         if probe_np[key] is None:

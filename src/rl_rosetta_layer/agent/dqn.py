@@ -35,10 +35,10 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     set. ``progress(n)`` is called with the budget units just used: episodes finished, or
     env steps taken by the seeds still running (every ``STEP_REPORT`` steps). The
     networks and their update live in a learner (:mod:`.learner`): numpy by default, the
-    layer's own when it brings one. A learner with an ``encode`` method (a frozen front of
-    its network) has each observation encoded once, as it arrives, and its replay holds the
-    codes. ``probe`` (N, D), the task's probe observations (:mod:`.health`), turns on the
-    health checks recorded in each result's ``health``.
+    layer's own when it brings one. Each observation is encoded once, as it arrives, by the
+    learner's ``encode`` (the fixed front of its network), and the replay holds the codes.
+    ``probe`` (N, D), the task's probe observations (:mod:`.health`), turns on the health
+    checks recorded in each result's ``health``.
     """
     start = time.perf_counter()
     n = len(seeds)
@@ -48,7 +48,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     sampler = [g["replay"] for g in gens]
     learner = make_learner(layer, env.obs_dim, env.n_actions, config,
                            [g["init"] for g in gens])
-    encode = getattr(learner, "encode", None) or (lambda x: x)
+    encode = learner.encode
     obs, _ = env.reset()
     obs = encode(obs)
     # A ring longer than the budget never wraps: same samples, less memory (codes are wide).

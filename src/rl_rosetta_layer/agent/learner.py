@@ -21,20 +21,29 @@ from .update import FlatLearner
 
 @runtime_checkable
 class Learner(Protocol):
-    """Online and target networks of S seeds, updated in lockstep, each seed on its own."""
+    """Online and target networks of S seeds, updated in lockstep, each seed on its own.
+
+    The networks read *codes* (width C) of observations, made once per observation by
+    :meth:`encode` (the part of the network that never trains: the frozen layer, a video
+    block's front, a folded input map; the observation itself when nothing is fixed), so
+    the replay holds codes and nothing fixed is recomputed per update.
+    """
+
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        """Codes (..., C) of observations (..., D) float32."""
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Greedy actions (S,) int64 for observations (S, D) float32, one per seed."""
+        """Greedy actions (S,) int64 for codes (S, C), one per seed."""
 
     def update(self, both: np.ndarray, actions: np.ndarray, returns: np.ndarray,
                discounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One step for every seed.
 
-        ``both`` (S, 2B, D) is [obs; next obs], ``actions`` (S, B) int64, ``returns`` and
-        ``discounts`` (S, B) the n-step returns and gamma^n (0 past a terminal). Returns the
-        gradient norm before clipping (S,) and whether each seed's TD errors were finite
-        (S,). Seeds with a non-finite norm or TD error are parked (parameters and optimiser
-        state zeroed) before the optimiser step and stay parked.
+        ``both`` (S, 2B, C) is the codes of [obs; next obs], ``actions`` (S, B) int64,
+        ``returns`` and ``discounts`` (S, B) the n-step returns and gamma^n (0 past a
+        terminal). Returns the gradient norm before clipping (S,) and whether each seed's TD
+        errors were finite (S,). Seeds with a non-finite norm or TD error are parked
+        (parameters and optimiser state zeroed) before the optimiser step and stay parked.
         """
 
     def sync_target(self) -> None:
@@ -44,9 +53,10 @@ class Learner(Protocol):
         """Trainable parameters per seed."""
 
     def probe(self, obs: np.ndarray) -> dict[str, np.ndarray]:
-        """The online networks on probe observations (N, D), the same for every seed:
-        ``q`` (S, N, A), ``features`` (S, N, K) (the frozen layer's output) and, for an
-        'mlp' head, ``pre`` and ``hidden`` (S, N, H) (:mod:`.health` reads them)."""
+        """The online networks on the codes (N, C) of probe observations, the same for
+        every seed: ``q`` (S, N, A), ``features`` (S, N, K) (the frozen layer's output)
+        and, for an 'mlp' head, ``pre`` and ``hidden`` (S, N, H) (:mod:`.health` reads
+        them)."""
 
     def grad_norms(self) -> dict[str, np.ndarray]:
         """Norm (S,) of each parameter group's gradient in the last update, before
@@ -76,7 +86,13 @@ def make_learner(layer, obs_dim: int, n_actions: int, config: DQNConfig,
 
 class NumpyLearner(FlatLearner):
     """Adapter -> frozen numpy layer -> head for S seeds in one flat (S, P) buffer; the
-    update is :class:`~.update.FlatLearner`'s."""
+    update is :class:`~.update.FlatLearner`'s.
+
+    Observations are encoded once as they arrive (:meth:`encode`, the network's codes: the
+    frozen layer's output when no input adapter trains, ``[x, x W + b]`` for a low-rank
+    adapter before a layer with an input map). The folded adapter weights ``V W`` of the
+    online and target networks are kept between parameter changes.
+    """
 
     def __init__(self, layer, obs_dim: int, n_actions: int, config: DQNConfig,
                  init_rngs: list[np.random.Generator]) -> None:
@@ -89,32 +105,56 @@ class NumpyLearner(FlatLearner):
         self._init_update(self.net.n_adapter_params())
         self.groups = {group: [self.online.columns(k) for k in names if k in self.net.shapes]
                        for group, names in GROUPS.items()}
+        self._refold()
+
+    def _refold(self, target: bool = True) -> None:
+        """Recompute the folded adapter weights of the online (and target) parameters."""
+        self._folded = self.net.fold_weights(self.online)
+        if target:
+            self._folded_target = self.net.fold_weights(self.target)
 
     def _flat(self):
         return self.online.data, self.target.data, self.grad.data
 
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        """Codes (..., C) of observations (..., D) (:meth:`QNetwork.encode`)."""
+        return self.net.encode(obs)
+
     def _forward(self, both, batch: int):
         net = self.net
-        q_next_target = net.forward(self.target, both[:, batch:])
+        q_next_target = net.forward(self.target, both[:, batch:], folded=self._folded_target)
         if not self.config.double_dqn:
-            q, cache = net.forward(self.online, both[:, :batch], train=True)
+            q, cache = net.forward(self.online, both[:, :batch], train=True,
+                                   folded=self._folded)
             return q, q_next_target, None, cache
         # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
-        q_both, cache = net.forward(self.online, both, train=True, keep=batch)
+        q_both, cache = net.forward(self.online, both, train=True, keep=batch,
+                                    folded=self._folded)
         return q_both[:, :batch], q_next_target, q_both[:, batch:], cache
 
     def _backward(self, cache, dq) -> None:
         self.net.backward(self.online, cache, dq, self.grad)
 
+    def _after_step(self, cache, live: np.ndarray) -> None:
+        self._refold(target=False)
+
+    def _park(self, rows: list[int]) -> None:
+        super()._park(rows)
+        self._refold()
+
+    def _after_sync(self) -> None:
+        self._folded_target = None if self._folded is None else self._folded.copy()
+
     def act(self, obs: np.ndarray) -> np.ndarray:
-        return self.net.forward(self.online, obs[:, None, :])[:, 0].argmax(axis=1)
+        q = self.net.forward(self.online, obs[:, None, :], folded=self._folded)
+        return q[:, 0].argmax(axis=1)
 
     def n_params(self) -> int:
         return self.net.n_params()
 
     def probe(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         x = np.broadcast_to(np.asarray(obs, np.float32), (self.online.n_seeds, *np.shape(obs)))
-        return self.net.forward(self.online, x, inspect=True)
+        return self.net.forward(self.online, x, inspect=True, folded=self._folded)
 
     def grad_norms(self) -> dict[str, np.ndarray]:
         return self.group_norms(self.groups)

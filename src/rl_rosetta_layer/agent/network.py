@@ -8,6 +8,19 @@ written into a :class:`FlatParams` of the same layout.
 The 'mlp' head is ``act(norm(z W2 + b2)) Wo + bo`` with ``act`` tanh or ReLU and ``norm``
 the identity or a LayerNorm without affine parameters over the H hidden units
 (:func:`layer_norm`; eps :data:`LN_EPS`, as torch's).
+
+The network reads *codes* (S, N, C) of observations, made once per observation by
+:meth:`QNetwork.encode` (the agent's replay stores them), so nothing fixed is recomputed
+per update (:attr:`QNetwork.fold`):
+
+- ``"layer"``: no input adapter (and a frozen layer), so the code is the layer's output;
+- ``"input_map"``: a low-rank adapter before a layer that is ``f(x W + b)`` (its
+  ``input_map``), with ``M < D`` pre-activations. ``(x + t V) W = x W + t (V W)``, so the
+  code is ``[x, x W + b]`` (C = D + M) and an update multiplies by ``V W`` (S, r, M)
+  (:meth:`QNetwork.fold_weights`, computed once per parameter change by the learner)
+  instead of (N, D) rows by W. The same function, fewer FLOPs; rounding differs from the
+  unfolded order in the last bits;
+- None: the code is the observation.
 """
 
 from __future__ import annotations
@@ -49,6 +62,54 @@ class QNetwork:
             k = head_hidden
         shapes.update(Wo=(k, n_actions), bo=(n_actions,))
         self.shapes = shapes
+        self.fold = self._fold()
+        #: Width C of the codes :meth:`encode` makes.
+        self.code_dim = d
+        if self.fold == "layer":
+            self.code_dim = layer.output_dim
+        elif self.fold == "input_map":
+            # The layer's (W (D, M), b (M,)), float32 as every parameter is.
+            self.input_map = tuple(np.asarray(a, np.float32) for a in layer.input_map())
+            self._input_map_t = np.ascontiguousarray(self.input_map[0].T)   # (M, D)
+            self.code_dim = d + self.input_map[0].shape[1]
+
+    def _fold(self) -> str | None:
+        """How much of the network is fixed per observation; see the module docstring."""
+        if self.trainable_body:
+            return None
+        if self.adapter == "none":
+            return "layer"
+        input_map = getattr(self.layer, "input_map", None)
+        if self.adapter == "lowrank" and callable(input_map):
+            got = input_map()
+            if got is not None and np.shape(got[0])[1] < self.obs_dim:
+                return "input_map"
+        return None
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Codes (..., C) of observations x (..., D): what :meth:`forward` reads (float32
+        for float32 observations, float64 for float64 ones).
+
+        Each row is its own (1, D) product, so its code never depends on the rows beside
+        it (one (N, D) product sums in an order that depends on N): a seed's numbers stay
+        the same alone and in lockstep.
+        """
+        if self.fold is None:
+            return x
+        dtype = np.result_type(x, np.float32)
+        rows = np.asarray(x)[..., None, :]
+        if self.fold == "layer":
+            return np.asarray(self.layer.forward(rows), dtype)[..., 0, :]
+        w, b = self.input_map
+        pre = rows @ w
+        pre += b
+        return np.concatenate([rows, pre], axis=-1, dtype=dtype)[..., 0, :]
+
+    def fold_weights(self, p: FlatParams) -> np.ndarray | None:
+        """``V W`` (S, r, M) for the "input_map" fold, else None."""
+        if self.fold != "input_map":
+            return None
+        return p["V"] @ self.input_map[0]
 
     @classmethod
     def from_config(cls, obs_dim: int, layer: Any, n_actions: int, config) -> QNetwork:
@@ -104,35 +165,50 @@ class QNetwork:
         u = np.maximum(pre, 0.0) if self.relu else np.tanh(pre)
         return pre, u, ln
 
-    def forward(self, p: FlatParams, x: np.ndarray, *, train: bool = False,
-                keep: int | None = None, inspect: bool = False):
-        """Q-values (S, N, A) of observations ``x`` (S, N, D); with ``train`` also a cache.
+    def forward(self, p: FlatParams, codes: np.ndarray, *, train: bool = False,
+                keep: int | None = None, inspect: bool = False,
+                folded: np.ndarray | None = None):
+        """Q-values (S, N, A) of observation codes (S, N, C) (:meth:`encode`); with ``train``
+        also a cache.
 
         ``keep`` limits the cache to the first ``keep`` rows, so one pass can serve both a
         gradient (those rows) and plain evaluation (the rest). With ``inspect`` (no
         ``train``) the result is a dict: ``q``, ``features`` z (S, N, K) and, for the 'mlp'
-        head, ``pre`` and ``hidden`` (S, N, H).
+        head, ``pre`` and ``hidden`` (S, N, H). ``folded`` is :meth:`fold_weights` of ``p``
+        when the caller keeps it (computed here otherwise).
         """
-        t = None
-        if self.adapter == "dense":
-            h = x @ p["A"]
-            h += p["c"][:, None, :]
-            np.tanh(h, out=h)
-        elif self.adapter == "lowrank":
+        x = t = h = ctx = None
+        if self.fold == "layer":
+            z = codes
+        elif self.fold == "input_map":
+            d = self.obs_dim
+            x = codes[..., :d]
+            folded = self.fold_weights(p) if folded is None else folded
             t = np.tanh(x @ p["U"])
-            h = t @ p["V"]
-            h += x
+            pre = t @ folded
+            pre += codes[..., d:]
+            z, ctx = self.layer.forward_pre(pre)
         else:
-            h = x
-        if self.trainable_body:
-            z = h @ p["W1"]
-            z += p["b1"][:, None, :]
-            np.tanh(z, out=z)
-            ctx = z
-        elif train:
-            z, ctx = self.layer.forward_train(h)
-        else:
-            z, ctx = self.layer.forward(h), None
+            x = codes
+            if self.adapter == "dense":
+                h = x @ p["A"]
+                h += p["c"][:, None, :]
+                np.tanh(h, out=h)
+            elif self.adapter == "lowrank":
+                t = np.tanh(x @ p["U"])
+                h = t @ p["V"]
+                h += x
+            else:
+                h = x
+            if self.trainable_body:
+                z = h @ p["W1"]
+                z += p["b1"][:, None, :]
+                np.tanh(z, out=z)
+                ctx = z
+            elif train:
+                z, ctx = self.layer.forward_train(h)
+            else:
+                z = self.layer.forward(h)
         pre = u = ln = None
         if self.head == "mlp":
             pre, u, ln = self.hidden(p, z)
@@ -146,12 +222,12 @@ class QNetwork:
             x, t, h, z, ctx, u = (None if a is None else a[:, :keep]
                                   for a in (x, t, h, z, ctx, u))
             ln = None if ln is None else (ln[0][:, :keep], ln[1][:, :keep])
-        return q, (x, t, h, z, ctx, u, ln)
+        return q, (x, t, h, z, ctx, u, ln, folded)
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, p: FlatParams, cache, dq: np.ndarray, grad: FlatParams) -> None:
         """Write dL/dparams into ``grad`` given dL/dq (S, N, A) and the forward cache."""
-        x, t, h, z, ctx, u, ln = cache
+        x, t, h, z, ctx, u, ln, folded = cache
         np.matmul((z if u is None else u).transpose(0, 2, 1), dq, out=grad["Wo"])
         dq.sum(axis=1, out=grad["bo"])
         dz = dq @ p["Wo"].transpose(0, 2, 1)
@@ -171,11 +247,19 @@ class QNetwork:
             dz.sum(axis=1, out=grad["b1"])
         if self.adapter == "none":
             return    # nothing before the layer trains: no input gradient needed
+        xt = x.transpose(0, 2, 1)
+        if self.fold == "input_map":
+            # h = x + t V feeds pre = h W + b: dV = t^T dpre W^T, dt = dpre (V W)^T.
+            dpre = self.layer.backward_pre(ctx, dz)
+            np.matmul(t.transpose(0, 2, 1) @ dpre, self._input_map_t, out=grad["V"])
+            dt = dpre @ folded.transpose(0, 2, 1)
+            dt *= 1.0 - t * t
+            np.matmul(xt, dt, out=grad["U"])
+            return
         if self.trainable_body:
             dh = dz @ p["W1"].transpose(0, 2, 1)
         else:
             dh = self.layer.backward_from(ctx, dz)
-        xt = x.transpose(0, 2, 1)
         if self.adapter == "dense":
             dh *= 1.0 - h * h
             np.matmul(xt, dh, out=grad["A"])

@@ -105,8 +105,8 @@ class TorchLearner(FlatLearner):
 
     ``body`` is a ``video.candidate.VideoCandidate`` or a ``video.torch_trained.TorchTrained``
     numpy layer. Built by :func:`.learner.make_learner`; follows the ``Learner`` protocol of
-    ``rl_rosetta_layer.agent.learner`` (act, update, sync_target, n_params, probe,
-    grad_norms, and ``encode`` when the input adapter is frozen).
+    ``rl_rosetta_layer.agent.learner`` (encode, act, update, sync_target, n_params, probe,
+    grad_norms).
     """
 
     def __init__(self, body, obs_dim: int, n_actions: int, config,
@@ -138,7 +138,6 @@ class TorchLearner(FlatLearner):
         self.shapes = {**self.adapter_shapes, **self.head_shapes}
         self.relu, self.head_ln = config.head_activation == "relu", config.head_norm == "layer"
         if not self.train_adapter:
-            self.encode = body.encode
             self.input_dim = self.readout.code_dim
         else:
             self.input_dim = body.input_dim
@@ -297,6 +296,12 @@ class TorchLearner(FlatLearner):
                 self._track_features(int(i), cache[int(i)][4])
 
     # --------------------------------------------------------------------- the rest of it
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        """The body's codes (M, C) of observations (M, D) when the input adapter is frozen
+        (each observation through the frozen front once); the observations themselves when
+        it trains."""
+        return obs if self.train_adapter else self.body.encode(obs)
+
     def act(self, x: np.ndarray) -> np.ndarray:
         """Greedy actions (S,) int64 for inputs (S, X) (codes, or observations when the
         input adapter trains), one seed at a time."""

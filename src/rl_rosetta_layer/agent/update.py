@@ -167,6 +167,10 @@ class FlatLearner:
         """Copy the online parameters into the target network."""
         online, target, _ = self._flat()
         target[...] = online
+        self._after_sync()
+
+    def _after_sync(self) -> None:
+        """Called after the target network got the online parameters."""
 
     def group_norms(self, groups: dict[str, list[slice]]) -> dict[str, np.ndarray]:
         """Norm (S,) of each parameter group's gradient in the last update, before

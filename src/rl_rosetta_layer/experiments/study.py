@@ -54,26 +54,18 @@ from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings, is_video_layer, needs_torch
 from .outputs import write_experiment_outputs
 from .spec import EnvSpec
+from .study_defaults import (  # noqa: F401 - the study's defaults, also read as study.NAME
+    DEFAULT_BACKBONE,
+    DEFAULT_DATASET_STEPS,
+    DEFAULT_ENVS,
+    DEFAULT_LAYERS,
+    DEFAULT_SEEDS,
+    STUDY_CONFIG,
+    TASK_EPISODES,
+)
 from .train import SUMMARY_SEED, Outcome, execute_runs, plan_runs
 from .units import default_workers
 
-DEFAULT_ENVS = ("catch", "moving-goal")
-#: Pretrained blocks, their twins, the stacks of blocks 0..k, the bypass, the seed's
-#: synthetic candidates, two baselines and the learners' agreement control.
-DEFAULT_LAYERS = ("blocks,twins,prefixes,bypass,candidates,identity,mlp_full,"
-                  "random_wide@torch")
-DEFAULT_SEEDS = tuple(range(10))
-DEFAULT_BACKBONE = "tiny-video"
-#: The study's DQN: one budget in env steps for every layer and task, frozen input
-#: adapters (every layer reads the observation as it is, a video block through its model's
-#: own patch embedding, so each observation is encoded once), a LayerNorm in the head (no
-#: saturation; docs/token-adapters.md, round 2), batch 32 and an early start; every other
-#: setting is the project default. See docs/study.md for how the budget was chosen.
-STUDY_CONFIG = DQNConfig(env_steps=20_000, batch_size=32, learning_starts=250,
-                         eps_decay_steps=1500, adapter="none", head_norm="layer")
-DEFAULT_DATASET_STEPS = 2000
-#: Episodes per policy when measuring a task's random and reference returns.
-TASK_EPISODES = 1000
 TASK_COPIES = 100
 TASK_SEED = 10_000
 TASK_COLUMNS = ("env", "policy", "episodes", "mean_return", "ci_low", "ci_high",

@@ -49,6 +49,27 @@ class NumpyLayer:
     def backward_from(self, ctx: Any, grad_out: np.ndarray) -> np.ndarray:
         return self.backward(ctx, grad_out)
 
+    def input_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(W (input_dim, M), b (M,))`` when the layer is ``f(x W + b)``, with ``f`` given by
+        :meth:`forward_pre` / :meth:`backward_pre`; None (the default) otherwise.
+
+        Optional, for speed only: the agent then folds its low-rank input adapter into
+        ``W`` (``(x + t V) W = x W + t (V W)``), stores ``x W + b`` once per observation and
+        never multiplies a (batch, input_dim) array by ``W`` again (:mod:`..agent.network`).
+        """
+        return None
+
+    def forward_pre(self, pre: np.ndarray) -> tuple[np.ndarray, Any]:
+        """For a layer with an :meth:`input_map`: ``f(pre)`` (..., output_dim) of
+        pre-activations ``pre = x W + b`` (..., M), which it may overwrite, and what
+        :meth:`backward_pre` needs."""
+        raise NotImplementedError
+
+    def backward_pre(self, ctx: Any, grad_out: np.ndarray) -> np.ndarray:
+        """For a layer with an :meth:`input_map`: dL/dpre (..., M) given dL/dy
+        (..., output_dim) and :meth:`forward_pre`'s context."""
+        raise NotImplementedError
+
     def describe(self) -> dict:
         """JSON-ready description saved beside results."""
         return {"name": self.name, "kind": type(self).__name__,
@@ -92,7 +113,8 @@ def check_frozen_layer(layer: Any, input_dim: int | None = None, *, name: str | 
     ``backward``; the dims are positive integers; ``input_dim`` equals ``input_dim`` (the
     observations' size) when given; ``forward`` maps (N, input_dim) to (N, output_dim) and
     (S, N, input_dim) to (S, N, output_dim) with finite float values; ``backward(x, g)``
-    returns finite values shaped like ``x``. Inputs are drawn from
+    returns finite values shaped like ``x``; an optional ``input_map()`` (see
+    :meth:`NumpyLayer.input_map`) gives the same forward and backward. Inputs are drawn from
     ``np.random.default_rng(0)``, so the check is the same every time.
 
     >>> from rl_rosetta_layer.layers import IdentityLayer
@@ -145,3 +167,37 @@ def check_frozen_layer(layer: Any, input_dim: int | None = None, *, name: str | 
         if not np.all(np.isfinite(dx)):
             raise ConfigError(f"layer {name!r}: backward gave non-finite values on x of "
                               f"shape {x.shape}; the input gradient must be finite")
+    _check_input_map(layer, name, d, k, rng)
+
+
+def _check_input_map(layer: Any, name: str, d: int, k: int, rng: np.random.Generator) -> None:
+    """A layer's optional input map (:meth:`NumpyLayer.input_map`) must give the layer's
+    own ``forward`` and ``backward``: ``forward_pre(x W + b) == forward(x)`` and
+    ``backward_pre(ctx, g) W^T == backward(x, g)`` (the agent trains through it)."""
+    from ..errors import ConfigError
+
+    get = getattr(layer, "input_map", None)
+    got = get() if callable(get) else None
+    if got is None:
+        return
+    try:
+        w, b = (np.asarray(a, np.float64) for a in got)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"layer {name!r}: input_map() must return (W, b) arrays or None, "
+                          f"got {type(got).__name__}") from exc
+    if w.ndim != 2 or w.shape[0] != d or b.shape != (w.shape[1],):
+        raise ConfigError(f"layer {name!r}: input_map() must return W (input_dim, M) = "
+                          f"({d}, M) and b (M,); got W {w.shape} and b {b.shape}")
+    x = rng.random((5, d), dtype=np.float32)
+    pre = (x @ w + b).astype(np.float32)
+    y, ctx = layer.forward_pre(pre.copy())
+    if np.shape(y) != (5, k) or not np.allclose(y, layer.forward(x), rtol=1e-4, atol=1e-5):
+        raise ConfigError(f"layer {name!r}: forward_pre(x W + b) with its input_map() differs "
+                          f"from forward(x); the input map must give the layer's own output")
+    g = rng.standard_normal((5, k)).astype(np.float32)
+    dpre = np.asarray(layer.backward_pre(ctx, g))
+    if dpre.shape != pre.shape or not np.allclose(dpre @ w.T, layer.backward(x, g),
+                                                  rtol=1e-3, atol=1e-4):
+        raise ConfigError(f"layer {name!r}: backward_pre(ctx, g) W^T with its input_map() "
+                          f"differs from backward(x, g); it must give dL/d(x W + b) "
+                          f"{pre.shape}")

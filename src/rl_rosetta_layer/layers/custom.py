@@ -204,7 +204,8 @@ class CustomLayer(NumpyLayer):
     """A frozen layer of your own, named as the registry names it; outputs as float32.
 
     ``forward_train`` / ``backward_from`` are the layer's own when it has both (a
-    :class:`NumpyLayer` subclass keeps its cached pair), else the defaults.
+    :class:`NumpyLayer` subclass keeps its cached pair), else the defaults; so are
+    ``input_map`` / ``forward_pre`` / ``backward_pre`` (checked when the layer is built).
     """
 
     def __init__(self, name: str, inner: Any, target: str) -> None:
@@ -229,6 +230,17 @@ class CustomLayer(NumpyLayer):
         if not self._pair:
             return self.backward(ctx, grad_out)
         return _float32(self.inner.backward_from(ctx, grad_out))
+
+    def input_map(self):
+        get = getattr(self.inner, "input_map", None)
+        return get() if callable(get) else None
+
+    def forward_pre(self, pre: np.ndarray):
+        y, ctx = self.inner.forward_pre(pre)
+        return _float32(y), ctx
+
+    def backward_pre(self, ctx, grad_out: np.ndarray) -> np.ndarray:
+        return _float32(self.inner.backward_pre(ctx, grad_out))
 
     def describe(self) -> dict:
         return {**super().describe(), "target": self.target,

@@ -18,20 +18,29 @@ class RandomTanhLayer(NumpyLayer):
         self.weight.flags.writeable = False
         self.bias.flags.writeable = False
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        y = x @ self.weight
-        y += self.bias
-        return np.tanh(y, out=y)
+    def input_map(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.weight, self.bias
 
-    def forward_train(self, x: np.ndarray):
-        y = self.forward(x)
+    def forward_pre(self, pre: np.ndarray):
+        y = np.tanh(pre, out=pre)
         return y, y
 
-    def backward_from(self, y: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+    def backward_pre(self, y: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
         g = y * y
         np.subtract(1.0, g, out=g)
         g *= grad_out
-        return g @ self.weight.T
+        return g
+
+    def forward_train(self, x: np.ndarray):
+        pre = x @ self.weight
+        pre += self.bias
+        return self.forward_pre(pre)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.forward_train(x)[0]
+
+    def backward_from(self, y: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+        return self.backward_pre(y, grad_out) @ self.weight.T
 
     def backward(self, x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
         return self.backward_from(self.forward(x), grad_out)
@@ -65,18 +74,34 @@ class StructuredLayer(NumpyLayer):
         proj[:, 5] = proj[:, 1] - proj[:, 3]
         proj.flags.writeable = False
         self.projection = proj
+        self._input_map: tuple[np.ndarray, np.ndarray] | None = None
+
+    def input_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """The projection as a map of the whole input (zero rows for the older frames)."""
+        if self._input_map is None:
+            w = np.zeros((self.input_dim, 6), np.float32)
+            w[-self.frame_dim:] = self.projection
+            b = np.zeros(6, np.float32)
+            w.flags.writeable = b.flags.writeable = False
+            self._input_map = (w, b)
+        return self._input_map
+
+    def forward_pre(self, base: np.ndarray):
+        return np.concatenate([base, base[..., 4:6] ** 2], axis=-1), base
+
+    def backward_pre(self, base: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+        g = grad_out[..., :6].copy()
+        g[..., 4:6] += 2.0 * base[..., 4:6] * grad_out[..., 6:8]
+        return g
 
     def forward_train(self, x: np.ndarray):
-        base = x[..., -self.frame_dim:] @ self.projection
-        y = np.concatenate([base, base[..., 4:6] ** 2], axis=-1)
-        return y, base
+        return self.forward_pre(x[..., -self.frame_dim:] @ self.projection)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.forward_train(x)[0]
 
     def backward_from(self, base: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
-        g = grad_out[..., :6].copy()
-        g[..., 4:6] += 2.0 * base[..., 4:6] * grad_out[..., 6:8]
+        g = self.backward_pre(base, grad_out)
         grad_in = np.zeros(base.shape[:-1] + (self.input_dim,), dtype=np.result_type(g, base))
         grad_in[..., -self.frame_dim:] = g @ self.projection.T
         return grad_in
