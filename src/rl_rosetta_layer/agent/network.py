@@ -62,16 +62,26 @@ class QNetwork:
             k = head_hidden
         shapes.update(Wo=(k, n_actions), bo=(n_actions,))
         self.shapes = shapes
+        #: The folded layer's (W (D, M), b (M,)) as float32, as every parameter is; or None.
+        self.input_map = self._folded_input_map()
         self.fold = self._fold()
         #: Width C of the codes :meth:`encode` makes.
         self.code_dim = d
         if self.fold == "layer":
             self.code_dim = layer.output_dim
         elif self.fold == "input_map":
-            # The layer's (W (D, M), b (M,)), float32 as every parameter is.
-            self.input_map = tuple(np.asarray(a, np.float32) for a in layer.input_map())
             self._input_map_t = np.ascontiguousarray(self.input_map[0].T)   # (M, D)
             self.code_dim = d + self.input_map[0].shape[1]
+
+    def _folded_input_map(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The layer's input map when a low-rank adapter can fold into it (M < D)."""
+        get = getattr(self.layer, "input_map", None)
+        if self.trainable_body or self.adapter != "lowrank" or not callable(get):
+            return None
+        got = get()
+        if got is None or np.shape(got[0])[1] >= self.obs_dim:
+            return None
+        return tuple(np.asarray(a, np.float32) for a in got)
 
     def _fold(self) -> str | None:
         """How much of the network is fixed per observation; see the module docstring."""
@@ -79,12 +89,7 @@ class QNetwork:
             return None
         if self.adapter == "none":
             return "layer"
-        input_map = getattr(self.layer, "input_map", None)
-        if self.adapter == "lowrank" and callable(input_map):
-            got = input_map()
-            if got is not None and np.shape(got[0])[1] < self.obs_dim:
-                return "input_map"
-        return None
+        return None if self.input_map is None else "input_map"
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Codes (..., C) of observations x (..., D): what :meth:`forward` reads (float32
