@@ -20,7 +20,8 @@ inflated when other jobs take the core away). Networks:
 
 Then, per env step, the time of each part of the loop (a timed copy of the update in
 bench/common.py's ``UpdateBench``, plus acting, the env step and the replay add), against
-the arithmetic alone. Ends with ``MACHINE LIMIT: ...`` (target: at least 50 %).
+the arithmetic alone, and what the 50 % target leaves for everything but the products and
+the env step (bench/floor.py). Ends with ``MACHINE LIMIT: ...`` (target: at least 50 %).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from bench.common import (  # noqa: E402
     total_flops,
     update_matmuls,
 )
+from bench.floor import Floor, floor_line  # noqa: E402
 from rl_rosetta_layer.agent import DQNConfig, QNetwork, train_lockstep  # noqa: E402
 from rl_rosetta_layer.envs import make_vector_env  # noqa: E402
 from rl_rosetta_layer.layers.baselines import TrainableBody  # noqa: E402
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                         [[i, s, u, f"{w:.1f}", f"{a:.1f}", f"{lim:.1f}", f"{f:.0%}"]
                          for i, ((s, u, w, a, lim), f) in enumerate(zip(rows, fracs))])
             print()
-            print_breakdown(layer, config, rows, upd)
+            print_breakdown(layer, config, rows, upd, fracs[-1])
             print()
 
         print("## summary")
@@ -167,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def print_breakdown(layer, config: DQNConfig, rows, upd: list[MatMul]) -> None:
-    """Where one env step's time goes: each part of the loop, per env step."""
+def print_breakdown(layer, config: DQNConfig, rows, upd: list[MatMul], fraction: float) -> None:
+    """Where one env step's time goes: each part of the loop, per env step; then what the
+    target leaves for everything but the products and the env step (``fraction``: of the
+    matmul limit the last run reached)."""
     steps, updates, wall = rows[-1][0], rows[-1][1], rows[-1][2]
     per_step = wall / steps
     upd_per_step = updates / steps
@@ -191,6 +195,9 @@ def print_breakdown(layer, config: DQNConfig, rows, upd: list[MatMul]) -> None:
     print(f"where an env step's time goes (last run; {upd_per_step:.2f} updates per env "
           f"step; parts timed separately, so they need not add up exactly)")
     print_table(["part", "us per env step", "share"], rows_out)
+    limit = fraction * per_step          # the products of updates and greedy acts, per step
+    print(floor_line(f"{TARGET:.0%} of the limit", limit / TARGET,
+                     Floor(products=limit, env=loop["env step"]), per_step))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@
    counted), the speed-up over one seed, and the time of one lockstep update divided by
    the number of seeds (bench/common.py's ``UpdateBench``). All times are CPU seconds of
    the process (one thread: equal to wall time on a quiet core, not inflated by other jobs).
+   Beside them, the floor per env step of a seed (bench/floor.py: the update's matrix
+   products at this core's limit, stacked over the seeds, and the env step), the speed-up
+   that floor would allow if everything else were free, and what the 4x target leaves.
 2. Frozen-layer width: a random tanh layer 256 -> K (the candidates' kind) for growing K,
    default settings, one seed. Time per update, its FLOPs counted from the shapes, the
    throughput reached, and the time the update's matrix products alone take here.
@@ -41,6 +44,7 @@ from bench.common import (  # noqa: E402
     total_flops,
     update_matmuls,
 )
+from bench.floor import floor_line, loop_floor  # noqa: E402
 from rl_rosetta_layer.agent import DQNConfig, train_lockstep  # noqa: E402
 from rl_rosetta_layer.envs import GridConfig, make_vector_env  # noqa: E402
 from rl_rosetta_layer.layers.registry import seed_candidates  # noqa: E402
@@ -55,7 +59,7 @@ def lockstep_scaling(seed_counts: list[int], episodes: int, reps: int) -> list[d
     config = DQNConfig(episodes=episodes)
     out = []
     for n in seed_counts:
-        sps, walls, steps_l = [], [], []
+        sps, walls, steps_l, upd = [], [], [], []
         for rep in range(reps):
             env = make_vector_env("grid", n)
             seeds = list(range(rep * 100, rep * 100 + n))
@@ -66,11 +70,13 @@ def lockstep_scaling(seed_counts: list[int], episodes: int, reps: int) -> list[d
             sps.append(steps / wall)
             walls.append(wall)
             steps_l.append(steps)
+            upd.append(sum(r.updates for r in res) / steps)
         ub = UpdateBench(layer, config, n_seeds=n, fill=200 if common.QUICK else 2_000)
         per_update = ub.seconds_per_update(n=10 if common.QUICK else max(50, 400 // n),
                                            repeat=3)
         out.append({"n": n, "sps": sps, "wall": walls, "steps": steps_l,
-                    "update_us_per_seed": per_update / n * 1e6})
+                    "update_us_per_seed": per_update / n * 1e6,
+                    "floor": loop_floor(layer, config, median(upd), n_seeds=n)})
     return out
 
 
@@ -112,10 +118,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"## 1. seeds in lockstep: random_wide, default DQN settings, {args.episodes} "
               f"episodes per seed, median (min-max) of {args.reps} runs")
         print_table(["seeds", "env steps (all seeds)", "CPU s", "env steps/s (all seeds)",
-                     "speed-up vs 1 seed", "update us per seed"],
+                     "speed-up vs 1 seed", "update us per seed",
+                      "floor us per seed-step", "speed-up if the rest were free"],
                     [[r["n"], int(median(r["steps"])), spread(r["wall"], "{:.1f}"),
                       spread(r["sps"]), f"{median(r['sps']) / base:.2f}x",
-                      f"{r['update_us_per_seed']:.0f}"] for r in lock])
+                      f"{r['update_us_per_seed']:.0f}", f"{r['floor'].total * 1e6:.0f}",
+                      f"{1 / base / r['floor'].total:.2f}x"] for r in lock])
+        last = lock[-1]
+        print(floor_line(f"{last['n']} seeds at {LOCKSTEP_TARGET:.0f}x one seed",
+                         1 / base / LOCKSTEP_TARGET, last["floor"], 1 / median(last["sps"])))
         print()
         wide = width_scaling(widths, n_updates=200 if not args.quick else 20)
         print("## 2. frozen-layer width: random tanh layer 256 -> K, default DQN settings "
@@ -135,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         f" (target {LOCKSTEP_TARGET:.0f}x at 16 seeds: " \
         f"{'met' if speedup >= LOCKSTEP_TARGET else 'MISSED'})"
     print(f"SCALING: {last['n']} seeds in lockstep give "
-          f"{speedup:.2f}x the env steps/s of 1 seed{verdict} "
+          f"{speedup:.2f}x the env steps/s of 1 seed{verdict}, "
+          f"{1 / base / last['floor'].total:.2f}x if all but the products and env step "
+          f"were free "
           f"({median(last['sps']):.0f} vs {base:.0f}); from K={w0['k']} to K={wl['k']} the "
           f"update's FLOPs grow {wl['flops'] / w0['flops']:.0f}x and its time "
           f"{wl['t'] / w0['t']:.1f}x ({w0['t'] * 1e6:.0f} -> {wl['t'] * 1e6:.0f} us)")

@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:        # `import bench` from any working directory
 
 from bench import common  # noqa: E402
 from bench.__main__ import scripts  # noqa: E402
+from bench.floor import Floor, floor_line, loop_floor  # noqa: E402
 from rl_rosetta_layer.agent import DQNConfig, QNetwork  # noqa: E402
 from rl_rosetta_layer.layers.synthetic import RandomTanhLayer  # noqa: E402
 
@@ -83,6 +84,41 @@ def test_update_bench_runs_and_times_every_part():
     assert set(parts) == set(common.UpdateBench.PARTS)
     assert all(v > 0 for v in parts.values())
     assert ub.seconds_per_update(n=3, repeat=1) > 0
+
+
+def test_floor_line_says_what_a_target_leaves_for_the_rest():
+    floor = Floor(products=40e-6, env=10e-6)
+    line = floor_line("x", allowed=80e-6, floor=floor, measured=140e-6)
+    assert "allows 80 us" in line and "take 40 us" in line and "env step 10 us" in line
+    assert "must fit in 30 us; it takes 90 us now (3.0x its room)" in line
+    line = floor_line("x", allowed=45e-6, floor=floor, measured=140e-6)
+    assert "nothing is left for the rest (-5 us): out of reach" in line
+
+
+def test_loop_floor_counts_the_products_per_update_and_the_env_step_per_seed(monkeypatch):
+    from bench import floor
+
+    layer, config = common.mlp_body(16), common.matched_config(5)
+    seen = {}
+
+    def fake_matmuls(mms, n_seeds=1):
+        seen["labels"], seen["n_seeds"] = [m.label for m in mms], n_seeds
+        return [1e-6] * len(mms)
+
+    monkeypatch.setattr(floor, "time_matmuls", fake_matmuls)
+    monkeypatch.setattr(floor, "env_step_seconds", lambda n, env="grid": 8e-6)
+    got = loop_floor(layer, config, updates_per_step=0.5, n_seeds=4)
+    net = QNetwork.from_config(256, layer, 5, config)
+    expected = common.update_matmuls(net, config.batch_size, config.double_dqn)
+    assert seen == {"labels": [m.label for m in expected], "n_seeds": 4}
+    assert got.products == pytest.approx(len(expected) * 1e-6 * 0.5 / 4)
+    assert got.env == pytest.approx(2e-6) and got.total == pytest.approx(got.products + 2e-6)
+
+
+def test_env_step_seconds_times_a_real_step():
+    from bench import floor
+
+    assert 0 < floor.env_step_seconds(2) < 1.0
 
 
 def test_matched_config_is_sb3_schedule():

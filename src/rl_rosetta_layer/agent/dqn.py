@@ -179,6 +179,8 @@ class Episodes:
     def stop_diverged(self, norms: np.ndarray, td_finite: np.ndarray, step: int,
                       update: int) -> None:
         """Stop the running seeds whose gradient norm or TD errors were not finite."""
+        if td_finite.all() and np.isfinite(norms).all():
+            return
         for i in np.flatnonzero((~np.isfinite(norms) | ~td_finite) & self.active):
             what = "gradient" if not np.isfinite(norms[i]) else "TD error"
             self.diverged[i] = (f"non-finite {what} at env step {step} "

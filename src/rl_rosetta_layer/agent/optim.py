@@ -8,6 +8,8 @@ both. Every quantity is per row, so seed ``i``'s update never depends on another
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -38,7 +40,9 @@ class Adam:
         """Apply one update with gradients ``grad`` (S, P), in place."""
         self.t += 1
         b1, b2, tmp, xp = self.beta1, self.beta2, self._tmp, namespace(grad)
-        step = self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
+        # A python float: numpy and torch both multiply float32 arrays by it in float32
+        # (a numpy float64 scalar would make numpy widen every entry to float64 and back).
+        step = self.lr * math.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t)
         self.m *= b1
         xp.multiply(grad, 1.0 - b1, out=tmp)
         self.m += tmp
@@ -49,9 +53,7 @@ class Adam:
         xp.sqrt(self.v, out=tmp)
         tmp += self.eps
         xp.divide(self.m, tmp, out=tmp)
-        # numpy multiplies by the float64 scalar step as numpy always has (NEP 50: in
-        # float64, then rounded); torch takes it as a python float, as torch.optim does.
-        tmp *= step if xp is np else float(step)
+        tmp *= step
         self.params -= tmp
 
     def reset_rows(self, rows: list[int]) -> None:

@@ -64,6 +64,8 @@ class FlatLearner:
                            (slice(split, None), Adam(online[:, split:], c.lr,
                                                      eps=c.adam_eps))]
         self.parked = np.zeros(self.n_seeds, bool)
+        self._parking = False                      # whether any seed is parked
+        self._live = np.arange(self.n_seeds)       # the seeds not parked
         self._norms = np.full(self.n_seeds, np.nan)
         self._index_cache: dict[int, tuple] = {}
 
@@ -144,6 +146,21 @@ class FlatLearner:
         norms, finite = self._host(clip_by_norm(grad, self.config.grad_clip),
                                    xp.all(xp.isfinite(td), axis=1))
         self._norms = norms
+        if self._parking or not (np.isfinite(norms).all() and finite.all()):
+            self._stop_seeds(norms, finite, grad)
+        t4 = clock()
+        for part, opt in self.optimizers:
+            opt.step(grad[:, part])
+        self._after_step(cache, self._live)
+        if profile is not None:
+            t5 = clock()
+            for name, dt in zip(PARTS[3:], (t4 - t3, t5 - t4)):
+                profile[name] = profile.get(name, 0.0) + dt
+        return norms, finite
+
+    def _stop_seeds(self, norms: np.ndarray, finite: np.ndarray, grad) -> None:
+        """Park the seeds whose norm or TD errors are not finite (reported as they are);
+        report the seeds parked earlier as (nan, False); zero every parked seed's gradient."""
         before = np.flatnonzero(self.parked).tolist()
         if before:                          # parked earlier: nothing to report
             norms[before], finite[before] = np.nan, False
@@ -151,17 +168,10 @@ class FlatLearner:
         if newly.any():                     # reported as they are, then parked
             self._park(np.flatnonzero(newly).tolist())
             self.parked |= newly
-        if self.parked.any():
+            self._live = np.flatnonzero(~self.parked)
+        self._parking = bool(self.parked.any())
+        if self._parking:
             grad[np.flatnonzero(self.parked).tolist()] = 0.0
-        t4 = clock()
-        for part, opt in self.optimizers:
-            opt.step(grad[:, part])
-        self._after_step(cache, np.flatnonzero(~self.parked))
-        if profile is not None:
-            t5 = clock()
-            for name, dt in zip(PARTS[3:], (t4 - t3, t5 - t4)):
-                profile[name] = profile.get(name, 0.0) + dt
-        return norms, finite
 
     def sync_target(self) -> None:
         """Copy the online parameters into the target network."""

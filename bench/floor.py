@@ -1,0 +1,75 @@
+"""The floor of a training loop's time per env step on this core, and what a target leaves.
+
+A target on speed is only reachable if the work no implementation avoids fits under it.
+For the DQN loop that is two things, measured here in the calling script's run:
+
+- the update's matrix products (``update_matmuls``) at this core's own speed for their
+  shapes, stacked over the seeds as ``dqn.py`` runs them, times the updates per env step;
+- the environment's step.
+
+Everything else (replay sampling and adding, TD targets, elementwise work, clipping, the
+optimiser, the Python loop) is what an implementation can shrink. :func:`loop_floor` gives
+the floor per env step of one seed, and :func:`floor_line` says what a target leaves for
+the rest against what the rest takes now.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.common import best_time, time_matmuls, update_matmuls
+from rl_rosetta_layer.agent import DQNConfig, QNetwork
+from rl_rosetta_layer.envs import make_vector_env
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Seconds per env step of one seed that no implementation of the loop avoids."""
+
+    products: float     #: the update's matrix products at this core's limit
+    env: float          #: the environment's step
+
+    @property
+    def total(self) -> float:
+        return self.products + self.env
+
+
+def env_step_seconds(n_seeds: int, env: str = "grid") -> float:
+    """CPU seconds of one step of ``n_seeds`` copies of ``env`` (random actions)."""
+    vec = make_vector_env(env, n_seeds)
+    vec.seed_with([np.random.default_rng(i) for i in range(n_seeds)])
+    vec.reset()
+    rng = np.random.default_rng(0)
+    actions = itertools.cycle([rng.integers(vec.n_actions, size=n_seeds) for _ in range(64)])
+    return best_time(lambda: vec.step(next(actions)))
+
+
+def loop_floor(layer, config: DQNConfig, updates_per_step: float, n_seeds: int = 1,
+               obs_dim: int = 256, n_actions: int = 5, env: str = "grid") -> Floor:
+    """The floor per env step of one seed of the loop training ``layer`` with ``config``
+    (``updates_per_step`` updates per env step), ``n_seeds`` seeds in lockstep."""
+    net = QNetwork.from_config(obs_dim, layer, n_actions, config)
+    products = sum(time_matmuls(update_matmuls(net, config.batch_size, config.double_dqn),
+                                n_seeds=n_seeds))
+    return Floor(products=products * updates_per_step / n_seeds,
+                 env=env_step_seconds(n_seeds, env) / n_seeds)
+
+
+def floor_line(what: str, allowed: float, floor: Floor, measured: float) -> str:
+    """One sentence: a target allows ``allowed`` seconds per env step; the floor takes
+    ``floor.total``; the rest has what is left, against ``measured - floor.total`` now."""
+    left = allowed - floor.total
+    now = measured - floor.total
+    if left <= 0:
+        room = (f"nothing is left for the rest ({left * 1e6:+.0f} us): out of reach on "
+                f"this core with this env, however the rest is written")
+    else:
+        room = (f"the rest (replay, elementwise work, optimiser, Python loop) must fit in "
+                f"{left * 1e6:.0f} us; it takes {now * 1e6:.0f} us now "
+                f"({now / left:.1f}x its room)")
+    return (f"{what}: the target allows {allowed * 1e6:.0f} us per env step of a seed; the "
+            f"update's matrix products at this core's limit take {floor.products * 1e6:.0f} "
+            f"us and the env step {floor.env * 1e6:.0f} us; {room}")
