@@ -37,25 +37,26 @@ class Floor:
         return self.products + self.env
 
 
-def env_step_seconds(n_seeds: int, env: str = "grid") -> float:
-    """CPU seconds of one step of ``n_seeds`` copies of ``env`` (random actions)."""
-    vec = make_vector_env(env, n_seeds)
-    vec.seed_with([np.random.default_rng(i) for i in range(n_seeds)])
+def env_step_seconds(vec) -> float:
+    """CPU seconds of one step of the vector env ``vec`` (all its copies, random actions)."""
+    n = vec.num_envs
+    vec.seed_with([np.random.default_rng(i) for i in range(n)])
     vec.reset()
     rng = np.random.default_rng(0)
-    actions = itertools.cycle([rng.integers(vec.n_actions, size=n_seeds) for _ in range(64)])
+    actions = itertools.cycle([rng.integers(vec.n_actions, size=n) for _ in range(64)])
     return best_time(lambda: vec.step(next(actions)))
 
 
 def loop_floor(layer, config: DQNConfig, updates_per_step: float, n_seeds: int = 1,
-               obs_dim: int = 256, n_actions: int = 5, env: str = "grid") -> Floor:
+               env: str = "grid") -> Floor:
     """The floor per env step of one seed of the loop training ``layer`` with ``config``
-    (``updates_per_step`` updates per env step), ``n_seeds`` seeds in lockstep."""
-    net = QNetwork.from_config(obs_dim, layer, n_actions, config)
+    on ``env`` (``updates_per_step`` updates per env step), ``n_seeds`` seeds in lockstep."""
+    vec = make_vector_env(env, n_seeds)
+    net = QNetwork.from_config(vec.obs_dim, layer, vec.n_actions, config)
     products = sum(time_matmuls(update_matmuls(net, config.batch_size, config.double_dqn),
                                 n_seeds=n_seeds))
     return Floor(products=products * updates_per_step / n_seeds,
-                 env=env_step_seconds(n_seeds, env) / n_seeds)
+                 env=env_step_seconds(vec) / n_seeds)
 
 
 def floor_line(what: str, allowed: float, floor: Floor, measured: float) -> str:

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
               f"episodes per seed, median (min-max) of {args.reps} runs")
         print_table(["seeds", "env steps (all seeds)", "CPU s", "env steps/s (all seeds)",
                      "speed-up vs 1 seed", "update us per seed",
-                      "floor us per seed-step", "speed-up if the rest were free"],
+                     "floor us per seed-step", "speed-up if the rest were free"],
                     [[r["n"], int(median(r["steps"])), spread(r["wall"], "{:.1f}"),
                       spread(r["sps"]), f"{median(r['sps']) / base:.2f}x",
                       f"{r['update_us_per_seed']:.0f}", f"{r['floor'].total * 1e6:.0f}",

@@ -105,20 +105,25 @@ def test_loop_floor_counts_the_products_per_update_and_the_env_step_per_seed(mon
         seen["labels"], seen["n_seeds"] = [m.label for m in mms], n_seeds
         return [1e-6] * len(mms)
 
+    def fake_env_step(vec):
+        seen["copies"] = vec.num_envs
+        return 8e-6
+
     monkeypatch.setattr(floor, "time_matmuls", fake_matmuls)
-    monkeypatch.setattr(floor, "env_step_seconds", lambda n, env="grid": 8e-6)
+    monkeypatch.setattr(floor, "env_step_seconds", fake_env_step)
     got = loop_floor(layer, config, updates_per_step=0.5, n_seeds=4)
     net = QNetwork.from_config(256, layer, 5, config)
     expected = common.update_matmuls(net, config.batch_size, config.double_dqn)
-    assert seen == {"labels": [m.label for m in expected], "n_seeds": 4}
+    assert seen == {"labels": [m.label for m in expected], "n_seeds": 4, "copies": 4}
     assert got.products == pytest.approx(len(expected) * 1e-6 * 0.5 / 4)
     assert got.env == pytest.approx(2e-6) and got.total == pytest.approx(got.products + 2e-6)
 
 
 def test_env_step_seconds_times_a_real_step():
     from bench import floor
+    from rl_rosetta_layer.envs import make_vector_env
 
-    assert 0 < floor.env_step_seconds(2) < 1.0
+    assert 0 < floor.env_step_seconds(make_vector_env("catch", 2)) < 1.0
 
 
 def test_matched_config_is_sb3_schedule():
