@@ -20,8 +20,9 @@ inflated when other jobs take the core away). Networks:
 
 Then, per env step, the time of each part of the loop (a timed copy of the update in
 bench/common.py's ``UpdateBench``, plus acting, the env step and the replay add), against
-the arithmetic alone, and what the 50 % target leaves for everything but the products and
-the env step (bench/floor.py). Ends with ``MACHINE LIMIT: ...`` (target: at least 50 %).
+the arithmetic alone, and what the 50 % target leaves for everything but the products, the
+replay gather and the env step (bench/floor.py). Ends with ``MACHINE LIMIT: ...`` (target:
+at least 50 %).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from bench.common import (  # noqa: E402
     total_flops,
     update_matmuls,
 )
-from bench.floor import Floor, floor_line  # noqa: E402
+from bench.floor import Floor, floor_line, gather_seconds  # noqa: E402
 from rl_rosetta_layer.agent import DQNConfig, QNetwork, train_lockstep  # noqa: E402
 from rl_rosetta_layer.envs import make_vector_env  # noqa: E402
 from rl_rosetta_layer.layers.baselines import TrainableBody  # noqa: E402
@@ -196,8 +197,10 @@ def print_breakdown(layer, config: DQNConfig, rows, upd: list[MatMul], fraction:
           f"step; parts timed separately, so they need not add up exactly)")
     print_table(["part", "us per env step", "share"], rows_out)
     limit = fraction * per_step          # the products of updates and greedy acts, per step
+    gather = gather_seconds(1, 2 * config.batch_size, bench.net.code_dim,
+                            min(steps, config.buffer_size)) * upd_per_step
     print(floor_line(f"{TARGET:.0%} of the limit", limit / TARGET,
-                     Floor(products=limit, env=loop["env step"]), per_step))
+                     Floor(products=limit, gather=gather, env=loop["env step"]), per_step))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
    the number of seeds (bench/common.py's ``UpdateBench``). All times are CPU seconds of
    the process (one thread: equal to wall time on a quiet core, not inflated by other jobs).
    Beside them, the floor per env step of a seed (bench/floor.py: the update's matrix
-   products at this core's limit, stacked over the seeds, and the env step), the speed-up
+   products at this core's limit, stacked over the seeds, its replay gather and the env
+   step), the speed-up
    that floor would allow if everything else were free, and what the 4x target leaves.
 2. Frozen-layer width: a random tanh layer 256 -> K (the candidates' kind) for growing K,
    default settings, one seed. Time per update, its FLOPs counted from the shapes, the
@@ -76,7 +77,8 @@ def lockstep_scaling(seed_counts: list[int], episodes: int, reps: int) -> list[d
                                            repeat=3)
         out.append({"n": n, "sps": sps, "wall": walls, "steps": steps_l,
                     "update_us_per_seed": per_update / n * 1e6,
-                    "floor": loop_floor(layer, config, median(upd), n_seeds=n)})
+                    "floor": loop_floor(layer, config, median(upd),
+                                        stored=int(median(steps_l)) // n, n_seeds=n)})
     return out
 
 
@@ -147,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'met' if speedup >= LOCKSTEP_TARGET else 'MISSED'})"
     print(f"SCALING: {last['n']} seeds in lockstep give "
           f"{speedup:.2f}x the env steps/s of 1 seed{verdict}, "
-          f"{1 / base / last['floor'].total:.2f}x if all but the products and env step "
-          f"were free "
+          f"{1 / base / last['floor'].total:.2f}x if all but the floor were free "
           f"({median(last['sps']):.0f} vs {base:.0f}); from K={w0['k']} to K={wl['k']} the "
           f"update's FLOPs grow {wl['flops'] / w0['flops']:.0f}x and its time "
           f"{wl['t'] / w0['t']:.1f}x ({w0['t'] * 1e6:.0f} -> {wl['t'] * 1e6:.0f} us)")

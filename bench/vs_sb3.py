@@ -24,8 +24,8 @@ of N independent runs, each with the schedule above), and the return each side r
 expected to learn much: the prototype's SB3 runs reached 24-58 % success).
 
 Then the floor of our loop (bench/floor.py: the update's matrix products at this core's
-limit and the env step, everything else counted free), the ratio that floor would allow,
-and what each target leaves for the rest against what the rest takes now.
+limit, its replay gather and the env step, everything else counted free), the ratio that
+floor would allow, and what each target leaves for the rest against what it takes now.
 
 Ends with the headline line ``VS SB3: ...``. Without stable-baselines3 it says so and exits 0.
 """
@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         print_table(headers + ["target"], rows)
         print()
         floors = {h: loop_floor(mlp_body(h), matched_config(args.episodes),
-                                median([o["updates"] / o["steps"] for o in ours]))
+                                median([o["updates"] / o["steps"] for o in ours]),
+                                stored=int(median([o["steps"] for o in ours])))
                   for h, (ours, _, _) in summary.items()}
         print("## what the targets leave (floor: the update's matrix products at this core's "
-              "limit and the env step; everything else counted free)")
+              "limit, its replay gather and the env step; everything else counted free)")
         print_table(["hidden", "SB3 us/step", "ours us/step (1 seed)", "floor us/step",
                      "ratio if the rest were free", "target"],
                     [[h, f"{1e6 / median([s['sps'] for s in sb3]):.0f}",
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         ceiling = 1 / median([s["sps"] for s in sb3]) / floors[h].total
         verdict = "" if target is None else \
             f" (target {target:.0f}x: {'met' if ratio >= target else 'MISSED'}; " \
-            f"{ceiling:.1f}x if all but the products and env step were free)"
+            f"{ceiling:.1f}x if all but the floor were free)"
         lk = ""
         if lock is not None:
             lk = f", {args.lockstep} seeds lockstep " \

@@ -87,11 +87,12 @@ def test_update_bench_runs_and_times_every_part():
 
 
 def test_floor_line_says_what_a_target_leaves_for_the_rest():
-    floor = Floor(products=40e-6, env=10e-6)
-    line = floor_line("x", allowed=80e-6, floor=floor, measured=140e-6)
-    assert "allows 80 us" in line and "take 40 us" in line and "env step 10 us" in line
+    floor = Floor(products=40e-6, gather=5e-6, env=10e-6)
+    line = floor_line("x", allowed=85e-6, floor=floor, measured=145e-6)
+    assert "allows 85 us" in line and "take 40 us" in line and "gather 5 us" in line
+    assert "env step 10 us" in line
     assert "must fit in 30 us; it takes 90 us now (3.0x its room)" in line
-    line = floor_line("x", allowed=45e-6, floor=floor, measured=140e-6)
+    line = floor_line("x", allowed=50e-6, floor=floor, measured=145e-6)
     assert "nothing is left for the rest (-5 us): out of reach" in line
 
 
@@ -109,14 +110,30 @@ def test_loop_floor_counts_the_products_per_update_and_the_env_step_per_seed(mon
         seen["copies"] = vec.num_envs
         return 8e-6
 
+    def fake_gather(n_seeds, rows, width, stored):
+        seen["gather"] = (n_seeds, rows, width, stored)
+        return 4e-6
+
     monkeypatch.setattr(floor, "time_matmuls", fake_matmuls)
     monkeypatch.setattr(floor, "env_step_seconds", fake_env_step)
-    got = loop_floor(layer, config, updates_per_step=0.5, n_seeds=4)
+    monkeypatch.setattr(floor, "gather_seconds", fake_gather)
+    got = loop_floor(layer, config, updates_per_step=0.5, stored=50_000, n_seeds=4)
     net = QNetwork.from_config(256, layer, 5, config)
     expected = common.update_matmuls(net, config.batch_size, config.double_dqn)
-    assert seen == {"labels": [m.label for m in expected], "n_seeds": 4, "copies": 4}
+    # the gather reads [obs; next obs] (2B rows of the codes) from a replay of at most
+    # buffer_size steps per seed
+    assert seen == {"labels": [m.label for m in expected], "n_seeds": 4, "copies": 4,
+                    "gather": (4, 2 * config.batch_size, net.code_dim, config.buffer_size)}
     assert got.products == pytest.approx(len(expected) * 1e-6 * 0.5 / 4)
-    assert got.env == pytest.approx(2e-6) and got.total == pytest.approx(got.products + 2e-6)
+    assert got.gather == pytest.approx(4e-6 * 0.5 / 4)
+    assert got.env == pytest.approx(2e-6)
+    assert got.total == pytest.approx(got.products + got.gather + got.env)
+
+
+def test_gather_seconds_times_a_real_gather():
+    from bench import floor
+
+    assert 0 < floor.gather_seconds(2, 8, 16, stored=100) < 1.0
 
 
 def test_env_step_seconds_times_a_real_step():
