@@ -264,3 +264,26 @@ def test_a_hex_word_that_reads_as_a_huge_number_is_not_a_number():
     from rl_rosetta_layer.report.paper import _numbers_in
 
     assert [v for v, *_ in _numbers_in("commit 65577673e629b854, lr 3e-3, 0.5")] == [0.003, 0.5]
+
+
+@pytest.mark.parametrize("settings, says, never", [
+    ({}, ["low-rank residual map x + tanh(xU)V of rank 16", "one tanh hidden layer of 64 units",
+          "5 Q-values"], ["LayerNorm", "no input adapter"]),
+    ({"adapter": "none", "head_norm": "layer"},
+     ["There is no input adapter: the frozen layer reads the observation itself",
+      "one tanh hidden layer of 64 units, normalised by a LayerNorm without affine"],
+     ["near-identity", "low-rank"]),
+    ({"adapter": "dense", "head": "mlp", "head_activation": "relu", "head_hidden": 32},
+     ["dense near-identity map tanh(xA + c)", "one relu hidden layer of 32 units followed"],
+     ["tanh hidden", "LayerNorm"]),
+    ({"head": "linear"}, ["the output adapter is a linear map to the Q-values"], ["hidden"]),
+])
+def test_the_adapters_sentence_describes_the_runs_own_settings(settings, says, never):
+    from rl_rosetta_layer.agent import DQNConfig
+    from rl_rosetta_layer.report.paper_setup import adapters_sentence
+
+    text = adapters_sentence(DQNConfig(**settings).to_dict(), {"n_actions": 5})
+    for phrase in says:
+        assert phrase in text
+    for phrase in never:
+        assert phrase not in text

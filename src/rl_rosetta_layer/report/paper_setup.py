@@ -33,17 +33,24 @@ def is_synthetic(layers: Mapping) -> bool:
 
 
 def adapters_sentence(cfg: Mapping, env: Mapping) -> str:
-    """The input and output adapters of ``cfg`` (the runs' common DQN config), one sentence."""
-    if cfg.get("adapter") == "lowrank":
+    """The input and output adapters of ``cfg`` (the runs' common DQN config, as
+    ``DQNConfig.to_dict`` writes it), one sentence."""
+    kind = cfg.get("adapter")
+    if kind == "lowrank":
         adapter = (f"The input adapter is a low-rank residual map x + tanh(xU)V of rank "
                    f"{cfg.get('adapter_rank')}, exactly the identity at the start and trained "
                    f"with plain SGD")
+    elif kind == "none":
+        adapter = "There is no input adapter: the frozen layer reads the observation itself"
     else:
         adapter = "The input adapter is a dense near-identity map tanh(xA + c), trained with SGD"
     if cfg.get("head") == "mlp":
-        head = (f"the output adapter is one tanh hidden layer of {cfg.get('head_hidden')} units "
-                f"followed by a linear map to the {env.get('n_actions', 'action')} Q-values, "
-                f"trained with Adam")
+        # to_dict leaves out these two at their defaults (DQNConfig's OMITTED_DEFAULTS)
+        norm = (", normalised by a LayerNorm without affine parameters before its "
+                "activation," if cfg.get("head_norm", "none") == "layer" else "")
+        head = (f"the output adapter is one {cfg.get('head_activation', 'tanh')} hidden layer "
+                f"of {cfg.get('head_hidden')} units{norm} followed by a linear map to the "
+                f"{env.get('n_actions', 'action')} Q-values, trained with Adam")
     else:
         head = "the output adapter is a linear map to the Q-values, trained with Adam"
     return f"{adapter}; {head}."
