@@ -2,9 +2,6 @@
 
 import csv
 import json
-import subprocess
-import sys
-import threading
 
 import numpy as np
 import pytest
@@ -177,34 +174,3 @@ def test_grid_format_observations_match_the_environment(name):
     spec = EnvSpec(name, grid_size=6, history=3)
     obs, env = spec.observations(), spec.make(1)
     assert (obs.obs_shape, obs.obs_dim, obs.maps) == (tuple(env.obs_shape), env.obs_dim, True)
-
-
-def test_the_training_command_starts_its_workers_before_importing_scipy():
-    # the summary's statistics (scipy, about 0.5 s) load while the workers train
-    code = ("import sys, rl_rosetta_layer.experiments.train; "
-            "assert 'scipy' not in sys.modules, 'scipy was imported'")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode == 0, proc.stderr
-
-
-def test_import_meanwhile_loads_a_module_and_leaves_a_failure_to_the_import_that_needs_it(
-        tmp_path, monkeypatch, capsys):
-    from rl_rosetta_layer.experiments.train import import_meanwhile
-
-    (tmp_path / "slow_ok_mod.py").write_text("import time\ntime.sleep(0.2)\nVALUE = 7\n")
-    (tmp_path / "broken_mod.py").write_text("raise ImportError('broken on purpose')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import_meanwhile("slow_ok_mod")
-    import_meanwhile("broken_mod")
-    import slow_ok_mod  # waits for the background import, if still running
-
-    assert slow_ok_mod.VALUE == 7
-    for thread in threading.enumerate():
-        if thread.name.startswith("import "):
-            thread.join(5)
-    assert "broken_mod" not in sys.modules
-    with pytest.raises(ImportError, match="broken on purpose"):
-        import broken_mod  # noqa: F401
-    assert capsys.readouterr().err == ""      # the thread printed no traceback
-    sys.modules.pop("slow_ok_mod", None)

@@ -64,7 +64,7 @@ class FlatLearner:
                            (slice(split, None), Adam(online[:, split:], c.lr,
                                                      eps=c.adam_eps))]
         self.parked = np.zeros(self.n_seeds, bool)
-        self._parking = False                      # whether any seed is parked
+        self._any_parked = False                   # whether any seed is parked
         self._live = np.arange(self.n_seeds)       # the seeds not parked
         self._norms = np.full(self.n_seeds, np.nan)
         self._index_cache: dict[int, tuple] = {}
@@ -146,7 +146,7 @@ class FlatLearner:
         norms, finite = self._host(clip_by_norm(grad, self.config.grad_clip),
                                    xp.all(xp.isfinite(td), axis=1))
         self._norms = norms
-        if self._parking or not (np.isfinite(norms).all() and finite.all()):
+        if self._any_parked or not (np.isfinite(norms).all() and finite.all()):
             self._stop_seeds(norms, finite, grad)
         t4 = clock()
         for part, opt in self.optimizers:
@@ -169,8 +169,8 @@ class FlatLearner:
             self._park(np.flatnonzero(newly).tolist())
             self.parked |= newly
             self._live = np.flatnonzero(~self.parked)
-        self._parking = bool(self.parked.any())
-        if self._parking:
+        self._any_parked = bool(self.parked.any())
+        if self._any_parked:
             grad[np.flatnonzero(self.parked).tolist()] = 0.0
 
     def sync_target(self) -> None:

@@ -9,9 +9,7 @@ the runs were trained now, earlier, by another executor or by another number of 
 
 from __future__ import annotations
 
-import importlib
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from ..errors import ConfigError, RunsFailedError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..layers.video import VideoSettings
+from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
 from .runner import preflight, run_all
 from .spec import EnvSpec, RunSpec
 from .store import FAILED_DIR, RunStore, run_metrics
@@ -89,22 +88,6 @@ class Outcome:
                 f"tables in {where} were left as they were")
 
 
-def import_meanwhile(name: str) -> None:
-    """Start importing module ``name`` in a background thread, so that a slow import
-    overlaps the training instead of delaying its start: the summary writers
-    (:mod:`.outputs`) import scipy, about half a second. The ``import`` that needs the
-    module later waits for this one (Python's per-module import lock). If it fails here,
-    the module is left unimported and that later import raises the error itself."""
-
-    def load() -> None:
-        try:
-            importlib.import_module(name)
-        except Exception:       # raised again, where it is needed, by that later import
-            return
-
-    threading.Thread(target=load, name=f"import {name}", daemon=True).start()
-
-
 def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None = None,
                  lockstep: int | None = None, executor: str = "local",
                  ray_address: str | None = None,
@@ -152,8 +135,6 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
         where = ", ".join(str(s.root) for s in stores.values())
         print(f"{len(finished)} of {len(specs)} runs already finished in {where}; "
               f"training the other {len(todo)}", file=sys.stderr)
-    if todo:
-        import_meanwhile(f"{__package__}.outputs")
     run_all(todo, workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
             ray_address=ray_address, on_result=save, desc=desc)
     results = [failures[s.run_id] if s.run_id in failures else
@@ -183,8 +164,6 @@ def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: 
                            executor=executor, ray_address=ray_address, quiet=quiet,
                            tensorboard=tensorboard)
     outcome.check_any_result(out_dir)
-    from .outputs import write_experiment_outputs
-
     return write_experiment_outputs(out_dir, outcome.results,
                                     np.random.default_rng(SUMMARY_SEED)), outcome
 
@@ -207,8 +186,6 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
     seed's ``experiment_returns.csv`` and ``experiment_summary.csv`` there (``rosetta report
     --output-dir`` that folder reads them).
     """
-    from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
-
     folder = sweep_dir(out_dir, sweep)
     columns = RUNS_COLUMNS[:3] + sweep.varied + RUNS_COLUMNS[3:]
     rows = []
