@@ -33,8 +33,8 @@ class Floor:
     """Seconds per env step of one seed that no implementation of the loop avoids."""
 
     products: float     #: the update's matrix products at this core's limit
+    gather: float       #: the replay gather's memory traffic
     env: float          #: the environment's step
-    gather: float = 0.0  #: the replay gather's memory traffic
 
     @property
     def total(self) -> float:

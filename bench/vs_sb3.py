@@ -170,31 +170,31 @@ def main(argv: list[str] | None = None) -> int:
                                 median([o["updates"] / o["steps"] for o in ours]),
                                 stored=int(median([o["steps"] for o in ours])))
                   for h, (ours, _, _) in summary.items()}
+        # seconds per env step of each side (median over repetitions), and the ratio the
+        # floor would allow if everything else were free
+        step_s = {h: (1 / median([o["sps"] for o in ours]), 1 / median([s["sps"] for s in sb3]))
+                  for h, (ours, sb3, _) in summary.items()}
+        ceiling = {h: step_s[h][1] / floors[h].total for h in summary}
         print("## what the targets leave (floor: the update's matrix products at this core's "
               "limit, its replay gather and the env step; everything else counted free)")
         print_table(["hidden", "SB3 us/step", "ours us/step (1 seed)", "floor us/step",
                      "ratio if the rest were free", "target"],
-                    [[h, f"{1e6 / median([s['sps'] for s in sb3]):.0f}",
-                      f"{1e6 / median([o['sps'] for o in ours]):.0f}",
-                      f"{floors[h].total * 1e6:.0f}",
-                      f"{1 / median([s['sps'] for s in sb3]) / floors[h].total:.1f}x",
-                      f"{TARGETS.get(h, float('nan')):.0f}x"]
-                     for h, (ours, sb3, _) in summary.items()])
-        for h, (ours, sb3, _) in summary.items():
+                    [[h, f"{step_s[h][1] * 1e6:.0f}", f"{step_s[h][0] * 1e6:.0f}",
+                      f"{floors[h].total * 1e6:.0f}", f"{ceiling[h]:.1f}x",
+                      f"{TARGETS.get(h, float('nan')):.0f}x"] for h in summary])
+        for h in summary:
             if h in TARGETS:
                 print(floor_line(f"{h} units at {TARGETS[h]:.0f}x SB3",
-                                 1 / median([s["sps"] for s in sb3]) / TARGETS[h], floors[h],
-                                 1 / median([o["sps"] for o in ours])))
+                                 step_s[h][1] / TARGETS[h], floors[h], step_s[h][0]))
         print()
 
     parts = []
     for h, (ours, sb3, lock) in summary.items():
         ratio = median([o["sps"] / s["sps"] for o, s in zip(ours, sb3)])
         target = TARGETS.get(h)
-        ceiling = 1 / median([s["sps"] for s in sb3]) / floors[h].total
         verdict = "" if target is None else \
             f" (target {target:.0f}x: {'met' if ratio >= target else 'MISSED'}; " \
-            f"{ceiling:.1f}x if all but the floor were free)"
+            f"{ceiling[h]:.1f}x if all but the floor were free)"
         lk = ""
         if lock is not None:
             lk = f", {args.lockstep} seeds lockstep " \
