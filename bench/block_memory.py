@@ -91,7 +91,7 @@ def checkpoint_config(spec, layers: int | None, quick: bool = False) -> dict:
 
 def checkpoint_shapes(spec, config: dict) -> dict[str, tuple[int, ...]]:
     """{key: shape} of the model's state dict, from the meta device."""
-    from rl_rosetta_layer.video.loader import build_meta_model
+    from rl_rosetta_layer.video.checkpoints.loader import build_meta_model
 
     model = build_meta_model(spec, config, Path("."))
     return {k: tuple(t.shape) for k, t in model.state_dict().items()}
@@ -163,17 +163,22 @@ def measure(folder: str, layer: str, grid: tuple[int, int, int], dtype: str) -> 
     import safetensors.torch  # noqa: F401  (imports are in the baseline, not the load)
     import torch
 
-    from rl_rosetta_layer.video import (  # noqa: F401
+    from rl_rosetta_layer.video.backbones.catalog import (
+        backbone_spec,
+        conditioning_prefixes,
+        parse_layer_name,
+        read_config,
+    )
+    from rl_rosetta_layer.video.candidates import devices  # noqa: F401
+    from rl_rosetta_layer.video.checkpoints import (  # noqa: F401
         conditioning,
-        devices,
         loader,
-        recent_conditioning,
+        token_block,
         twins,
     )
-    from rl_rosetta_layer.video.backbones import backbone_spec, parse_layer_name, read_config
 
     spec = backbone_spec(parse_layer_name(layer).backbone)
-    prefixes = tuple(loader.conditioning_prefixes(spec, read_config(Path(folder))))
+    prefixes = tuple(conditioning_prefixes(spec, read_config(Path(folder))))
     getattr(importlib.import_module(spec.library), spec.class_name)
     torch.set_num_threads(1)
     before = memory()
@@ -217,8 +222,12 @@ def run_child(child: subprocess.Popen, folder: Path, layer: str, grid: tuple[int
 def block_table() -> list[list[str]]:
     """Rows (backbone, blocks, params per block, MiB fp32, MiB bf16, conditioning params)
     of every backbone with a published config, from the meta device."""
-    from rl_rosetta_layer.video.backbones import BACKBONES, compact_blocks
-    from rl_rosetta_layer.video.loader import build_meta_model, conditioning_prefixes
+    from rl_rosetta_layer.video.backbones.catalog import (
+        BACKBONES,
+        compact_blocks,
+        conditioning_prefixes,
+    )
+    from rl_rosetta_layer.video.checkpoints.loader import build_meta_model
 
     rows = []
     for spec in BACKBONES.values():
@@ -258,7 +267,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def _measure_block(args: argparse.Namespace) -> tuple[dict, dict, dict, str, int]:
     """Write the checkpoint, measure its middle block in a fresh process, delete it."""
-    from rl_rosetta_layer.video.backbones import backbone_spec, blocks_from_config
+    from rl_rosetta_layer.video.backbones.catalog import backbone_spec, blocks_from_config
 
     spec = backbone_spec(args.backbone)
     grid = tuple(int(g) for g in args.grid.split(","))

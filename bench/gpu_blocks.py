@@ -22,7 +22,7 @@ a large bf16 matmul measured in the same run is shown too.
 
 Agent update: the project's own path. The block is wrapped with the token-block attributes
 (name, width, grid, n_params, embed_init, pos_init, describe) and given to
-``rl_rosetta_layer.video.candidate.VideoCandidate`` with observations of shape
+``rl_rosetta_layer.video.candidates.candidate.VideoCandidate`` with observations of shape
 (F, C, H, W) = (4, 4, 4, 4) (D = 256) and patch 2, so each observation is 16 tokens of
 C*p*p = 16 values; the timed call is ``TorchLearner.update`` (from
 ``agent.learner.make_learner``) on a replay batch of 64: patch-embedding adapter -> frozen bf16
@@ -246,7 +246,7 @@ def bench_agent_update(torch, timer: Timer, name: str, tiny: bool, device: str,
     for ``n_seeds`` seeds, batch 64, every state tensor on ``device``."""
     from rl_rosetta_layer.agent.config import DQNConfig
     from rl_rosetta_layer.agent.learner import make_learner
-    from rl_rosetta_layer.video.candidate import VideoCandidate
+    from rl_rosetta_layer.video.candidates.candidate import VideoCandidate
 
     block = token_block(torch, name, tiny, device)
     cand = VideoCandidate(block, OBS_SHAPE, patch=PATCH, device=device, dtype="bfloat16")

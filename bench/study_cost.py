@@ -46,10 +46,11 @@ def time_pieces(reps: int) -> list[tuple[str, str]]:
     from rl_rosetta_layer.agent.config import DQNConfig
     from rl_rosetta_layer.agent.learner import make_learner
     from rl_rosetta_layer.experiments.spec import EnvSpec
-    from rl_rosetta_layer.layers.video import VideoSettings, build_video_layer
+    from rl_rosetta_layer.video.candidates.settings import VideoSettings
+    from rl_rosetta_layer.video.family import VIDEO
 
     obs = EnvSpec("catch").observations()
-    cand = build_video_layer(BLOCK, obs, VideoSettings())
+    cand = VIDEO.build(BLOCK, obs, VideoSettings())
     rng = np.random.default_rng(1)
     fresh = (rng.random((reps, obs.obs_dim)) < 0.1).astype(np.float32)
     start = clock()
@@ -82,7 +83,7 @@ def time_run(layer_name: str, env_name: str, config, seeds: int = 1) -> float:
     from rl_rosetta_layer.agent.health import probe_observations
     from rl_rosetta_layer.experiments.spec import EnvSpec
     from rl_rosetta_layer.layers.registry import build_layers
-    from rl_rosetta_layer.layers.video import VideoSettings
+    from rl_rosetta_layer.video.candidates.settings import VideoSettings
 
     env = EnvSpec(env_name)
     layer = build_layers([layer_name], env.observations(), None, VideoSettings())[layer_name]

@@ -20,7 +20,8 @@ from threadpoolctl import threadpool_limits
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rl_rosetta_layer"
 #: Modules that import torch at the top: the video package and the torch learner.
-TORCH_MODULES = (PACKAGE / "video" / "*.py", PACKAGE / "agent" / "torch_learner.py")
+TORCH_MODULES = (PACKAGE / "video" / "*.py", PACKAGE / "video" / "*" / "*.py",
+                 PACKAGE / "agent" / "torch_learner.py")
 
 
 def pytest_configure(config):

@@ -1,7 +1,10 @@
 """The package's import graph: no cycles, and no import that runs back up the pipeline.
 
-The pipeline is envs -> layers (video beside it) -> analysis -> agent -> experiments ->
-report -> cli (api and cli_parser beside cli): a part may import its own level or below.
+The pipeline is envs -> layers -> video -> analysis -> agent -> experiments -> report -> cli
+(api and cli_parser beside cli): a part may import its own level or below. ``video`` builds
+on ``layers`` and registers its blocks with the layer registry (``layers.families``), so
+``layers`` never imports ``video``. No folder holds more than 15 modules, and no module is
+longer than 500 lines.
 The leaf utilities (errors, io, checks, seeding, stats) import only each other, so any part
 may import them. Imports inside functions (lazy ones) count too: they close a cycle at run
 time all the same. The graph is read from the source (ast), nothing is imported.
@@ -18,8 +21,12 @@ import rl_rosetta_layer
 
 PACKAGE = Path(rl_rosetta_layer.__file__).resolve().parent
 #: Level of each part of the pipeline; a part may import parts of its level or lower.
-ORDER = {"envs": 0, "layers": 1, "video": 1, "analysis": 2, "agent": 3, "experiments": 4,
-         "report": 5, "cli": 6, "cli_parser": 6, "api": 6}
+ORDER = {"envs": 0, "layers": 1, "video": 2, "analysis": 3, "agent": 4, "experiments": 5,
+         "report": 6, "cli": 7, "cli_parser": 7, "api": 7, "interrupts": 7}
+#: The most modules (``.py`` files, ``__init__`` included) one folder may hold.
+MAX_MODULES = 15
+#: The most lines one module may have.
+MAX_LINES = 500
 #: Leaf utilities: any part may import them; they import only each other.
 LEAVES = frozenset({"errors", "io", "checks", "seeding", "stats"})
 
@@ -139,6 +146,47 @@ def test_no_import_runs_up_the_pipeline(graph):
 
 def test_no_import_cycles(graph):
     assert cycles(graph) == []
+
+
+def test_layers_never_import_video(graph):
+    """The one direction between the two: video -> layers (video's blocks reach the
+    registry through the family they register), never layers -> video."""
+    assert [f"{m} -> {t}" for m, targets in sorted(graph.items()) if _part(m) == "layers"
+            for t in sorted(targets) if _part(t) == "video"] == []
+    assert any(_part(m) == "video" and _part(t) == "layers"
+               for m, targets in graph.items() for t in targets)
+
+
+def crowded_folders(root: Path, limit: int = MAX_MODULES) -> dict[str, int]:
+    """Folders under ``root`` with more than ``limit`` modules: folder -> count."""
+    counts = {}
+    for folder in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
+        n = len(list(folder.glob("*.py")))
+        if n > limit:
+            counts[str(folder.relative_to(root.parent))] = n
+    return counts
+
+
+def long_modules(root: Path, limit: int = MAX_LINES) -> dict[str, int]:
+    """Modules under ``root`` longer than ``limit`` lines: module -> lines."""
+    return {str(p.relative_to(root.parent)): n for p in sorted(root.rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > limit}
+
+
+def test_no_folder_is_crowded_and_no_module_is_long():
+    assert crowded_folders(PACKAGE) == {}
+    assert long_modules(PACKAGE) == {}
+
+
+def test_the_size_checks_find_planted_crowds_and_long_modules(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    for i in range(4):
+        (pkg / "sub" / f"m{i}.py").write_text("x = 1\n" * (3 if i else 7))
+    (pkg / "a.py").write_text("")
+    assert crowded_folders(pkg, limit=3) == {"pkg/sub": 4}
+    assert crowded_folders(pkg, limit=4) == {}
+    assert long_modules(pkg, limit=5) == {"pkg/sub/m0.py": 7}
 
 
 def test_every_part_of_the_package_is_ordered_or_known(graph):

@@ -6,6 +6,8 @@ From Python (a notebook): ``import rl_rosetta_layer as rr``, then ``rr.analyze``
 (does a layer of your own keep the protocol?). They are imported on first use.
 
 The numpy core never imports torch; torch-backed layers live behind the ``video`` extra.
+Importing the package registers the video blocks with the layer registry
+(:mod:`.video.family`; pure Python, no torch).
 
 Importing the package registers its Gymnasium ids (``rosetta/GridVideo-v0``,
 ``rosetta/MovingGoal-v0``, ``rosetta/Catch-v0``) when Gymnasium is already imported, which
@@ -67,6 +69,10 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
+
+# The video blocks' family of layers registers with the layer registry (pure Python, no
+# numpy, never torch): ``layers`` finds video layers through it and never imports ``video``.
+from .video import family as _video_family  # noqa: E402, F401
 
 if "gymnasium" in sys.modules:
     from .envs.gym_registration import register_envs as _register_envs

@@ -12,7 +12,7 @@ Arguments are the flags' (``--dataset-steps`` is ``dataset_steps``), with the sa
 defaults; a comma list may also be a list (``layers=["identity", "my_pkg.mod:make"]``,
 ``seeds=[0, 1, 2]``). ``settings`` are the ``--set`` values, typed
 (``{"lr": 1e-3, "adapter": "dense"}``), and ``video`` the video flags as a
-:class:`~rl_rosetta_layer.layers.video.VideoSettings` or a dict of its fields.
+:class:`~rl_rosetta_layer.video.candidates.settings.VideoSettings` or a dict of its fields.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def prepare(output_dir: str | Path | None = None, backbone: str | None = None,
     """The output folder, checked before any work: ``backbone`` is known, ``weights``
     exists, the folder can be written. Default: ``outputs``, or ``outputs/BACKBONE``."""
     if backbone is not None:
-        from .video.backbones import backbone_spec
+        from .video.backbones.catalog import backbone_spec
 
         backbone_spec(backbone)      # an unknown name fails before anything is written
     if output_dir is None:
@@ -100,9 +100,9 @@ def env_spec(env: str = DEFAULT_ENV, grid_size: int | None = None, history: int 
 
 
 def video_settings(video=None):
-    """:class:`~rl_rosetta_layer.layers.video.VideoSettings` from None (the defaults), a
-    dict of its fields, or one."""
-    from .layers.video import VideoSettings
+    """:class:`~rl_rosetta_layer.video.candidates.settings.VideoSettings` from None (the
+    defaults), a dict of its fields, or one."""
+    from .video.candidates.settings import VideoSettings
 
     if video is None:
         return VideoSettings()

@@ -186,13 +186,13 @@ def cmd_study(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from .video import pretrain_command
+    from .video.tiny import command as pretrain_command
 
     return pretrain_command.run(args)
 
 
 def _video_settings(args):
-    from .layers.video import VideoSettings
+    from .video.candidates.settings import VideoSettings
 
     return VideoSettings(weights=args.weights, timestep=args.timestep, device=args.device,
                          dtype=args.dtype, patch=args.patch, feature_norm=args.feature_norm,

@@ -76,7 +76,7 @@ def default_args(function) -> dict:
 
 
 def _video_args(p: argparse.ArgumentParser) -> None:
-    from .layers.video import VideoSettings as V
+    from .video.candidates.settings import VideoSettings as V
 
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="checkpoint folder or Hugging Face cache path of the backbone "
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_args(p)
     p = sub.add_parser("pretrain", help="pretrain the tiny-video model on sprite videos "
                                         "(the video extra)")
-    from .video import pretrain_command
+    from .video.tiny import command as pretrain_command
 
     pretrain_command.configure_parser(p)
     p = sub.add_parser("report", help="tables, statistics and figures from existing outputs")

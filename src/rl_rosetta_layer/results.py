@@ -144,7 +144,7 @@ def to_rliable(output_dir: str | Path = "outputs", *, normalize: bool = False
     finals = [final_returns(f) for f in folders]
     scale = None
     if normalize:
-        from .report.study_data import StudyData
+        from .report.study.data import StudyData
 
         scale = StudyData(out, tasks)
     scores: dict[str, np.ndarray] = {}

@@ -331,7 +331,7 @@ def test_the_docs_show_the_examples_the_tests_run():
 
 
 def test_the_study_report_tells_your_frozen_layer_from_a_block():
-    from rl_rosetta_layer.report.study_data import layer_kind
+    from rl_rosetta_layer.report.study.data import layer_kind
 
     assert layer_kind(EXAMPLE) == "synthetic"
     assert layer_kind("examples.my_block:make_block") == "pretrained"

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,3 +234,7 @@ def tiny_checkpoints(tmp_path_factory) -> TinyCheckpoints:
     for module in ("torch", "diffusers", "transformers", "safetensors"):
         pytest.importorskip(module)
     return TinyCheckpoints(tmp_path_factory.mktemp("tiny-checkpoints"))
+
+
+# The helpers of these tests (token_blocks.py) are imported by name from every subfolder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -18,7 +18,7 @@ from rl_rosetta_layer.agent.dqn import train_lockstep  # noqa: E402
 from rl_rosetta_layer.agent.health import probe_observations  # noqa: E402
 from rl_rosetta_layer.experiments.spec import EnvSpec  # noqa: E402
 from rl_rosetta_layer.layers.registry import build_layers  # noqa: E402
-from rl_rosetta_layer.layers.video import VideoSettings  # noqa: E402
+from rl_rosetta_layer.video.candidates.settings import VideoSettings  # noqa: E402
 
 BYPASS = "tiny-video:bypass"
 

@@ -13,7 +13,7 @@ from rl_rosetta_layer.agent.learner import Learner, make_learner  # noqa: E402
 from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm  # noqa: E402
 from rl_rosetta_layer.agent.torch_learner import TorchLearner  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
-from rl_rosetta_layer.video.candidate import VideoCandidate  # noqa: E402
+from rl_rosetta_layer.video.candidates.candidate import VideoCandidate  # noqa: E402
 
 OBS = (2, 2, 4, 4)
 D, A = 64, 5
@@ -340,7 +340,7 @@ def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones
 
 def test_feature_norm_is_checked_and_kept_out_of_old_run_ids():
     from rl_rosetta_layer.errors import ConfigError
-    from rl_rosetta_layer.layers.video import VideoSettings
+    from rl_rosetta_layer.video.candidates.settings import VideoSettings
 
     with pytest.raises(ConfigError, match="--feature-norm must be one of none, running"):
         VideoSettings(feature_norm="batch")

@@ -11,7 +11,7 @@ from rl_rosetta_layer.agent.learner import NumpyLearner, make_learner  # noqa: E
 from rl_rosetta_layer.agent.torch_learner import TorchLearner  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.layers.synthetic import RandomTanhLayer  # noqa: E402
-from rl_rosetta_layer.video.torch_trained import TorchTrained  # noqa: E402
+from rl_rosetta_layer.video.candidates.torch_trained import TorchTrained  # noqa: E402
 
 D, A, B = 24, 4, 8
 

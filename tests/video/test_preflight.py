@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from rl_rosetta_layer.video.backbones import backbone_spec, default_weights
-from rl_rosetta_layer.video.loader import check_weights
+from rl_rosetta_layer.video.backbones.catalog import backbone_spec, default_weights
+from rl_rosetta_layer.video.checkpoints.loader import check_weights
 
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")

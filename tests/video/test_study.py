@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from rl_rosetta_layer.report.study_data import layer_kind, verdict  # noqa: E402
+from rl_rosetta_layer.report.study.data import layer_kind, verdict  # noqa: E402
 
 BLOCK = "tiny-video:transformer_blocks.1"
 LAYERS = [BLOCK, f"{BLOCK}:random", f"{BLOCK}:prefix", "tiny-video:bypass", "identity",

@@ -56,9 +56,9 @@ def test_shipped_checkpoint_through_the_backbone_loader_reproduces_recorded_bloc
     import numpy as np
     import torch
 
-    from rl_rosetta_layer.layers.video import twin_rng
-    from rl_rosetta_layer.video.backbones import backbone_spec, default_weights
-    from rl_rosetta_layer.video.loader import load_token_block
+    from rl_rosetta_layer.video.backbones.catalog import backbone_spec, default_weights
+    from rl_rosetta_layer.video.candidates.settings import twin_rng
+    from rl_rosetta_layer.video.checkpoints.loader import load_token_block
 
     ref = np.load(default_weights(backbone_spec("tiny-video")) / "reference_outputs.npz")
     t = int(ref["timestep"])

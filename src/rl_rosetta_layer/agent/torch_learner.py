@@ -6,7 +6,7 @@ Imported only when a layer asks for it (``trains_with = "torch"``, see
 
 Network per seed: observations (N, D) -> patch-embedding tokens (N, T, width) (the input
 adapter: patch map, bias, positions) -> frozen block -> the read-out's fixed part -> codes
-(N, C) -> the read-out's trainable part (N, F) (``video/readout.py``) -> [feature
+(N, C) -> the read-out's trainable part (N, F) (``video/candidates/readout.py``) -> [feature
 normalisation] -> head ('mlp': ``act(norm(z W2 + b2)) Wo + bo``, act tanh or ReLU, norm
 none or LayerNorm, as ``agent/network.py``; 'linear': ``z Wo + bo``) -> Q (N, A).
 
@@ -17,9 +17,10 @@ observation once, as it arrives, the replay stores codes, and ``act``, ``update`
 both mean "train the patch embedding"; ``adapter_rank`` and ``init_noise`` do not apply)
 they take observations and every update runs the block.
 
-The learner also trains numpy layers (``video/torch_trained.TorchTrained``, ``NAME@torch``):
-the codes are the layer's features, the read-out is the identity, the input adapter is
-frozen. That is the control which shows that this learner and the numpy one agree.
+The learner also trains numpy layers (``NAME@torch``,
+``video/candidates/torch_trained.TorchTrained``): the codes are the layer's features, the
+read-out is the identity, the input adapter is frozen. That is the control which shows
+that this learner and the numpy one agree.
 
 Feature normalisation (the candidate's ``feature_norm``): with 'running' each seed
 standardises the head's input per feature, ``(z - mean) / sqrt(var + 1e-5)``, with a mean
@@ -45,9 +46,9 @@ import torch
 from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.norm import LN_EPS
-from ..video.bridge import as_tensor
-from ..video.readout import Readout
-from ..video.tokens import TokenLayout, init_adapter
+from ..video.candidates.bridge import as_tensor
+from ..video.candidates.readout import Readout
+from ..video.candidates.tokens import TokenLayout, init_adapter
 from .update import FlatLearner
 
 #: Weight of each update batch in the running feature statistics ('running' feature_norm).

@@ -9,9 +9,11 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import atomic_write_text, write_csv, write_json
+from ..layers.families import TORCH_SUFFIX
 from ..layers.registry import build_layers, expand_layer_names
-from ..layers.video import TORCH_SUFFIX, VideoSettings, is_video_layer
 from ..seeding import check_seed
+from ..video.candidates.settings import VideoSettings
+from ..video.family import is_video_layer
 from .dataset import collect_transitions
 from .score import METRICS, N_BOOTSTRAP, analyze_layers, prepare_split, select_layer
 

@@ -26,7 +26,7 @@ from ..agent.result import RunResult
 from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.registry import check_layer
-from ..layers.video import needs_torch
+from ..video.family import needs_torch
 from .spec import RunSpec
 from .units import Event, default_workers, failed_results, guarded_unit
 
@@ -88,7 +88,7 @@ def preflight(specs: Sequence[RunSpec], *, devices: bool = True) -> None:
         check_layer(layer, observations[env], selected, video)
     wanted = {s.video.device for s in specs if s.video is not None and needs_torch(s.layer)}
     if devices and wanted - {"cpu"}:
-        from ..video.devices import resolve_device
+        from ..video.candidates.devices import resolve_device
 
         for device in sorted(wanted):
             resolve_device(device)

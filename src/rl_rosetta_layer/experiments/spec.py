@@ -13,7 +13,8 @@ from ..envs.registry import DEFAULT_ENV, env_attribute, make_vector_env, split_e
 from ..errors import ConfigError
 from ..layers.custom import layer_source, parse_custom
 from ..layers.registry import Observations
-from ..layers.video import VideoSettings, is_video_layer
+from ..video.candidates.settings import VideoSettings
+from ..video.family import is_video_layer
 
 #: Tasks drawn in the grid's format (two one-hot maps per frame: agent, goal or ball).
 #: The seeds ``train`` and ``run`` use unless told otherwise (the seed's Run Order).

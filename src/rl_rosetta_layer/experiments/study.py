@@ -51,7 +51,8 @@ from ..envs.registry import env_attribute, names_with
 from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
-from ..layers.video import VideoSettings, is_video_layer, needs_torch
+from ..video.candidates.settings import VideoSettings
+from ..video.family import is_video_layer, needs_torch
 from .outputs import write_experiment_outputs
 from .spec import EnvSpec
 from .study_defaults import (  # noqa: F401 - the study's defaults, also read as study.NAME

@@ -22,7 +22,7 @@ from ..analysis.run import read_selected
 from ..errors import ConfigError, RunsFailedError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
-from ..layers.video import VideoSettings
+from ..video.candidates.settings import VideoSettings
 from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
 from .runner import preflight, run_all
 from .spec import EnvSpec, RunSpec

@@ -16,8 +16,8 @@ from ..agent.health import probe_observations
 from ..agent.result import RunResult
 from ..errors import ConfigError
 from ..layers.registry import build_layers
-from ..layers.video import needs_torch
 from ..provenance import now_utc, versions
+from ..video.family import needs_torch
 from .spec import RunSpec
 
 #: A worker's report to the calling process: (unit index, "start" or "episodes", count).

@@ -12,9 +12,10 @@ What the factory returns decides the kind of layer:
   ``forward(x)``, ``backward(x, grad_out)``), trained by the numpy learner like the seed's
   candidates; ``MODULE:FACTORY@torch`` trains it with the torch learner instead;
 - a **torch block**, a ``torch.nn.Module`` mapping tokens (B, T, width) to the same shape,
-  put between the project's token adapters like a video backbone's block
-  (:mod:`rl_rosetta_layer.video.custom_block`); ``MODULE:FACTORY:random`` is its random
-  twin, re-initialised by the module's own initialisers.
+  put between the project's token adapters like a video backbone's block, built by the
+  video family (:mod:`.families`, :mod:`rl_rosetta_layer.video.candidates.custom_block`);
+  ``MODULE:FACTORY:random`` is its random twin, re-initialised by the module's own
+  initialisers.
 
 The factory is called with the keyword arguments it names among :data:`LAYER_ARGS`
 (``input_dim``, ``obs_shape``, ``rng``: a frozen layer) or :data:`BLOCK_ARGS` (``grid``,
@@ -24,9 +25,9 @@ a class is a torch block when it subclasses ``torch.nn.Module``; a function nami
 layer's arguments builds one, one naming a block's arguments builds a block, and one naming
 neither is called once, with none, and what it returns decides.
 
-Nothing here imports torch; the torch side is imported only for a torch block. The pure
-pieces (parsing names, calling a factory, descriptions) are in :mod:`.factory`, which the
-torch side imports instead of this module; they are importable from here too.
+Nothing here imports torch or ``video``: a torch block is its family's to build. The pure
+pieces (parsing names, calling a factory, descriptions) are in :mod:`.factory`; they are
+importable from here too.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ import importlib
 import json
 import os
 import sys
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, UnknownLayerError
-from ..video.settings import VideoSettings, check_frames
 from .base import NumpyLayer, check_frozen_layer
 from .factory import (  # noqa: F401 - re-exported: names and factories live in .factory
     BLOCK_ARGS,
@@ -59,6 +60,7 @@ from .factory import (  # noqa: F401 - re-exported: names and factories live in 
     own_description,
     parse_custom,
 )
+from .families import families, family_of
 
 
 # ------------------------------------------------------------------------------ import
@@ -184,14 +186,13 @@ def custom_kind(name: object) -> str | None:
 
 
 def seeded_call(custom: CustomName, factory: Any, available: dict[str, Any]) -> Any:
-    """:func:`call_factory`, with torch's draws (when torch is loaded) taken from a
-    generator seeded from :func:`factory_rng`, never from torch's global generator: a
-    factory that draws its weights gives the same module every time, in every process."""
-    if "torch" not in sys.modules:
-        return call_factory(custom, factory, available)
-    from ..video.custom_block import SeededTorch
-
-    with SeededTorch(factory_rng(custom.target)):
+    """:func:`call_factory`, within every registered family's factory context (the video
+    family's takes torch's draws, when torch is loaded, from a generator seeded from
+    :func:`factory_rng`, never from torch's global generator): a factory that draws its
+    weights gives the same module every time, in every process."""
+    with ExitStack() as stack:
+        for family in families():
+            stack.enter_context(family.factory_context(factory_rng(custom.target)))
         return call_factory(custom, factory, available)
 
 
@@ -261,29 +262,25 @@ def build_custom_layer(custom: CustomName, obs) -> CustomLayer:
     return CustomLayer(custom.base, inner, custom.target)
 
 
-def build_custom(name: str, obs, video=None):
-    """The layer ``name`` (of your own) for observations ``obs``: a :class:`CustomLayer`, or
-    for a torch block a :class:`~rl_rosetta_layer.video.candidate.VideoCandidate` built with
-    ``video`` (:class:`~.video.VideoSettings`). ``@torch`` is the caller's (the registry's)."""
+def build_custom(name: str, obs):
+    """The layer ``name`` (of your own) for observations ``obs``: a :class:`CustomLayer`,
+    or a torch block built by its family (:mod:`.families`) with default settings.
+    ``@torch`` is the caller's (the registry's)."""
     custom = parse_custom(name)
     if custom is None:
         raise UnknownLayerError(f"unknown layer {name!r}; a layer of your own is {FORMS}")
-    if custom_kind(name) == "layer":
-        return build_custom_layer(custom, obs)
-    _check_block_inputs(custom, obs)
-    from ..video.custom_block import build_candidate
-
-    return build_candidate(custom, resolve(custom), obs, video or VideoSettings())
+    if custom_kind(name) != "layer":
+        return _block_family(name).build(name, obs, None)
+    return build_custom_layer(custom, obs)
 
 
-def _check_block_inputs(custom: CustomName, obs) -> None:
-    """A torch block needs frames to make tokens of, and torch (checked before importing)."""
-    import importlib.util
-
-    check_frames(custom.name, obs)
-    if importlib.util.find_spec("torch") is None:
-        raise ConfigError(f"torch block {custom.name!r} needs torch (the video extra): "
-                          f"pip install -e '.[video]'")
+def _block_family(name: str):
+    """The family that builds torch block ``name`` (the video family)."""
+    family = family_of(name)
+    if family is None:
+        raise ConfigError(f"layer {name!r} is a torch block, which the video family "
+                          f"(rl_rosetta_layer.video.family) builds; none is registered")
+    return family
 
 
 _SOURCES: dict[tuple, str] = {}
@@ -300,11 +297,7 @@ def layer_source(name: str, obs, video=None) -> str:
         if kind == "layer":
             described = build_custom_layer(custom, obs).describe()["layer"]
         else:
-            _check_block_inputs(custom, obs)
-            from ..video.custom_block import block_description
-
-            described = block_description(custom, resolve(custom), obs,
-                                          video or VideoSettings())
+            described = _block_family(name).describe(name, obs, video)
         _SOURCES[key] = json.dumps({"target": custom.target, "kind": kind,
                                     "describe": described}, sort_keys=True)
     return _SOURCES[key]

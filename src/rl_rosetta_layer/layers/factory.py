@@ -1,10 +1,10 @@
 """Layers of your own, named but not imported: their names, their factories' arguments and
 calls, and their descriptions (the pure half of :mod:`.custom`).
 
-:mod:`.custom` imports the factories and builds the layers; the torch side
-(:mod:`rl_rosetta_layer.video.custom_block`) builds a torch block from the pieces here, so it
-never imports :mod:`.custom` (which imports it, lazily). Nothing here imports torch or a
-factory's module.
+:mod:`.custom` imports the factories and builds the frozen layers; the torch side
+(:mod:`rl_rosetta_layer.video.candidates.custom_block`, reached through the video family)
+builds a torch block from the pieces here. Nothing here imports torch or a factory's
+module.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, RosettaError, UnknownLayerError
+from .families import TORCH_SUFFIX, families
 from .names import builtin_names
 
 #: The entry-point group under which a package declares layers (name = the layer's name).
@@ -30,7 +31,6 @@ LAYER_ARGS = ("input_dim", "obs_shape", "rng")
 #: Keyword arguments a torch block's factory may name.
 BLOCK_ARGS = ("grid", "tokens")
 RANDOM_SUFFIX = ":random"
-TORCH_SUFFIX = "@torch"
 #: Root of the seed of the generator a factory gets (``rng``; a torch block's own draws).
 CUSTOM_SEED = 5151
 #: The forms a layer of your own takes, for messages.
@@ -83,11 +83,9 @@ def _builtins() -> frozenset[str]:
     return builtin_names()
 
 
-@lru_cache(maxsize=1)
-def _backbones() -> tuple[str, ...]:
-    from ..video.backbones import BACKBONES
-
-    return tuple(BACKBONES)
+def _reserved(module: str) -> bool:
+    """Whether ``module`` is a name a layer family keeps for itself (a backbone's)."""
+    return any(family.reserved(module) for family in families())
 
 
 def parse_custom(name: object) -> CustomName | None:
@@ -113,14 +111,14 @@ target='my_pkg.blocks:make_block', random=True, torch=False, entry_point=False)
             return None
         return CustomName(text, parts[0], declared[parts[0]], random=len(parts) == 2,
                           torch=torch_, entry_point=True)
-    if parts[0] in _backbones() or not _DOTTED.fullmatch(parts[0]):
+    if _reserved(parts[0]) or not _DOTTED.fullmatch(parts[0]):
         return None                      # a backbone's block (or a bad one: its parser says)
     random = len(parts) == 3 and parts[2] == RANDOM_SUFFIX[1:]
     if len(parts) > 3 or (len(parts) == 3 and not random) or not _DOTTED.fullmatch(parts[1]):
         raise UnknownLayerError(
             f"bad layer name {text!r}: a layer of your own is {FORMS}, with MODULE an "
             f"importable module and FACTORY a name in it; a backbone's block is BACKBONE:BLOCK "
-            f"with BACKBONE one of {', '.join(_backbones())}")
+            f"with BACKBONE a known backbone (docs/video-backbones.md)")
     base = ":".join(parts[:2])
     return CustomName(text, base, base, random=random, torch=torch_)
 

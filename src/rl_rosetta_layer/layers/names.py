@@ -7,6 +7,7 @@ your own from a built-in one) read these, so this module imports neither.
 from __future__ import annotations
 
 from .baselines import BANK_SIZE
+from .families import family_groups
 
 #: The seed's four candidates, in the order their random weights are drawn.
 SEED_CANDIDATES = ("random_wide", "random_narrow", "bottleneck", "structured_mid")
@@ -19,12 +20,9 @@ GROUPS = {
     "all": SEED_CANDIDATES + BASELINES + BANK_NAMES,
 }
 KNOWN = SEED_CANDIDATES + BASELINES + BANK_NAMES
-#: Groups that expand to layers of ``--backbone``: its blocks, their random twins, the
-#: stacks of blocks 0..k (k > 0), and the bypass control (its adapters without a block).
-VIDEO_GROUPS = ("blocks", "twins", "prefixes", "bypass")
 
 
 def builtin_names() -> frozenset[str]:
-    """Names that always mean the built-in layers and groups (a package's entry point of
-    the same name is ignored)."""
-    return frozenset((*KNOWN, *GROUPS, *VIDEO_GROUPS, "selected"))
+    """Names that always mean the built-in layers and groups, the registered families'
+    groups among them (a package's entry point of the same name is ignored)."""
+    return frozenset((*KNOWN, *GROUPS, *family_groups(), "selected"))

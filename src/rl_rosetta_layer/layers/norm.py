@@ -1,8 +1,9 @@
 """LayerNorm without affine parameters, in numpy, and its epsilon (torch's default).
 
 Shared by the numpy learner's 'mlp' head (:mod:`rl_rosetta_layer.agent.network`), the torch
-learner's head and the video read-outs (:mod:`rl_rosetta_layer.video.readout`), so all three
-normalise with the same eps. Pure numpy: imports nothing of this package.
+learner's head and the video read-outs
+(:mod:`rl_rosetta_layer.video.candidates.readout`), so all three normalise with the same
+eps. Pure numpy: imports nothing of this package.
 """
 
 from __future__ import annotations

@@ -12,26 +12,16 @@ from ..errors import ConfigError, UnknownLayerError
 from .base import NumpyLayer
 from .baselines import TrainableBody, random_bank
 from .custom import FORMS, build_custom, custom_kind, declared_layers, is_custom_layer
+from .families import TORCH_SUFFIX, LayerFamily, families, family_groups, family_of
 from .names import (  # noqa: F401 - re-exported: the names live in .names
     BANK_NAMES,
     BASELINES,
     GROUPS,
     KNOWN,
     SEED_CANDIDATES,
-    VIDEO_GROUPS,
     builtin_names,
 )
 from .synthetic import IdentityLayer, RandomTanhLayer, StructuredLayer
-from .video import (
-    TORCH_SUFFIX,
-    VideoSettings,
-    backbone_group,
-    build_torch_trained,
-    build_video_layer,
-    check_video_layer,
-    check_video_weights,
-    is_video_layer,
-)
 
 #: Shape and scale of the seed's random candidates: (output_dim, scale).
 RANDOM_SHAPES = {"random_wide": (128, 0.20), "random_narrow": (16, 0.30),
@@ -47,7 +37,7 @@ def _accepted() -> str:
     declared = ", ".join(declared_layers())
     return (f"{', '.join(KNOWN)}, BACKBONE:BLOCK, {FORMS} (a layer of your own), "
             + (f"the installed packages' layers {declared}, " if declared else "")
-            + f"or the groups {', '.join((*GROUPS, *VIDEO_GROUPS))}, selected")
+            + f"or the groups {', '.join((*GROUPS, *family_groups()))}, selected")
 
 
 @dataclass(frozen=True)
@@ -99,7 +89,8 @@ def expand_layer_names(spec: str, selected: str | None = None,
     ``unavailable`` layers (e.g. ``structured_mid`` off the grid); named ones are kept, so
     building them gives the error that says why. Video blocks are named
     ``BACKBONE:BLOCK[:random]``; the groups ``blocks`` and ``twins`` are the blocks of
-    ``backbone`` and their random twins. ``NAME@torch`` is the numpy layer NAME trained by
+    ``backbone`` and their random twins (the video family's, :mod:`.families`).
+    ``NAME@torch`` is the numpy layer NAME trained by
     the torch learner (the learners' agreement control). ``MODULE:FACTORY[:random]`` and
     the names packages declare are layers of your own (:mod:`.custom`): their factory is
     imported here, so a typo fails now.
@@ -108,6 +99,7 @@ def expand_layer_names(spec: str, selected: str | None = None,
     ['structured_mid', 'identity']
     """
     names: list[str] = []
+    groups = family_groups()
     parts = [p.strip() for p in str(spec).split(",")]
     if not spec or any(not p for p in parts):
         raise ConfigError(f"--layers must be a comma list of layer names, got {spec!r}; "
@@ -117,24 +109,25 @@ def expand_layer_names(spec: str, selected: str | None = None,
             if selected is None:
                 raise ConfigError("--layers selected needs a selected layer")
             group = (selected,)
-        elif part in VIDEO_GROUPS:
-            group = tuple(backbone_group(part, backbone, weights))
+        elif part in groups:
+            group = tuple(groups[part].expand(part, backbone, weights))
         elif custom_kind(part) is not None:        # imports the factory: a typo fails here
             group = (part,)
-        elif is_video_layer(part):
-            group = (check_video_layer(part, weights),)
+        elif (family := family_of(part)) is not None:
+            group = (family.check_name(part, weights),)
         else:
             group = tuple(n for n in GROUPS[part] if n not in unavailable) \
                 if part in GROUPS else (part,)
         for name in group:
-            if name.endswith(TORCH_SUFFIX) and not is_video_layer(name):
+            owner = family_of(name)
+            if name.endswith(TORCH_SUFFIX) and owner is None:
                 base = name.removesuffix(TORCH_SUFFIX)
                 if base not in TORCH_TRAINABLE and custom_kind(name) is None:
                     raise UnknownLayerError(
                         f"unknown layer {name!r}: NAME{TORCH_SUFFIX} needs a frozen numpy "
                         f"layer; accepted: {', '.join(t + TORCH_SUFFIX for t in TORCH_TRAINABLE)}"
                         f", MODULE:FACTORY{TORCH_SUFFIX}")
-            elif name not in KNOWN and not is_video_layer(name) and not is_custom_layer(name):
+            elif name not in KNOWN and owner is None and not is_custom_layer(name):
                 raise UnknownLayerError(f"unknown layer {name!r}; accepted: {_accepted()}")
             if name not in names:
                 names.append(name)
@@ -142,11 +135,13 @@ def expand_layer_names(spec: str, selected: str | None = None,
 
 
 def build_layers(names: list[str], grid: GridConfig | Observations,
-                 selected: str | None = None, video: VideoSettings | None = None
+                 selected: str | None = None, video=None
                  ) -> dict[str, NumpyLayer | TrainableBody]:
     """Build the candidates ``names`` for observations ``grid`` (the seed's grid, or any
     :class:`Observations`); the random bank takes the selected layer's shape; video blocks
-    are built with ``video`` (default settings when None)."""
+    are built by their family (:mod:`.families`) with ``video``, its settings
+    (:class:`~rl_rosetta_layer.video.candidates.settings.VideoSettings`; its defaults when
+    None)."""
     grid = as_observations(grid)
     seed = seed_candidates(grid)
     if "structured_mid" in names and "structured_mid" not in seed:
@@ -157,16 +152,17 @@ def build_layers(names: list[str], grid: GridConfig | Observations,
     out: dict[str, NumpyLayer | TrainableBody] = {}
     bank = None
     for name in names:
-        if name.endswith(TORCH_SUFFIX) and not is_video_layer(name):
+        owner = family_of(name)
+        if name.endswith(TORCH_SUFFIX) and owner is None:
             base = name.removesuffix(TORCH_SUFFIX)
-            out[name] = build_torch_trained(build_layers([base], grid, selected, video)[base],
-                                            video or VideoSettings())
+            out[name] = _torch_family(name).train_with_torch(
+                build_layers([base], grid, selected, video)[base], video)
         elif name in seed:
             out[name] = seed[name]
+        elif owner is not None:
+            out[name] = owner.build(name, grid, video)
         elif is_custom_layer(name):
-            out[name] = build_custom(name, grid, video)
-        elif is_video_layer(name):
-            out[name] = build_video_layer(name, grid, video or VideoSettings())
+            out[name] = build_custom(name, grid)
         elif name == "identity":
             out[name] = IdentityLayer("identity", grid.obs_dim)
         elif name == "mlp_full":
@@ -189,19 +185,29 @@ def build_layers(names: list[str], grid: GridConfig | Observations,
 
 
 def check_layer(name: str, grid: GridConfig | Observations, selected: str | None = None,
-                video: VideoSettings | None = None) -> None:
+                video=None) -> None:
     """Fail now, with the message building ``name`` in a worker would give: a numpy layer is
     built (cheap); a video block's checkpoint files are checked, headers only; ``NAME@torch``
     needs torch installed (not imported here). A layer of your own is built and its protocol
     checked (:func:`~.base.check_frozen_layer`; a torch block's tokens too)."""
-    if is_custom_layer(name) and not name.endswith(TORCH_SUFFIX):
-        build_custom(name, as_observations(grid), video)
+    owner = family_of(name)
+    if owner is not None:
+        owner.check(name, as_observations(grid), video)
         return
-    if is_video_layer(name):
-        check_video_weights(name, as_observations(grid), video or VideoSettings())
+    if is_custom_layer(name) and not name.endswith(TORCH_SUFFIX):
+        build_custom(name, as_observations(grid))
         return
     base = name.removesuffix(TORCH_SUFFIX)
     build_layers([base], grid, selected, video)
     if base != name and importlib.util.find_spec("torch") is None:
         raise ConfigError(f"layer {name!r} needs the video extra (torch): "
                           f"pip install -e '.[video]'")
+
+
+def _torch_family(name: str) -> LayerFamily:
+    """The family that trains numpy layers with the torch learner (``NAME@torch``)."""
+    found = families()
+    if not found:
+        raise ConfigError(f"layer {name!r} needs the torch learner, which the video family "
+                          f"(rl_rosetta_layer.video.family) provides; none is registered")
+    return found[0]
