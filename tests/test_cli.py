@@ -286,3 +286,58 @@ def test_analyze_takes_layers_as_its_docs_spell_it(tmp_path, capsys):
     assert rc == 0, err
     assert {r["layer"] for r in rows(tmp_path / "layer_analysis.csv")} == {"identity",
                                                                           "random_wide"}
+
+
+# ------------------------------------------------------------------------------------ help
+def _help(argv, capsys, monkeypatch) -> str:
+    monkeypatch.setenv("COLUMNS", "100")
+    rc, out, _ = run_cli([*argv, "--help"], capsys)
+    assert rc == 0
+    return out
+
+
+def _subcommands():
+    from rl_rosetta_layer.cli_parser import COMMANDS
+
+    return list(COMMANDS)
+
+
+def test_top_level_help_lists_every_command_and_the_version(capsys, monkeypatch):
+    from rl_rosetta_layer import __version__
+    from rl_rosetta_layer.cli import COMMANDS
+
+    out = _help([], capsys, monkeypatch)
+    listed = [line.split()[0] for line in out.split("commands:")[1].split("\n\n")[0]
+              .splitlines()[2:] if line.startswith("    ") and not line.startswith("     ")]
+    assert listed == list(_subcommands()) and set(listed) == set(COMMANDS)
+    assert "tensorboard" in listed and "`" not in out
+    rc, out, _ = run_cli(["--version"], capsys)
+    assert rc == 0 and out == f"rosetta {__version__}\n"
+
+
+@pytest.mark.parametrize("command", _subcommands())
+def test_every_command_has_a_description_an_example_and_plain_help(command, capsys,
+                                                                  monkeypatch):
+    from rl_rosetta_layer.cli_parser import COMMANDS
+
+    out = _help([command], capsys, monkeypatch)
+    _, description, example = COMMANDS[command]
+    assert " ".join(description.split()[:6]) in " ".join(out.split())
+    assert f"example:\n  {example.splitlines()[0]}" in out
+    assert "`" not in out                          # docstrings' ``literals`` shown plain
+
+
+def test_help_shows_defaults_and_the_basic_flags_before_the_video_flags(capsys, monkeypatch):
+    out = _help(["train"], capsys, monkeypatch)
+    flat = " ".join(out.split())
+    assert "--episodes EPISODES episodes per run (default: 350)" in flat
+    assert "--seeds SEEDS comma list (or ranges like 0-9) (default: 0,1,2)" in flat
+    assert "--batch-size BATCH_SIZE transitions per update (default: 64)" in flat
+    assert "--device DEVICE cpu, cuda, cuda:N or auto (video blocks) (default: cpu)" in flat
+    assert "(default: None)" not in flat and "(default: False)" not in flat
+    options = out[out.index("\noptions:"):]
+    video = options.index("video blocks (the video extra):")
+    assert options.index("--episodes EPISODES") < video < options.index("--weights PATH")
+    assert options.index("--run-timeout SECONDS") < video
+    usage = flat.split(" Train the same DQN")[0]
+    assert usage.index("[--episodes") < usage.index("[--weights")

@@ -6,6 +6,9 @@ its bad values.
 """
 
 import argparse
+import re
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,7 @@ BAD = {
     "--feature-norm": ["nope"],
     "--readout": ["nope"],
     "--readout-dim": ["0"],
+    "--learner": ["nope"],
     "--env": ["nope", "gym:NoSuchEnv-v0"],
     "--envs": ["nope", "catch,,grid"],
     "--grid-size": ["1", "1000", "x"],
@@ -48,6 +52,7 @@ BAD = {
     "--executor": ["nope"],
     "--ray-address": ["127.0.0.1:1", "no-port"],
     "--task-episodes": ["0"],
+    "--run-timeout": ["0", "-1", "x", "inf", "nan"],
     "--paper": [FILE + "/paper.md"],
     "--template": [MISSING],
     "--bib": [MISSING],
@@ -57,9 +62,11 @@ BAD = {
 SWITCHES = {"--quiet", "--dry-run", "--report-only", "--skip-report", "--force",
             "--tensorboard"}
 #: Per subcommand: flags whose values another subcommand's row does not cover.
-OWN = {"sweep": {"--episodes": ["0", "x"], "--batch-size": ["0"], "--grid-size": ["1", "x"],
+OWN = {"sweep": {"--episodes": ["0", "x"], "--env-steps": ["0", "x"], "--batch-size": ["0"],
+                 "--grid-size": ["1", "x"],
                  "--history": ["0"], "--max-steps": ["0"], "--env": ["nope"]},
        "tensorboard": {"output_dir": [FILE, MISSING]},
+       "evaluate": {"output_dir": [FILE, MISSING], "--epsilon": ["2", "x", "nan"]},
        "pretrain": {"--output": [FILE], "--steps": ["0", "x"], "--lr": ["inf", "-1"],
                     "--frames": ["0"], "--size": ["1"], "--batch": ["0"],
                     "--t-min": ["-1"], "--t-max": ["5000"], "--threads": ["0"],
@@ -86,6 +93,7 @@ BASE = {
               "--dataset-steps", "50", "--task-episodes", "5", "--quiet", "--workers", "1"],
     "pretrain": ["--steps", "1", "--quiet"],
     "tensorboard": [],
+    "evaluate": ["--quiet"],
 }
 #: Arguments given by position, not as a flag.
 POSITIONAL = {"sweep", "output_dir"}
@@ -153,3 +161,71 @@ def test_bad_value_is_one_line_and_changes_nothing(workspace, rosetta, command, 
     assert len(lines) == 1 and "error:" in lines[0], f"{argv}: {err!r}"
     assert "Traceback" not in err
     assert snapshot(workspace) == before, f"{argv} changed the working folder"
+
+
+# ------------------------------------------------------------ files that are not what they say
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Outputs of a tiny ``rosetta train`` (two layers, one seed)."""
+    from rl_rosetta_layer.cli import main
+
+    out = tmp_path_factory.mktemp("trained")
+    assert main(["train", "--episodes", "4", "--seeds", "0", "--layers", "identity,random_wide",
+                 "--quiet", "--workers", "1", "--grid-size", "4", "--batch-size", "8", "--set",
+                 "learning_starts=10", "--output-dir", str(out)]) == 0
+    return out
+
+
+def _stats(folder: Path) -> dict:
+    """Path -> (size, modification time) of every file (cheaper than reading a GiB)."""
+    return {p.relative_to(folder): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_line_and_nothing_changed(rosetta, argv, folder, expected):
+    before = _stats(folder)
+    rc, _, err = rosetta(argv)
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.search(expected, err), err
+    assert _stats(folder) == before
+
+
+def _long_cell(path: Path) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    lines[1] = "x" * 140_000 + lines[1][lines[1].index(","):]
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize("name", ["experiment_returns.csv", "experiment_runs.csv"])
+def test_report_refuses_a_cell_over_the_csv_limit_in_one_line(trained, tmp_path, rosetta, name):
+    out = tmp_path / "out"
+    shutil.copytree(trained, out)
+    _long_cell(out / name)
+    _one_line_and_nothing_changed(rosetta, ["report", "--output-dir", out], out,
+                                  rf"{name} line 2 is not a CSV row this package wrote: field "
+                                  rf"larger than field limit \(131072\)")
+
+
+def test_train_refuses_a_run_whose_returns_file_has_a_cell_over_the_limit(trained, tmp_path,
+                                                                          rosetta):
+    out = tmp_path / "out"
+    shutil.copytree(trained, out)
+    (run,) = (out / "runs").glob("identity-*")
+    _long_cell(run / "returns.csv")
+    _one_line_and_nothing_changed(
+        rosetta, ["train", "--episodes", "4", "--seeds", "0", "--layers", "identity", "--quiet",
+                  "--workers", "1", "--grid-size", "4", "--batch-size", "8", "--set",
+                  "learning_starts=10", "--output-dir", out], out,
+        rf"{run / 'returns.csv'} is \d+ bytes, more than \d+, the most 4 episodes take")
+
+
+def test_report_refuses_a_sparse_gib_in_place_of_a_csv_at_once(trained, tmp_path, rosetta):
+    out = tmp_path / "out"
+    shutil.copytree(trained, out)
+    with open(out / "experiment_returns.csv", "r+b") as f:
+        f.truncate(1 << 30)
+    start = time.perf_counter()
+    _one_line_and_nothing_changed(rosetta, ["report", "--output-dir", out], out,
+                                  r"experiment_returns.csv line \d+ is longer than 1048576 "
+                                  r"characters: not a CSV this package wrote")
+    assert time.perf_counter() - start < 10      # it took 17 s and 2.2 GB when read whole

@@ -2,6 +2,12 @@
 every summary, and earlier tables are not replaced by empty ones."""
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +76,80 @@ def test_diverged_runs_exit_4_in_train_and_sweep(tmp_path, rosetta):
     (runs_csv,) = (tmp_path / "train" / "sweeps").glob("*/runs.csv")
     (row,) = rows(runs_csv)
     assert row["status"] == "diverged" and row["mean_last_50"] == "" and row["error"]
+
+
+# ------------------------------------------------------------------- interrupts by signals
+def _process_table() -> dict[int, list[int]]:
+    """Parent pid -> child pids, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(
+                int(entry.name))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    table, found, todo = _process_table(), [], [pid]
+    while todo:
+        kids = table.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("name, whole_group, status, line", [
+    ("SIGTERM", False, 143, "rosetta: interrupted by SIGTERM"),    # kill -TERM PID
+    ("SIGHUP", True, 129, "rosetta: interrupted by SIGHUP"),       # the terminal closed
+    ("SIGINT", True, 130, "rosetta: interrupted"),                 # Ctrl-C
+])
+def test_a_signal_ends_the_workers_with_one_line(tmp_path, name, whole_group, status, line):
+    sig = getattr(signal, name)
+    argv = [sys.executable, "-m", "rl_rosetta_layer.cli", "train", "--episodes", "100000",
+            "--seeds", "0-3", "--layers", "structured_mid,identity", "--workers", "2",
+            "--quiet", "--output-dir", str(tmp_path / "out")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    spawned: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:       # both workers started and training
+            workers = [p for p in _descendants(proc.pid) if "spawn_main" in _cmdline(p)]
+            if len(workers) == 2 or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        spawned = _descendants(proc.pid)          # the workers and the resource tracker
+        assert len(workers) == 2 and len(spawned) >= 3, (workers, spawned)
+        (os.killpg if whole_group else os.kill)(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while any(map(_running, spawned)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [p for p in spawned if _running(p)] == []     # none left with parent 1
+    finally:                                      # a failure leaves no process behind
+        for pid in spawned + [proc.pid]:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == status
+    assert err.decode() == line + "\n"                       # no worker traceback

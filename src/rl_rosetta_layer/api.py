@@ -137,11 +137,14 @@ def dqn_config(base: DQNConfig | None = None, *, episodes: int | None = None,
 
 
 def check_training(*, layers: str, seeds, backbone: str | None, weights: str | None,
-                   executor: str, ray_address: str | None) -> list[int]:
+                   executor: str, ray_address: str | None,
+                   run_timeout: float | None = None) -> list[int]:
     """The seeds of ``train`` (and ``run``): every training input checked before any step
     writes a file (``run``'s analysis comes first)."""
+    from .experiments.timeouts import check_run_timeout
     from .layers.registry import expand_layer_names
 
+    check_run_timeout(run_timeout)
     seeds = seed_list(seeds)
     named = ",".join(p for p in str(layers).split(",") if p.strip() != "selected")
     if named or not layers:       # 'selected' alone is known only after the analysis
@@ -223,11 +226,13 @@ def train(output_dir: str | Path | None = None, *, env: str = DEFAULT_ENV,
           settings: Mapping[str, Any] | None = None, workers: int | None = None,
           lockstep: int | None = None, executor: str = "local", ray_address: str | None = None,
           backbone: str | None = None, video=None, quiet: bool = False,
-          config: DQNConfig | None = None, tensorboard: bool = False) -> Training:
+          config: DQNConfig | None = None, tensorboard: bool = False,
+          run_timeout: float | None = None) -> Training:
     """``rosetta train``: train the DQN on every (layer, seed) not yet in the run store and
     write the tables. ``config`` replaces the flags' DQN config when given (the command
     line builds it from ``episodes``, ``env_steps``, ``batch_size`` and ``settings``);
-    ``tensorboard`` also writes each run's TensorBoard log. Raises
+    ``tensorboard`` also writes each run's TensorBoard log; ``run_timeout`` (seconds, off
+    by default) stops and fails a run still training after that long. Raises
     :class:`~rl_rosetta_layer.errors.RunsFailedError` when every run raised."""
     from .experiments.train import run_experiments
 
@@ -239,11 +244,13 @@ def train(output_dir: str | Path | None = None, *, env: str = DEFAULT_ENV,
     config = config or dqn_config(episodes=episodes, env_steps=env_steps,
                                   batch_size=batch_size, settings=settings)
     seeds = check_training(layers=layers, seeds=seeds, backbone=backbone,
-                           weights=video.weights, executor=executor, ray_address=ray_address)
+                           weights=video.weights, executor=executor, ray_address=ray_address,
+                           run_timeout=run_timeout)
     summary, outcome = run_experiments(
         out, env_spec(env, grid_size, history, max_steps), config, seeds, layers=layers,
         workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
-        ray_address=ray_address, backbone=backbone, video=video, tensorboard=tensorboard)
+        ray_address=ray_address, backbone=backbone, video=video, tensorboard=tensorboard,
+        run_timeout=run_timeout)
     return Training(out, summary, outcome)
 
 
@@ -268,11 +275,13 @@ def report(output_dir: str | Path | None = None, *, backbone: str | None = None)
     """``rosetta report``: tables, statistics and figures from the outputs in
     ``output_dir``; every input is checked before anything is written."""
     from .analysis.run import read_selected
+    from .experiments.train import explain_sweep_folder
     from .report.build import check_report_inputs, write_report_extras
     from .report.export import export_summary_table, read_summary
     from .report.statistics import final_returns, write_statistics
 
     out = prepare(output_dir, backbone)
+    explain_sweep_folder(out)     # a sweep's folder: say what to do instead
     check_report_inputs(out)      # every input, JSON included, before any write
     summary = read_summary(out)
     final = final_returns(out)
@@ -318,9 +327,60 @@ def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_s
     check_training(layers=layer_names(train_args.get("layers"), backbone),
                    seeds=train_args.get("seeds", DEFAULT_SEEDS), backbone=backbone,
                    weights=video.weights, executor=train_args.get("executor", "local"),
-                   ray_address=train_args.get("ray_address"))
+                   ray_address=train_args.get("ray_address"),
+                   run_timeout=train_args.get("run_timeout"))
     selected = analyze(out, layers=analysis_layers, dataset_steps=dataset_steps, seed=seed,
                        select_by=select_by, bootstrap=bootstrap, **common)
     training = train(out, config=config, **train_args)
     return Run(selected, training, report(out, backbone=backbone))
 
+
+#: Columns of ``reevaluation.csv`` (``rosetta evaluate``).
+REEVALUATION_COLUMNS = ("run_id", "layer", "seed", "env_steps", "episodes", "epsilon",
+                        "stored_final_eval", "final_eval", "same")
+
+
+def evaluate(output_dir: str | Path = DEFAULT_OUT, *, episodes: int | None = None,
+             epsilon: float | None = None, quiet: bool = False) -> list[dict]:
+    """``rosetta evaluate``: play the last evaluation checkpoint of every finished run in
+    ``output_dir/runs`` again with its saved network, and compare with what training
+    recorded (with the run's own episodes and epsilon the numbers are the same; other
+    ``episodes`` or ``epsilon`` give a new evaluation of the final network). Writes
+    ``reevaluation.csv`` (:data:`REEVALUATION_COLUMNS`) and returns its rows; runs trained
+    without evaluation checkpoints are skipped, and a folder with none is an error."""
+    from tqdm.auto import tqdm
+
+    from .agent.evaluation import replay_final
+    from .experiments.store import RunStore
+    from .io import write_csv
+    from .layers.registry import build_layers
+
+    out = Path(output_dir)
+    store = RunStore(out / "runs")
+    specs = [store.load_spec(i) for i in store.finished_ids()]
+    specs = [s for s in specs if s.config.eval_checkpoints]
+    if not specs:
+        raise MissingInputError(f"{out / 'runs'} holds no finished run trained with "
+                                f"evaluation checkpoints; train with --set "
+                                f"eval_checkpoints=10 (and an --env-steps budget) first")
+    check_writable(out)
+    rows, layers = [], {}
+    for spec in tqdm(specs, desc="evaluate", unit="run", disable=quiet):
+        result = store.load(spec)
+        key = (spec.env, spec.layer, spec.selected, spec.video)
+        if key not in layers:
+            layers[key] = build_layers([spec.layer], spec.env.observations(), spec.selected,
+                                       spec.video)[spec.layer]
+        env = spec.env.make(1)
+        again = replay_final(layers[key], env.obs_dim, env.n_actions, spec.config,
+                             store.load_network(spec), spec.seed, spec.env.make,
+                             episodes=episodes, epsilon=epsilon)
+        stored = result.evaluations[-1] if result.evaluations else None
+        mean = float(sum(again["returns"]) / len(again["returns"]))
+        rows.append({"run_id": spec.run_id, "layer": spec.layer, "seed": spec.seed,
+                     "env_steps": again["env_steps"], "episodes": len(again["returns"]),
+                     "epsilon": spec.config.eval_epsilon if epsilon is None else epsilon,
+                     "stored_final_eval": result.final_eval, "final_eval": mean,
+                     "same": stored is not None and again["returns"] == stored["returns"]})
+    write_csv(out / "reevaluation.csv", rows, REEVALUATION_COLUMNS)
+    return rows

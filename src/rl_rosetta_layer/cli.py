@@ -1,8 +1,12 @@
-"""The ``rosetta`` command: analyze | train | report | paper | run | sweep | pretrain | study.
+"""The ``rosetta`` command: analyze | train | report | paper | run | sweep | pretrain | study |
+tensorboard.
 
-Bad input prints one line (``rosetta: error: ...``) and exits with status 2; nothing
-already written is changed. A command some of whose runs raised exits with 3 (and writes no
-table when all did), one whose runs only diverged with 4; an interrupt exits with 130.
+Bad input (a full disk included) prints one line (``rosetta: error: ...``) and exits with
+status 2; nothing already written is changed. A command some of whose runs raised (or
+outlived ``--run-timeout``) exits with 3 (and writes no table when all did), one whose runs
+only diverged with 4; an interrupt prints one line, ends the worker processes and exits
+with 128 plus the signal's number: 130 for Ctrl-C (SIGINT), 143 for SIGTERM, 129 for
+SIGHUP (:mod:`.interrupts`).
 
 ``analyze``, ``train``, ``report`` and ``run`` are :mod:`.api`'s functions (what
 ``import rl_rosetta_layer as rr`` offers) plus printing; the parser is :mod:`.cli_parser`.
@@ -15,7 +19,7 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from . import api
+from . import api, interrupts
 from .agent.config import DQNConfig
 from .cli_parser import (  # noqa: F401 - importable from here, as before the split
     DEFAULT_OUT,
@@ -27,6 +31,7 @@ from .cli_parser import (  # noqa: F401 - importable from here, as before the sp
 )
 from .errors import RosettaError
 from .experiments.sweep_cli import PARSERS
+from .interrupts import interrupt_on_signals
 from .io import check_writable
 
 
@@ -62,7 +67,7 @@ def _train_args(args) -> dict:
     return {**_env_args(args), "layers": args.layers, "seeds": args.seeds,
             "workers": args.workers, "lockstep": args.lockstep, "executor": args.executor,
             "ray_address": args.ray_address, "config": dqn_config(args),
-            "tensorboard": args.tensorboard}
+            "tensorboard": args.tensorboard, "run_timeout": args.run_timeout}
 
 
 def cmd_analyze(args) -> None:
@@ -79,7 +84,7 @@ def check_training_flags(args):
     config = dqn_config(args)
     seeds = api.check_training(layers=args.layers, seeds=args.seeds, backbone=args.backbone,
                                weights=args.weights, executor=args.executor,
-                               ray_address=args.ray_address)
+                               ray_address=args.ray_address, run_timeout=args.run_timeout)
     return config, seeds
 
 
@@ -128,10 +133,12 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     from .experiments.sweep import load_sweep
     from .experiments.sweep_cli import sweep_overrides
-    from .experiments.train import run_sweep
+    from .experiments.train import run_sweep, sweep_summary_columns, sweep_summary_rows
+    from .report.markdown import markdown_table
 
     overrides, flags = sweep_overrides(args)
-    sweep = load_sweep(args.sweep, out_dir=args.output_dir, overrides=overrides, flags=flags)
+    sweep = load_sweep(args.sweep, out_dir=args.output_dir, overrides=overrides, flags=flags,
+                       run_timeout=args.run_timeout)
     if args.executor != "ray" and args.ray_address is not None:
         from .errors import ConfigError
 
@@ -143,14 +150,19 @@ def cmd_sweep(args) -> int:
         done = sum(store.is_finished(s.run_id) for s in sweep.specs)
         for s in sweep.specs:
             mark = "finished" if store.is_finished(s.run_id) else "to run"
-            print(f"{s.run_id}  {mark}")
+            point = "".join(f"  {k}={v}" for k, v in sweep.point(s).items())
+            print(f"{s.run_id}  {mark}{point}")
+        if sweep.varied:
+            print(f"settings that vary: {', '.join(sweep.varied)}")
         print(f"sweep {sweep.name}: {len(sweep.specs)} runs, {done} finished, "
               f"{len(sweep.specs) - done} to run")
         return 0
     outcome, folder = run_sweep(args.output_dir, sweep, workers=args.workers,
                                 lockstep=args.lockstep, executor=args.executor,
                                 ray_address=args.ray_address, quiet=args.quiet,
-                                tensorboard=args.tensorboard)
+                                tensorboard=args.tensorboard, run_timeout=args.run_timeout)
+    print(markdown_table(sweep_summary_rows(sweep, outcome.results),
+                         sweep_summary_columns(sweep)), end="")
     print(f"sweep {sweep.name}: {len(sweep.specs)} runs: {len(outcome.trained)} trained, "
           f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed, "
           f"{len(outcome.diverged)} diverged; tables in {folder}")
@@ -179,7 +191,8 @@ def cmd_study(args) -> int:
         write_study_report(plan.out_dir, [e["name"] for e in saved["envs"]], saved)
     else:
         status = study.run_study(plan, write_study_reports, workers=args.workers,
-                                 lockstep=args.lockstep, quiet=args.quiet).exit_status
+                                 lockstep=args.lockstep, quiet=args.quiet,
+                                 run_timeout=args.run_timeout).exit_status
     print((plan.out_dir / "study.md").read_text(encoding="utf-8"), end="")
     print(f"wrote {plan.out_dir / 'study.md'} and the study_*.csv tables beside it")
     return status
@@ -196,7 +209,8 @@ def _video_settings(args):
 
     return VideoSettings(weights=args.weights, timestep=args.timestep, device=args.device,
                          dtype=args.dtype, patch=args.patch, feature_norm=args.feature_norm,
-                         readout=args.readout, readout_dim=args.readout_dim)
+                         readout=args.readout, readout_dim=args.readout_dim,
+                         learner=args.learner)
 
 
 def _resolve_defaults(args) -> None:
@@ -215,6 +229,20 @@ def _resolve_defaults(args) -> None:
     args.output_dir = api.prepare(output_dir, backbone, getattr(args, "weights", None))
 
 
+def cmd_evaluate(args) -> int:
+    from .report.markdown import markdown_table
+
+    rows = api.evaluate(args.output_dir, episodes=args.episodes, epsilon=args.epsilon,
+                        quiet=args.quiet)
+    print(markdown_table(rows, ["layer", "seed", "env_steps", "episodes", "stored_final_eval",
+                                "final_eval", "same"]))
+    own = args.episodes is None and args.epsilon is None
+    differ = [r for r in rows if not r["same"]]
+    print(f"wrote {args.output_dir / 'reevaluation.csv'}: {len(rows)} runs played again"
+          + (f", {len(differ)} not as training recorded" if own else ""))
+    return 3 if own and differ else 0
+
+
 def cmd_tensorboard(args) -> None:
     from .experiments.tensorboard import FOLDER, export_store
 
@@ -225,23 +253,24 @@ def cmd_tensorboard(args) -> None:
 
 COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,
             "sweep": cmd_sweep, "paper": cmd_paper, "pretrain": cmd_pretrain,
-            "study": cmd_study, "tensorboard": cmd_tensorboard}
+            "study": cmd_study, "evaluate": cmd_evaluate, "tensorboard": cmd_tensorboard}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        # SIGTERM and SIGHUP stop the command as Ctrl-C does (workers ended, one line).
         # One BLAS thread: two collapse whenever another process shares the cores.
-        with threadpool_limits(1):
+        with interrupt_on_signals(), threadpool_limits(1):
             _resolve_defaults(args)
             rc = COMMANDS[args.command](args)
     except RosettaError as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_status", 2)
-    except KeyboardInterrupt:
-        print("rosetta: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"rosetta: {interrupts.message(exc)}", file=sys.stderr)
+        return interrupts.exit_status(exc)
     return rc if isinstance(rc, int) else 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 from dataclasses import fields
 from pathlib import Path
 
@@ -19,15 +20,109 @@ from .envs.grid import GridConfig
 from .envs.registry import ENV_NAMES
 from .experiments.spec import DEFAULT_SEEDS
 
-#: The one-line description ``rosetta --help`` shows.
-DESCRIPTION = ("The ``rosetta`` command: analyze | train | report | paper | run | sweep | "
-               "pretrain | study.")
+#: What ``rosetta --help`` says above the list of commands.
+DESCRIPTION = ("Which frozen layer of a pretrained video model makes the best reinforcement-"
+               "learning representation: score candidate layers cheaply, train the same DQN "
+               "on each, compare with paired statistics.")
+#: What ``rosetta --help`` says below the list of commands.
+EPILOG = """\
+the seed's Run Order:
+  rosetta analyze --dataset-steps 8000 --seed 0
+  rosetta train --episodes 350 --seeds 0,1,2
+  rosetta report
+or all three: rosetta run; each command's flags: rosetta COMMAND --help"""
 ENV_HELP = ", ".join(ENV_NAMES)
+#: Per subcommand: (one line for the command list, a description, an example).
+COMMANDS = {
+    "analyze": ("score candidate layers and select one",
+                "Collect random-policy transitions, probe every candidate layer (reward, "
+                "transition, value and state probes, effective rank) with bootstrap CIs, and "
+                "write layer_analysis.csv and selected_layer.txt.",
+                "rosetta analyze --dataset-steps 8000 --seed 0 --layers candidates,identity"),
+    "train": ("train the DQN on every (layer, seed)",
+              "Train the same DQN on every (layer, seed) with identical budgets; each finished "
+              "run is stored under OUTPUT_DIR/runs and never trained again, so a rerun "
+              "resumes. Writes experiment_returns.csv, experiment_runs.csv and "
+              "experiment_summary.csv.",
+              "rosetta train --episodes 350 --seeds 0-4 --layers candidates,identity"),
+    "pretrain": ("pretrain the tiny-video model on sprite videos (the video extra)",
+                 "Pretrain the tiny-video model on procedural sprite videos and write its "
+                 "checkpoint; an existing checkpoint is replaced only with --force.",
+                 "rosetta pretrain --output checkpoints/tiny-video --steps 2000"),
+    "report": ("tables, statistics and figures from existing outputs",
+               "Markdown tables, paired comparisons, score validity and figures from the "
+               "files analyze and train wrote; every input is checked before any write.",
+               "rosetta report --output-dir outputs"),
+    "paper": ("the report, then paper/paper.md from the template",
+              "Run the report, then write the paper from its template, refusing when a "
+              "placeholder, an unsourced number or an unknown citation remains.",
+              "rosetta paper --output-dir outputs --paper paper/paper.md"),
+    "run": ("analyze, then train, then report",
+            "The whole pipeline: analyze, train, report (training flags are checked before "
+            "the analysis writes anything).",
+            "rosetta run --dataset-steps 8000 --episodes 350 --seeds 0,1,2"),
+    "sweep": ("run a grid of runs from a sweep file or flags; resumes",
+              "A grid of runs from a TOML sweep file (or a built-in one, or flags; a comma "
+              "list makes a grid axis); finished runs are skipped, failed ones retried. "
+              "Tables, with a summary per setting, go to OUTPUT_DIR/sweeps/NAME.",
+              "rosetta sweep tiny --dry-run\n"
+              "  rosetta sweep --layers structured_mid,identity --seeds 0-2 "
+              "--set lr=0.001,0.003"),
+    "study": ("a backbone's blocks, their twins, stacks, controls and baselines on several "
+              "tasks: analysis, RL, statistics, paper section (resumes)",
+              "Does a pretrained block beat its random twin? The analysis and RL of a "
+              "backbone's blocks, their random twins, stacks of blocks, controls, synthetic "
+              "layers and baselines on several tasks, then statistics and study.md.",
+              "rosetta study --envs catch --seeds 0-4 --env-steps 20000"),
+    "evaluate": ("play the last evaluation checkpoint of every stored run again",
+                 "Load the final network every finished run in OUTPUT_DIR/runs saved, play "
+                 "its last evaluation checkpoint again (the same episodes and exploration "
+                 "draws: the same numbers) or a new evaluation (--episodes, --epsilon), and "
+                 "write OUTPUT_DIR/reevaluation.csv. Runs need eval_checkpoints.",
+                 "rosetta evaluate outputs/tiny-video/moving-goal --episodes 200"),
+    "tensorboard": ("TensorBoard logs of every finished run in a folder",
+                    "Write the TensorBoard log of every finished run in OUTPUT_DIR/runs "
+                    "(episode returns, lengths, successes, run health, gradient norms) to "
+                    "OUTPUT_DIR/tensorboard (needs tensorboardX).",
+                    "rosetta tensorboard outputs && tensorboard --logdir outputs/tensorboard"),
+}
 
+
+def _plain(text: str) -> str:
+    """Help text without reStructuredText backticks (``x`` -> x): some of it comes from
+    docstrings."""
+    return text.replace("``", "").replace("`", "")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` as plain text: every flag's default shown (unless its help already says
+    it, or there is none to show), a description filled to the terminal's width, examples
+    (text of several lines) laid out as written, no backticks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, [], argparse.SUPPRESS)
+                or action.nargs == 0):
+            return text
+        return f"{text} (default: %(default)s)"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return super()._split_lines(_plain(text), width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        text = _plain(text)
+        if "\n" in text:                  # laid out by hand: examples
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but an error is one line without the usage block."""
+    """argparse, but an error is one line without the usage block, and help is laid out
+    by :class:`HelpFormatter`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -40,6 +135,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
     return value
 
 
@@ -75,9 +180,12 @@ def default_args(function) -> dict:
     return {k: v.default for k, v in inspect.signature(function).parameters.items()}
 
 
-def _video_args(p: argparse.ArgumentParser) -> None:
+def _video_args(parser: argparse.ArgumentParser) -> None:
+    """The video flags, in a group of their own: ``--help`` lists them after the others."""
     from .video.candidates.settings import VideoSettings as V
 
+    p = parser.add_argument_group("video blocks (the video extra)",
+                                  "how a video backbone's blocks are loaded and run")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="checkpoint folder or Hugging Face cache path of the backbone "
                         "(default: the backbone's own, for tiny-video)")
@@ -97,13 +205,17 @@ def _video_args(p: argparse.ArgumentParser) -> None:
                         "attention, flatten or mean")
     p.add_argument("--readout-dim", type=_positive_int, default=default(V, "readout_dim"),
                    help="values per token of the 'project' read-out")
+    p.add_argument("--learner", default=default(V, "learner"),
+                   help="numpy: the numpy learner trains a block's read-out and head on "
+                        "stored codes where it can (a frozen input adapter, a project, "
+                        "flatten or mean read-out, no feature norm); torch: always the torch "
+                        "learner (the first numerics). A run id says which trained it")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     from .experiments.spec import EnvSpec
 
     _output_dir(p)
-    _video_args(p)
     env = default(EnvSpec, "name")
     p.add_argument("--env", default=env, metavar="NAME",
                    help=f"environment: {ENV_HELP} (default: {env})")
@@ -145,7 +257,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=_positive_int, default=default(DQNConfig, "episodes"),
                    help="episodes per run")
     p.add_argument("--env-steps", type=_positive_int, default=None,
-                   help="env steps per run: the budget instead of --episodes when given")
+                   help="env steps per run: the budget instead of --episodes when given "
+                        "(--episodes is then ignored, and left out of the run id)")
     p.add_argument("--seeds", default=DEFAULT_SEEDS, help="comma list (or ranges like 0-9)")
     p.add_argument("--batch-size", type=_positive_int, default=default(DQNConfig, "batch_size"),
                    help="transitions per update")
@@ -159,7 +272,25 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _tensorboard_arg(p)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any DQN setting, e.g. --set lr=0.001 (repeatable)")
+    _run_timeout_arg(p)
     _executor_args(p)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _run_timeout_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run-timeout", type=_positive_seconds, default=None, metavar="SECONDS",
+                   help="stop a run still training after SECONDS (seeds trained together "
+                        "share one clock): it fails like a run that raised (runs/_failed/, "
+                        "exit status 3) and the others go on (default: no limit)")
 
 
 def _lockstep_arg(p: argparse.ArgumentParser) -> None:
@@ -192,6 +323,8 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", default=None, help="layers or groups (comma list)")
     p.add_argument("--seeds", default=None, help="comma list or ranges like 0-9")
     p.add_argument("--episodes", default=None, help="episodes per run (comma list: a grid)")
+    p.add_argument("--env-steps", default=None,
+                   help="env steps per run, the budget instead of --episodes (comma list)")
     p.add_argument("--batch-size", default=None, help="transitions per update (comma list)")
     p.add_argument("--env", default=None, help="environment name (comma list)")
     p.add_argument("--grid-size", default=None, help="side of the grid (comma list)")
@@ -203,29 +336,44 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                    help="worker processes or Ray CPUs (default: one per core)")
     _lockstep_arg(p)
     _tensorboard_arg(p)
+    _run_timeout_arg(p)
     _executor_args(p)
     p.add_argument("--dry-run", action="store_true",
-                   help="list the runs and which are finished; train nothing")
+                   help="list the runs, the settings that vary and which runs are finished; "
+                        "train nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars (for logs)")
 
 
+def _subcommand(sub, name: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name``, with its line, description and example
+    (:data:`COMMANDS`)."""
+    line, description, example = COMMANDS[name]
+    return sub.add_parser(name, help=line, description=description,
+                          epilog=f"example:\n  {example}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="rosetta", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    p = sub.add_parser("analyze", help="score candidate layers and select one")
+    from ._version import __version__
+
+    parser = OneLineParser(prog="rosetta", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser,
+                                title="commands", metavar="COMMAND")
+    p = _subcommand(sub, "analyze")
     _common(p)
     _analysis_args(p, only=True)
-    p = sub.add_parser("train", help="train the DQN on every (layer, seed)")
+    _video_args(p)
+    p = _subcommand(sub, "train")
     _common(p)
     _train_args(p)
-    p = sub.add_parser("pretrain", help="pretrain the tiny-video model on sprite videos "
-                                        "(the video extra)")
+    _video_args(p)
+    p = _subcommand(sub, "pretrain")
     from .video.tiny import command as pretrain_command
 
     pretrain_command.configure_parser(p)
-    p = sub.add_parser("report", help="tables, statistics and figures from existing outputs")
+    p = _subcommand(sub, "report")
     _output_dir(p)
-    p = sub.add_parser("paper", help="the report, then paper/paper.md from the template")
+    p = _subcommand(sub, "paper")
     _output_dir(p)
     p.add_argument("--paper", default=Path("paper") / "paper.md", type=Path,
                    help="where to write the paper (default: paper/paper.md)")
@@ -236,18 +384,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bibliography (default: paper/references.bib, found as --template)")
     p.add_argument("--skip-report", action="store_true",
                    help="use the report files as they are instead of regenerating them")
-    p = sub.add_parser("run", help="analyze, then train, then report")
+    p = _subcommand(sub, "run")
     _common(p)
     _analysis_args(p)
     _train_args(p)
-    p = sub.add_parser("sweep", help="run a grid of runs from a sweep file or flags; resumes")
+    _video_args(p)
+    p = _subcommand(sub, "sweep")
     _sweep_args(p)
-    p = sub.add_parser("study", help="a backbone's blocks, their random twins, synthetic "
-                                     "layers and baselines on several tasks: analysis, RL, "
-                                     "statistics, paper section (resumes)")
+    p = _subcommand(sub, "study")
     _study_args(p)
-    p = sub.add_parser("tensorboard", help="TensorBoard logs of every finished run in a "
-                                           "folder (returns, run health, gradient norms)")
+    p = _subcommand(sub, "evaluate")
+    p.add_argument("output_dir", nargs="?", default=Path(DEFAULT_OUT), type=Path,
+                   help="the folder whose runs/ to evaluate (default: outputs)")
+    p.add_argument("--episodes", type=_positive_int, default=None,
+                   help="episodes to play (default: each run's eval_episodes)")
+    p.add_argument("--epsilon", type=_probability, default=None,
+                   help="exploration rate of the evaluation policy (default: each run's "
+                        "eval_epsilon)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = _subcommand(sub, "tensorboard")
     p.add_argument("output_dir", nargs="?", default=Path(DEFAULT_OUT), type=Path,
                    help="the folder whose runs/ to read (default: outputs)")
     return parser
@@ -261,7 +416,6 @@ def _study_args(p: argparse.ArgumentParser) -> None:
                    help="folder of the study (default: outputs/BACKBONE)")
     p.add_argument("--backbone", default=study.DEFAULT_BACKBONE, metavar="NAME",
                    help=f"the video backbone (default: {study.DEFAULT_BACKBONE})")
-    _video_args(p)
     envs = ",".join(study.DEFAULT_ENVS)
     p.add_argument("--envs", default=envs,
                    help=f"comma list of grid-format tasks: grid, moving-goal, catch "
@@ -290,6 +444,8 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lockstep", type=_positive_int, default=None,
                    help="seeds of a layer trained together in one worker (default: all; the "
                         "same numbers as alone)")
+    _run_timeout_arg(p)
     p.add_argument("--report-only", action="store_true",
                    help="redo the study's statistics, figures and study.md from its files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _video_args(p)

@@ -21,6 +21,10 @@ class CorruptFileError(RosettaError, ValueError):
     """A file exists but its content is not what this package writes."""
 
 
+class DiskFullError(RosettaError, OSError):
+    """An output could not be written: no space is left on its disk (or in the quota)."""
+
+
 class DivergedError(RosettaError, FloatingPointError):
     """Training produced a NaN or an overflow."""
 

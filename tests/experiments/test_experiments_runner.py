@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+import rl_rosetta_layer as rr
 from rl_rosetta_layer.agent import DQNConfig, RunResult
 from rl_rosetta_layer.errors import ConfigError
 from rl_rosetta_layer.experiments.outputs import (
@@ -174,3 +175,35 @@ def test_grid_format_observations_match_the_environment(name):
     spec = EnvSpec(name, grid_size=6, history=3)
     obs, env = spec.observations(), spec.make(1)
     assert (obs.obs_shape, obs.obs_dim, obs.maps) == (tuple(env.obs_shape), env.obs_dim, True)
+
+
+def test_episodes_leave_the_run_id_under_an_env_step_budget():
+    budget = DQNConfig(env_steps=500)
+    a = RunSpec(ENV, "identity", 0, budget)
+    assert a.run_id == RunSpec(ENV, "identity", 0, DQNConfig(env_steps=500, episodes=7)).run_id
+    assert a.config.episodes == DQNConfig().episodes       # the ignored setting at its default
+    assert a.run_id != RunSpec(ENV, "identity", 0, DQNConfig(env_steps=501)).run_id
+
+
+def test_run_ids_of_runs_stored_before_stay():
+    # Ids computed before env-step budgets dropped the episode count: the store finds them.
+    assert RunSpec(EnvSpec(), "identity", 0, DQNConfig()).run_id == "identity-s0-e5fb9b46a1eb"
+    assert RunSpec(EnvSpec(), "identity", 0, DQNConfig(episodes=20)).run_id \
+        == "identity-s0-e3a2897f2bff"
+    assert RunSpec(EnvSpec(), "identity", 0, DQNConfig(env_steps=1000)).run_id \
+        == "identity-s0-c4e727233ece"
+
+
+def test_an_identical_env_step_run_is_not_trained_again(tmp_path, rosetta):
+    common = ["train", "--env-steps", "120", "--seeds", "0", "--layers", "identity", "--quiet",
+              "--workers", "1", "--grid-size", "4", "--batch-size", "8", "--set",
+              "learning_starts=20", "--output-dir", tmp_path]
+    assert rosetta([*common, "--episodes", "5"])[0] == 0
+    (run,) = (tmp_path / "runs").glob("identity-*")
+    manifest = (run / "manifest.json").read_bytes()
+    training = rr.train(tmp_path, env_steps=120, episodes=9, seeds=[0], layers="identity",
+                        quiet=True, workers=1, grid_size=4, batch_size=8,
+                        settings={"learning_starts": 20})
+    assert training.outcome.trained == [] and training.outcome.skipped == [run.name]
+    assert list((tmp_path / "runs").glob("identity-*")) == [run]
+    assert (run / "manifest.json").read_bytes() == manifest

@@ -81,3 +81,16 @@ def test_no_runs_and_no_tensorboardx_are_one_line_errors(tmp_path, capsys, monke
     assert err.strip().endswith("--tensorboard needs tensorboardX: pip install -e "
                                 "'.[tensorboard]'")
     assert not (tmp_path / "o" / "runs").exists() or not any((tmp_path / "o" / "runs").iterdir())
+
+
+def test_a_folder_whose_config_is_another_run_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([*TRAIN, "--output-dir", str(out)]) == 0
+    run = next((out / "runs").glob("identity-s0-*"))
+    stale = run.with_name("identity-s0-000000000000")      # an id this content does not give
+    run.rename(stale)
+    capsys.readouterr()
+    assert main(["tensorboard", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rosetta: error: {stale}: its config.json is the run {run.name}, not "
+                   f"{stale.name}; delete the folder (the run trains again under its id)\n")

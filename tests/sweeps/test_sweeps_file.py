@@ -1,5 +1,6 @@
 """Sweep files and command-line grids: expansion, stable ids, and one clear error per mistake."""
 
+import csv
 import re
 from pathlib import Path
 
@@ -265,3 +266,70 @@ def test_a_field_a_sweep_cannot_set_is_named():
     with pytest.raises(TypeError, match=r"^Odd.sizes has the type tuple\[int, \.\.\.\]; a "
                                         r"sweep setting must be one of int, float, str, bool"):
         setting_types(Odd)
+
+
+# ------------------------------------------------ env-step budgets, settings, summaries
+def test_sweep_takes_env_steps_like_train(capsys, tmp_path):
+    assert main(["sweep", "tiny", "--env-steps", "200,300", "--output-dir", str(tmp_path),
+                 "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["settings that vary: dqn.env_steps",
+                          "sweep tiny: 8 runs, 0 finished, 8 to run"]
+    sweep = load_sweep("tiny", overrides={("dqn", "env_steps"): [200, 300]})
+    assert [line.split() for line in lines[:-2]] == [
+        [s.run_id, "to", "run", f"dqn.env_steps={s.config.env_steps}"] for s in sweep.specs]
+    assert {s.config.env_steps for s in sweep.specs} == {200, 300}
+
+
+def test_an_episodes_axis_under_an_env_step_budget_is_one_run(tmp_path):
+    with pytest.raises(ConfigError, match="two runs of the sweep are the same run"):
+        load_sweep("tiny", overrides={("dqn", "env_steps"): 200, ("dqn", "episodes"): [5, 6]})
+
+
+def test_a_sweep_ends_with_its_summary_by_setting(tmp_path, rosetta):
+    argv = ["sweep", "tiny", "--set", "lr=0.001,0.003", "--seeds", "0", "--workers", "1",
+            "--quiet", "--output-dir", tmp_path]
+    rc, out, err = rosetta(argv)
+    assert rc == 0, err
+    folder = tmp_path / "sweeps" / "tiny"
+    rows = (folder / "summary.csv").read_text().splitlines()
+    assert rows[0] == ("dqn.lr,layer,runs,runs_ok,runs_failed,runs_diverged,runs_flagged,"
+                       "mean_last_50,std_last_50,mean_auc,success_last_50")
+    assert [r.split(",")[:7] for r in rows[1:]] == [
+        ["0.001", "structured_mid", "1", "1", "0", "0", "0"],
+        ["0.001", "identity", "1", "1", "0", "0", "0"],
+        ["0.003", "structured_mid", "1", "1", "0", "0", "0"],
+        ["0.003", "identity", "1", "1", "0", "0", "0"]]
+    with open(folder / "runs.csv", newline="") as f:     # one seed: the run's own numbers
+        runs = list(csv.DictReader(f))
+    assert [float(r.split(",")[7]) for r in rows[1:]] == pytest.approx(
+        [float(r["mean_last_50"]) for r in runs], abs=1e-5)
+    table = out.splitlines()
+    assert table[0].startswith("| dqn.lr | layer | runs | runs_ok |")
+    assert table[2].startswith("| 0.001 | structured_mid | 1 | 1 | 0 | 0 | 0 |")
+
+
+def test_report_on_a_sweep_folder_says_what_to_do(tmp_path, rosetta):
+    assert rosetta(["sweep", "tiny", "--set", "lr=0.001,0.003", "--seeds", "0", "--workers",
+                    "1", "--quiet", "--output-dir", tmp_path])[0] == 0
+    folder = tmp_path / "sweeps" / "tiny"
+    rc, _, err = rosetta(["report", "--output-dir", folder])
+    assert rc == 2 and err.count("\n") == 1
+    assert err.startswith(f"rosetta: error: {folder} is the folder of a sweep whose runs vary "
+                          f"dqn.lr: ")
+    assert f"summary by setting is {folder / 'summary.csv'}" in err
+    assert "run `rosetta train` first" not in err
+    rc, _, err = rosetta(["report", "--output-dir", tmp_path])
+    assert rc == 2 and err == (f"rosetta: error: {tmp_path} has no experiment_summary.csv "
+                               f"(rosetta train writes it) but holds the sweep(s) tiny: report "
+                               f"one with rosetta report --output-dir {folder}\n")
+
+
+def test_the_sweep_docs_give_the_exit_statuses_the_command_uses():
+    from rl_rosetta_layer.experiments.train import EXIT_DIVERGED, EXIT_FAILED
+
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "sweeps.md")
+                    .read_text().split())
+    assert "1 some runs failed" not in text
+    assert f"{EXIT_FAILED} some runs failed" in text
+    assert f"{EXIT_DIVERGED} none failed but some diverged" in text

@@ -1,4 +1,7 @@
-"""The video candidate's DQN learner on the device (the torch twin of NumpyLearner)."""
+"""The video candidate's DQN learner on the device (the torch twin of NumpyLearner).
+
+The candidates here ask for it (``learner='torch'``); by default a frozen input adapter
+trains with the numpy learner (``tests/video/test_learner_parity.py`` checks they agree)."""
 
 import numpy as np
 import pytest
@@ -19,9 +22,9 @@ OBS = (2, 2, 4, 4)
 D, A = 64, 5
 
 
-def candidate(dtype="float32", feature_norm="none", readout="project"):
+def candidate(dtype="float32", feature_norm="none", readout="project", learner="torch"):
     return VideoCandidate(CogTokenBlock(), OBS, dtype=dtype, feature_norm=feature_norm,
-                          readout=readout)
+                          readout=readout, learner=learner)
 
 
 def learner(cand, seeds, **config):

@@ -107,3 +107,87 @@ def test_optimisers_and_clipping_give_numpys_numbers_on_torch_tensors():
             adam.step(g[:, 10:])
     np.testing.assert_allclose(mine["torch"].numpy(), mine["numpy"], rtol=1e-6, atol=1e-7)
     assert not np.array_equal(mine["numpy"], start)
+
+
+@pytest.mark.parametrize("readout", ["project", "flatten", "mean"])
+@pytest.mark.parametrize("head_norm", ["layer", "none"])
+def test_a_video_blocks_read_out_and_head_train_alike_in_numpy_and_torch(readout, head_norm):
+    """With a frozen input adapter the numpy learner trains a block's read-out and head on
+    the stored codes (the default, ``learner='numpy'``); the torch learner
+    (``learner='torch'``) gives the same initial parameters, gradients and steps."""
+    from token_blocks import CogTokenBlock
+
+    from rl_rosetta_layer.video.candidates.candidate import VideoCandidate
+
+    obs_shape, n_actions, b = (2, 2, 4, 4), 3, 16
+    config = DQNConfig(adapter="none", batch_size=b, head_norm=head_norm, head_hidden=8,
+                       grad_clip=1.0)
+    made = {}
+    for learner in ("numpy", "torch"):
+        cand = VideoCandidate(CogTokenBlock(), obs_shape, readout=readout, learner=learner)
+        assert cand.learner_for(config) == learner
+        made[learner] = (cand, make_learner(cand, cand.input_dim, n_actions, config,
+                                            [np.random.default_rng(s) for s in (5, 6)]))
+    (cand, mine), (_, theirs) = made["numpy"], made["torch"]
+    assert isinstance(mine, NumpyLearner) and isinstance(theirs, TorchLearner)
+    assert mine.n_params() == theirs.n_params()
+    rng = np.random.default_rng(1)
+    obs = (rng.random((2, 2 * b, cand.input_dim)) < 0.2).astype(np.float32)
+    codes = mine.encode(obs)
+    np.testing.assert_array_equal(codes, theirs.encode(obs.reshape(-1, cand.input_dim))
+                                  .reshape(codes.shape))
+    for i in range(2):
+        for name, value in theirs.params(i).items():
+            np.testing.assert_array_equal(value, mine.online[name][i], err_msg=name)
+    for step in range(30):
+        a = rng.integers(n_actions, size=(2, b))
+        r = rng.normal(size=(2, b)).astype(np.float32)
+        d = np.where(rng.random((2, b)) < 0.2, 0.0, 0.9).astype(np.float32)
+        n_np, f_np = mine.update(codes, a, r, d)
+        n_t, f_t = theirs.update(codes, a, r, d)
+        np.testing.assert_allclose(n_np, n_t, rtol=1e-4)
+        assert f_np.tolist() == f_t.tolist()
+        if step % 10 == 9:
+            mine.sync_target()
+            theirs.sync_target()
+    for i in range(2):
+        for name, value in theirs.params(i).items():
+            np.testing.assert_allclose(mine.online[name][i], value, rtol=1e-3, atol=2e-5,
+                                       err_msg=name)
+    np.testing.assert_array_equal(mine.act(codes[:, 0]), theirs.act(codes[:, 0]))
+    probe_np, probe_t = mine.probe(codes[0, :5]), theirs.probe(codes[0, :5])
+    for key in ("q", "features", "hidden"):
+        np.testing.assert_allclose(probe_np[key], probe_t[key], rtol=1e-3, atol=2e-5)
+    assert set(mine.grad_norms()) == set(theirs.grad_norms())
+
+
+def test_run_ids_say_which_learner_trained_a_video_block():
+    """A run trained by the torch learner (stored before the numpy learner could train
+    blocks, or asked for with learner='torch') keeps its id; the numpy learner's numerics
+    get ids of their own, so neither is ever reused for the other."""
+    import json
+
+    from rl_rosetta_layer.experiments.spec import RunSpec
+    from rl_rosetta_layer.video.candidates.settings import VideoSettings
+
+    stored = {"config": {"adapter": "none", "batch_size": 32, "env_steps": 1500,
+                         "eps_decay_steps": 1500, "head_norm": "layer",
+                         "learning_starts": 250},
+              "env": {"grid_size": 8, "history": 2, "max_steps": None, "name": "catch"},
+              "layer": "tiny-video:transformer_blocks.1", "seed": 0, "selected": None,
+              "video": {"chunk_size": 1024, "device": "cpu", "dtype": "float32", "patch": 2,
+                        "readout": "project", "readout_dim": 4, "timestep": 500,
+                        "weights": None}}
+    old = RunSpec.from_dict(stored)          # written at 31a537e: the torch learner trained it
+    assert old.video.learner == "torch"
+    assert old.run_id == "tiny-video:transformer_blocks.1-s0-0bec640a357d"
+    new = RunSpec(old.env, old.layer, 0, old.config)          # the default: the numpy learner
+    assert new.video.learner == "numpy" and new.run_id != old.run_id
+    assert new.to_dict()["video"]["learner"] == "numpy"
+    assert RunSpec.from_dict(json.loads(json.dumps(new.to_dict()))) == new
+    asked = RunSpec(old.env, old.layer, 0, old.config, video=VideoSettings(learner="torch"))
+    assert asked.run_id == old.run_id
+    # where the numpy network cannot train the block, the torch learner does, id unchanged
+    attention = RunSpec(old.env, old.layer, 0, old.config, video=VideoSettings(
+        readout="attention"))
+    assert attention.video.learner == "torch" and "learner" not in attention.to_dict()["video"]

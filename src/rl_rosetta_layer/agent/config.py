@@ -13,7 +13,8 @@ HEAD_ACTIVATIONS = ("tanh", "relu")
 HEAD_NORMS = ("none", "layer")
 #: Settings left out of ``to_dict`` (and so of run ids) while at these values: they came
 #: after runs were stored, and leaving them out keeps those runs' ids.
-OMITTED_DEFAULTS = {"env_steps": None, "head_activation": "tanh", "head_norm": "none"}
+OMITTED_DEFAULTS = {"env_steps": None, "head_activation": "tanh", "head_norm": "none",
+                    "eval_checkpoints": 0, "eval_episodes": 50, "eval_epsilon": 0.01}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,14 @@ class DQNConfig:
     """Rank of the 'lowrank' input adapter."""
     init_noise: float = 0.01
     """Standard deviation of the noise added to the dense adapter's identity at init."""
+    eval_checkpoints: int = 0
+    """Greedy evaluations during an env-step budget (``agent/evaluation.py``): at this many
+    evenly spaced checkpoints, the last at the end, each seed plays ``eval_episodes``
+    episodes apart from training (not counted in the budget); 0: none."""
+    eval_episodes: int = 50
+    """Episodes per evaluation checkpoint (the same starts for every layer and seed)."""
+    eval_epsilon: float = 0.01
+    """Exploration rate of the evaluation policy (against ties and loops)."""
 
     def __post_init__(self) -> None:
         positive_ints = ("episodes", "n_step", "batch_size", "buffer_size", "train_every",
@@ -116,6 +125,23 @@ class DQNConfig:
                               f"{self.head_activation!r}")
         if self.head_norm not in HEAD_NORMS:
             raise ConfigError(f"head_norm must be one of {HEAD_NORMS}, got {self.head_norm!r}")
+        if isinstance(self.eval_checkpoints, bool) or not isinstance(self.eval_checkpoints, int) \
+                or self.eval_checkpoints < 0:
+            raise ConfigError(f"eval_checkpoints must be an integer >= 0, got "
+                              f"{self.eval_checkpoints!r}")
+        if isinstance(self.eval_episodes, bool) or not isinstance(self.eval_episodes, int) \
+                or self.eval_episodes < 1:
+            raise ConfigError(f"eval_episodes must be a positive integer, got "
+                              f"{self.eval_episodes!r}")
+        if not 0.0 <= self.eval_epsilon <= 1.0:
+            raise ConfigError(f"eval_epsilon must be in [0, 1], got {self.eval_epsilon!r}")
+        if self.eval_checkpoints and self.env_steps is None:
+            raise ConfigError(f"eval_checkpoints={self.eval_checkpoints} needs a budget in env "
+                              f"steps (env_steps, --env-steps): checkpoints are evenly spaced "
+                              f"in env steps")
+        if self.eval_checkpoints and self.env_steps < self.eval_checkpoints:
+            raise ConfigError(f"eval_checkpoints ({self.eval_checkpoints}) must not exceed "
+                              f"env_steps ({self.env_steps})")
         if self.batch_size > self.buffer_size:
             raise ConfigError(f"batch_size ({self.batch_size}) must not exceed buffer_size "
                               f"({self.buffer_size})")

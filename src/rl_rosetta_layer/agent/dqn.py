@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..seeding import run_generators
 from .config import DQNConfig
+from .evaluation import checkpoint_steps, evaluate
 from .health import HealthRecorder
 from .learner import make_learner
 from .replay import LockstepReplay
@@ -26,7 +28,8 @@ STEP_REPORT = 100
 
 def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                    progress: ProgressFn | None = None,
-                   probe: np.ndarray | None = None) -> list[RunResult]:
+                   probe: np.ndarray | None = None,
+                   eval_env: Callable[[int], object] | None = None) -> list[RunResult]:
     """Train one agent per seed on copies of ``env`` (a vector env with len(seeds) copies).
 
     Returns one :class:`RunResult` per seed, in the order of ``seeds``. A seed whose loss or
@@ -38,7 +41,10 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     layer's own when it brings one. Each observation is encoded once, as it arrives, by the
     learner's ``encode`` (the fixed front of its network), and the replay holds the codes.
     ``probe`` (N, D), the task's probe observations (:mod:`.health`), turns on the health
-    checks recorded in each result's ``health``.
+    checks recorded in each result's ``health``. With ``config.eval_checkpoints`` each seed
+    is evaluated at those checkpoints (:mod:`.evaluation`) on copies of the task that
+    ``eval_env(n)`` makes, recorded in each result's ``evaluations``; each result keeps its
+    final network (``network``).
     """
     start = time.perf_counter()
     n = len(seeds)
@@ -60,9 +66,17 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     if probe is not None:
         health = HealthRecorder(encode(np.asarray(probe, np.float32)), config, n)
     book = Episodes(n, config, progress)
+    checkpoints = []
+    if config.eval_checkpoints:
+        if eval_env is None:
+            raise ConfigError("eval_checkpoints needs eval_env, the task's vector env maker")
+        checkpoints = checkpoint_steps(config.env_steps, config.eval_checkpoints)
+    evaluations: list[list[dict]] = [[] for _ in seeds]
     step = updates = 0
     seed_updates = np.zeros(n, np.int64)   # updates while each seed was still running
+    networks: list[dict | None] = [None] * n     # each seed's, taken when its budget ends
     while book.active.any():
+        was_active = book.active.copy()
         actions = epsilon_greedy(learner, obs, explore, config.epsilon(step), env.n_actions)
         next_obs, reward, terminated, truncated, info = env.step(actions)
         done = terminated | truncated
@@ -96,11 +110,23 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
             seed_updates += book.active
             if updates % config.target_update == 0:
                 learner.sync_target()
+        if checkpoints and step == checkpoints[len(evaluations[0])]:
+            done_evals = evaluate(eval_env, learner, seeds, len(evaluations[0]), step, config)
+            for i, got in enumerate(done_evals):
+                evaluations[i].append(got)
         if config.env_steps is not None and step >= config.env_steps:
             book.active[:] = False
+        # A seed whose budget just ended keeps its network as it is now: seeds beside it in
+        # lockstep still train (the shared update moves it on), alone it would stop here.
+        for i in np.flatnonzero(was_active & ~book.active):
+            networks[i] = learner.network(int(i))
 
-    return book.results(layer.name, seeds, seed_updates, health,
-                        time.perf_counter() - start)
+    results = book.results(layer.name, seeds, seed_updates, health,
+                           time.perf_counter() - start)
+    for i, result in enumerate(results):
+        result.evaluations = evaluations[i]
+        result.network = networks[i]
+    return results
 
 
 def epsilon_greedy(learner, obs: np.ndarray, explore: list[np.random.Generator], eps: float,

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ConfigError
 from .config import DQNConfig
 from .network import QNetwork
+from .params import check_network
 from .update import FlatLearner
 
 
@@ -34,6 +35,15 @@ class Learner(Protocol):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions (S,) int64 for codes (S, C), one per seed."""
+
+    def greedy(self, codes: np.ndarray) -> np.ndarray:
+        """Greedy actions (S, N) int64 for codes (S, N, C), seed i's network on row i."""
+
+    def network(self, seed: int) -> dict[str, np.ndarray]:
+        """Seed ``seed``'s trainable parameters by name (float32 copies): what a run saves."""
+
+    def load_network(self, seed: int, params: dict[str, np.ndarray]) -> None:
+        """Set seed ``seed``'s online and target parameters to ``params`` (by name)."""
 
     def update(self, both: np.ndarray, actions: np.ndarray, returns: np.ndarray,
                discounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,16 +74,19 @@ class Learner(Protocol):
 
 
 #: Parameter groups of the numpy network, by parameter name.
-GROUPS = {"input_adapter": ("A", "c", "U", "V"), "body": ("W1", "b1"),
+GROUPS = {"input_adapter": ("A", "c", "U", "V"), "body": ("W1", "b1"), "readout": ("R", "rb"),
           "head": ("W2", "b2", "Wo", "bo")}
 
 
 def make_learner(layer, obs_dim: int, n_actions: int, config: DQNConfig,
                  init_rngs: list[np.random.Generator]) -> Learner:
-    """The learner the layer asks for with its ``trains_with`` attribute: 'numpy' (the
-    default) gives :class:`NumpyLearner`, 'torch' the torch learner
-    (:mod:`.torch_learner`, imported only then)."""
-    kind = getattr(layer, "trains_with", "numpy")
+    """The learner the layer asks for: its ``learner_for(config)`` when it has one (a video
+    block says 'numpy' when its read-out and head can train on stored codes), else its
+    ``trains_with`` attribute. 'numpy' (the default) gives :class:`NumpyLearner`, 'torch'
+    the torch learner (:mod:`.torch_learner`, imported only then)."""
+    learner_for = getattr(layer, "learner_for", None)
+    kind = learner_for(config) if callable(learner_for) else getattr(layer, "trains_with",
+                                                                      "numpy")
     if kind == "torch":
         from .torch_learner import TorchLearner
 
@@ -149,6 +162,20 @@ class NumpyLearner(FlatLearner):
         q = self.net.forward(self.online, obs[:, None, :], folded=self._folded)
         return q[:, 0].argmax(axis=1)
 
+    def greedy(self, codes: np.ndarray) -> np.ndarray:
+        q = self.net.forward(self.online, np.asarray(codes), folded=self._folded)
+        return q.argmax(axis=2)
+
+    def network(self, seed: int) -> dict[str, np.ndarray]:
+        return {k: np.array(self.online[k][seed], np.float32) for k in self.net.shapes}
+
+    def load_network(self, seed: int, params: dict[str, np.ndarray]) -> None:
+        check_network(params, self.net.shapes)
+        for k in self.net.shapes:
+            self.online[k][seed] = params[k]
+            self.target[k][seed] = params[k]
+        self._refold()
+
     def n_params(self) -> int:
         return self.net.n_params()
 
@@ -158,3 +185,4 @@ class NumpyLearner(FlatLearner):
 
     def grad_norms(self) -> dict[str, np.ndarray]:
         return self.group_norms(self.groups)
+

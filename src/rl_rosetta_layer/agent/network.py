@@ -9,6 +9,12 @@ The 'mlp' head is ``act(norm(z W2 + b2)) Wo + bo`` with ``act`` tanh or ReLU and
 the identity or a LayerNorm without affine parameters over the H hidden units
 (:func:`layer_norm`; eps :data:`LN_EPS`, as torch's).
 
+A video block's layer (``video/candidates/candidate.py``) gives codes of T tokens of
+``width`` values (C = T * width); with its 'project' read-out the head reads
+``z = [c_t R + rb for each token t]`` (S, N, T * dim), R (width, dim) and rb (dim,) trained
+with the head (``video/candidates/readout.py`` is the same map for the torch learner;
+'flatten' and 'mean' read-outs have nothing to train: the codes are the head's input).
+
 The network reads *codes* (S, N, C) of observations, made once per observation by
 :meth:`QNetwork.encode` (the agent's replay stores them), so nothing fixed is recomputed
 per update (:attr:`QNetwork.fold`):
@@ -29,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..layers.baselines import TrainableBody
 from ..layers.norm import LN_EPS, layer_norm, layer_norm_backward  # noqa: F401 - re-exported
 from .params import FlatParams
@@ -57,6 +64,12 @@ class QNetwork:
             shapes.update(U=(d, rank), V=(rank, d))
         if self.trainable_body:
             shapes.update(W1=(d, k), b1=(k,))
+        #: (tokens T, width, dim) of a trainable 'project' read-out of the layer's codes.
+        self.readout = self._readout()
+        if self.readout is not None:
+            tokens, width, dim = self.readout
+            shapes.update(R=(width, dim), rb=(dim,))
+            k = tokens * dim
         if head == "mlp":
             shapes.update(W2=(k, head_hidden), b2=(head_hidden,))
             k = head_hidden
@@ -83,6 +96,20 @@ class QNetwork:
             return None
         return tuple(np.asarray(a, np.float32) for a in got)
 
+    def _readout(self) -> tuple[int, int, int] | None:
+        """(T, width, dim) when the layer's codes reach the head through a trainable
+        'project' read-out (a video block with a frozen input adapter), else None."""
+        readout = getattr(self.layer, "readout", None)
+        kind = getattr(readout, "kind", None)
+        if readout is None or kind in ("none", "flatten", "mean"):
+            return None
+        if self.adapter != "none" or kind != "project":
+            raise ConfigError(f"layer {self.layer.name!r}: the numpy network trains a "
+                              f"'project', 'flatten' or 'mean' read-out behind a frozen input "
+                              f"adapter (--set adapter=none), got the read-out {kind!r} with "
+                              f"adapter {self.adapter!r}; the torch learner trains the others")
+        return int(readout.tokens), int(readout.width), int(readout.dim)
+
     def _fold(self) -> str | None:
         """How much of the network is fixed per observation; see the module docstring."""
         if self.trainable_body:
@@ -102,6 +129,10 @@ class QNetwork:
         if self.fold is None:
             return x
         dtype = np.result_type(x, np.float32)
+        own = getattr(self.layer, "encode", None)
+        if self.fold == "layer" and callable(own):   # a video block: its own, remembered codes
+            x = np.asarray(x)
+            return np.asarray(own(x.reshape(-1, x.shape[-1])), dtype).reshape(*x.shape[:-1], -1)
         rows = np.asarray(x)[..., None, :]
         if self.fold == "layer":
             return np.asarray(self.layer.forward(rows), dtype)[..., 0, :]
@@ -149,6 +180,10 @@ class QNetwork:
             if self.trainable_body:
                 p["W1"][i] = rng.normal(0.0, self.layer.scale, (d, k))
                 p["b1"][i] = rng.normal(0.0, self.layer.scale, k)
+            if self.readout is not None:      # drawn as the torch learner's Readout.init
+                tokens, width, dim = self.readout
+                p["R"][i] = rng.normal(0.0, 1.0 / np.sqrt(width), (width, dim))
+                k = tokens * dim
             if self.head == "mlp":
                 p["W2"][i] = rng.normal(0.0, 1.0 / np.sqrt(k), (k, self.head_hidden))
                 k_out = self.head_hidden
@@ -185,6 +220,8 @@ class QNetwork:
         x = t = h = ctx = None
         if self.fold == "layer":
             z = codes
+            if self.readout is not None:
+                z, ctx = self.project(p, codes), codes
         elif self.fold == "input_map":
             d = self.obs_dim
             x = codes[..., :d]
@@ -220,7 +257,8 @@ class QNetwork:
         q = (z if u is None else u) @ p["Wo"]
         q += p["bo"][:, None, :]
         if inspect:
-            return {"q": q, "features": z, "pre": pre, "hidden": u}
+            features = codes if self.readout is not None else z
+            return {"q": q, "features": features, "pre": pre, "hidden": u}
         if not train:
             return q
         if keep is not None:
@@ -228,6 +266,14 @@ class QNetwork:
                                   for a in (x, t, h, z, ctx, u))
             ln = None if ln is None else (ln[0][:, :keep], ln[1][:, :keep])
         return q, (x, t, h, z, ctx, u, ln, folded)
+
+    def project(self, p: FlatParams, codes: np.ndarray) -> np.ndarray:
+        """The 'project' read-out: codes (S, N, T * width) -> (S, N, T * dim)."""
+        tokens, width, dim = self.readout
+        s, n = codes.shape[:2]
+        z = np.ascontiguousarray(codes).reshape(s, n * tokens, width) @ p["R"]
+        z += p["rb"][:, None, :]
+        return z.reshape(s, n, tokens * dim)
 
     # ----------------------------------------------------------------------------- backward
     def backward(self, p: FlatParams, cache, dq: np.ndarray, grad: FlatParams) -> None:
@@ -250,6 +296,13 @@ class QNetwork:
             dz *= 1.0 - z * z
             np.matmul(h.transpose(0, 2, 1), dz, out=grad["W1"])
             dz.sum(axis=1, out=grad["b1"])
+        if self.readout is not None:          # ctx: the codes (S, N, C) the read-out read
+            tokens, width, dim = self.readout
+            s, n = dz.shape[:2]
+            dzt = dz.reshape(s, n * tokens, dim)
+            np.matmul(ctx.reshape(s, n * tokens, width).transpose(0, 2, 1), dzt,
+                      out=grad["R"])
+            dzt.sum(axis=1, out=grad["rb"])
         if self.adapter == "none":
             return    # nothing before the layer trains: no input gradient needed
         xt = x.transpose(0, 2, 1)

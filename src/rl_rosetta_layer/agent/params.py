@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 class FlatParams:
     """Named views ``(S, *shape)`` into one ``(S, P)`` buffer."""
@@ -45,3 +47,12 @@ class FlatParams:
 
     def copy_from(self, other: FlatParams) -> None:
         np.copyto(self.data, other.data)
+
+def check_network(params: dict[str, np.ndarray], shapes: dict[str, tuple]) -> None:
+    """ConfigError unless ``params`` has exactly the parameters ``shapes`` names, in those
+    shapes (a saved network of another layer or configuration)."""
+    got = {k: tuple(np.shape(v)) for k, v in params.items()}
+    want = {k: tuple(s) for k, s in shapes.items()}
+    if got != want:
+        raise ConfigError(f"the saved network has parameters {got}, the layer and "
+                          f"configuration need {want}")

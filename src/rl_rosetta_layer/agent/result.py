@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .evaluation import final_and_auc
 from .health import flags_of
 
 
@@ -29,6 +30,23 @@ class RunResult:
     health: list = field(default_factory=list)
     """Health checks on the task's probe set during training, in order (see
     :mod:`.health`); the last one decides :attr:`flags`. Empty when not checked."""
+    evaluations: list = field(default_factory=list)
+    """Greedy evaluations at checkpoints, in order (:func:`.evaluation.evaluate`: dicts of
+    ``checkpoint``, ``env_steps``, ``returns``, ``lengths``, ``successes``). Empty when the
+    config asks for none."""
+    network: dict | None = None
+    """The final online network's parameters by name (float32 arrays), when saved."""
+
+    @property
+    def final_eval(self) -> float:
+        """The last checkpoint's mean evaluation return (NaN without evaluations)."""
+        return final_and_auc(self.evaluations)[0]
+
+    @property
+    def auc_eval(self) -> float:
+        """The mean over checkpoints of their mean evaluation returns: the area under the
+        evaluation curve, per checkpoint (NaN without evaluations)."""
+        return final_and_auc(self.evaluations)[1]
 
     @property
     def env_steps(self) -> np.ndarray:
@@ -50,6 +68,8 @@ class RunResult:
         d = asdict(self)
         for k in ("returns", "lengths", "successes"):
             d[k] = np.asarray(d[k]).tolist()
+        if self.network is not None:
+            d["network"] = {k: np.asarray(v).tolist() for k, v in self.network.items()}
         return d
 
     @classmethod
@@ -58,4 +78,6 @@ class RunResult:
         d["returns"] = np.asarray(d["returns"], np.float64)
         d["lengths"] = np.asarray(d["lengths"], np.int64)
         d["successes"] = np.asarray(d["successes"], bool)
+        if d.get("network") is not None:
+            d["network"] = {k: np.asarray(v, np.float32) for k, v in d["network"].items()}
         return cls(**d)

@@ -49,6 +49,7 @@ from ..layers.norm import LN_EPS
 from ..video.candidates.bridge import as_tensor
 from ..video.candidates.readout import Readout
 from ..video.candidates.tokens import TokenLayout, init_adapter
+from .params import check_network
 from .update import FlatLearner
 
 #: Weight of each update batch in the running feature statistics ('running' feature_norm).
@@ -311,6 +312,22 @@ class TorchLearner(FlatLearner):
             best = torch.stack([self._q(named, x_t[i:i + 1], i)[0].argmax()
                                 for i, named in enumerate(self._online_views)])
         return best.cpu().numpy().astype(np.int64)
+
+    def greedy(self, x: np.ndarray) -> np.ndarray:
+        """Greedy actions (S, N) int64 for inputs (S, N, X), seed i's network on row i."""
+        return self.q_values(x).argmax(axis=2)
+
+    def network(self, seed: int) -> dict[str, np.ndarray]:
+        """Seed ``seed``'s trainable parameters by name (float32 copies)."""
+        return {k: np.asarray(v, np.float32) for k, v in self.params(seed).items()}
+
+    def load_network(self, seed: int, params: dict[str, np.ndarray]) -> None:
+        """Set seed ``seed``'s online and target parameters to ``params`` (by name)."""
+        check_network(params, self.shapes)
+        with torch.no_grad():
+            for views_ in (self._online_views, self._target_views):
+                for k, v in views_[seed].items():
+                    v.copy_(self.body.to_device(np.asarray(params[k])).view(v.shape))
 
     def n_params(self) -> int:
         """Trainable parameters per seed (input adapter, unless frozen; read-out; head)."""

@@ -36,11 +36,18 @@ class OneAtATime:
             yield build_layers([name], self.obs, self.selected, self.video)[name]
 
 
+def analysis_columns(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Columns of ``layer_analysis.csv`` after ``layer``: :data:`ANALYSIS_COLUMNS`, then each
+    ``extra`` score (a probe's columns) and its CI."""
+    return ANALYSIS_COLUMNS + extra + tuple(f"{m}_ci_{b}" for m in extra
+                                            for b in ("low", "high"))
+
+
 def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
     rows = []
     for r in results:
         row = {"layer": r.layer, **r.scores, "dataset_steps": dataset_steps, "seed": seed}
-        for m in METRICS:
+        for m in r.ci:
             row[f"{m}_ci_low"], row[f"{m}_ci_high"] = r.ci[m]
         rows.append(row)
     return rows
@@ -49,9 +56,13 @@ def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
 def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: int = 0,
                  layers: str = "candidates", select_by: str = "composite_score",
                  n_bootstrap: int = N_BOOTSTRAP, quiet: bool = False, backbone: str | None = None,
-                 video: VideoSettings | None = None) -> str:
+                 video: VideoSettings | None = None, probe=None) -> str:
     """Score candidate layers and write ``layer_analysis.csv``, its bootstrap replicates
-    and ``selected_layer.txt``. Returns the selected layer's name."""
+    and ``selected_layer.txt``. Returns the selected layer's name.
+
+    ``probe`` (a :class:`~.acting.LayerProbe`, e.g. the agent's acting probes) adds its
+    columns to both CSVs, after the others; ``analysis_config.json`` keeps its
+    ``describe()`` when it has one."""
     seed = check_seed(seed)
     names = expand_layer_names(layers, unavailable=env_spec.unavailable_layers,
                                backbone=backbone, weights=video.weights if video else None)
@@ -76,24 +87,28 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     with tqdm(total=len(names) + len(bank), unit="layer", desc="analysis",
               disable=quiet) as bar:
         results = analyze_layers(OneAtATime(names, grid, video=video), data, probe_rng,
-                                 split=split, progress=bar.update)
+                                 split=split, progress=bar.update, probe=probe)
         # The bank is a baseline of the selected layer's shape, so it is never selected.
         selected = select_layer(results, select_by)
         if bank:
             results += analyze_layers(OneAtATime(bank, grid, selected), data, probe_rng,
-                                      split=split, progress=bar.update)
+                                      split=split, progress=bar.update, probe=probe)
     out_dir = Path(out_dir)
+    extra = tuple(probe.columns) if probe is not None else ()
     write_csv(out_dir / "layer_analysis.csv", analysis_rows(results, dataset_steps, seed),
-              ("layer",) + ANALYSIS_COLUMNS)
-    reps = [{"replicate": i, "layer": r.layer, **{m: float(r.replicates[m][i]) for m in METRICS}}
+              ("layer",) + analysis_columns(extra))
+    reps = [{"replicate": i, "layer": r.layer,
+             **{m: float(r.replicates[m][i]) for m in METRICS + extra}}
             for r in results for i in range(n_bootstrap)]
-    write_csv(out_dir / "layer_analysis_bootstrap.csv", reps, BOOTSTRAP_COLUMNS)
+    write_csv(out_dir / "layer_analysis_bootstrap.csv", reps, BOOTSTRAP_COLUMNS + extra)
+    describe = getattr(probe, "describe", None)
     write_json(out_dir / "analysis_config.json",
                {"env": env_spec.__dict__, "dataset_steps": dataset_steps, "seed": seed,
                 "layers": names + bank, "select_by": select_by, "n_bootstrap": n_bootstrap,
                 "value_target": data.value_target,
                 "video": video.to_dict() if video and any(map(is_video_layer, names)) else None,
-                "selected": selected})
+                "selected": selected,
+                **({"acting_probes": describe()} if callable(describe) else {})})
     atomic_write_text(out_dir / SELECTED_FILE, selected + "\n")
     return selected
 

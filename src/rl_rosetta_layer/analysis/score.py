@@ -8,6 +8,9 @@ Probes (all fitted on the training split, alpha by CV, scored on the test split)
 ``effective_rank`` is the normalised effective rank of the test rows' features, and
 ``composite_score`` the seed's mix: 0.45 clip((R2_r + 1) / 2) + 0.45 clip((R2_t + 1) / 2)
 + 0.10 rank. CIs are basic bootstrap intervals over the held-out rows.
+
+A :class:`~.acting.LayerProbe` passed in adds its columns (the acting probes of
+:mod:`.acting`) after these, with CIs from its own replicates, the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from .acting import one_thread
 from .dataset import TransitionData
 from .probes import fit_ridge_cv, fit_ridge_cv_many, r2_replicates, r2_score
 from .rank import effective_rank, effective_rank_replicates
@@ -59,10 +63,11 @@ def split_rows(n: int, test_fraction: float, rng: np.random.Generator):
 
 
 def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray,
-                counts: np.ndarray, rng: np.random.Generator, confidence: float = 0.95
-                ) -> LayerScores:
+                counts: np.ndarray, rng: np.random.Generator, confidence: float = 0.95,
+                probe=None) -> LayerScores:
     """All probes of one layer. ``counts`` (R, len(test)) are the shared bootstrap resamples
-    of the test rows, so every layer is judged on the same resamples."""
+    of the test rows, so every layer is judged on the same resamples. ``probe`` (a
+    :class:`~.acting.LayerProbe`, or None) adds its columns after :data:`METRICS`."""
     z = np.asarray(layer.forward(data.obs), np.float64)
     z_next = np.asarray(layer.forward(data.next_obs), np.float64)
     a_hot = np.eye(data.n_actions)[data.actions]
@@ -87,15 +92,26 @@ def score_layer(layer, data: TransitionData, train: np.ndarray, test: np.ndarray
                                                 scores["effective_rank"]))
     reps["composite_score"] = composite(reps["reward_r2"], reps["transition_r2"],
                                         reps["effective_rank"])
+    metrics = METRICS
+    if probe is not None:
+        for name, (score, replicates) in probe(layer).items():
+            if np.shape(replicates) != (len(counts),):
+                raise ConfigError(f"probe column {name!r} gave replicates of shape "
+                                  f"{np.shape(replicates)}; the analysis draws "
+                                  f"{len(counts)} resamples: build the probe with "
+                                  f"n_bootstrap={len(counts)}")
+            scores[name], reps[name] = score, np.asarray(replicates, np.float64)
+        metrics = METRICS + tuple(probe.columns)
     tail = (1.0 - confidence) / 2 * 100
     # Basic (reverse-percentile) intervals: resampling duplicates rows, which biases the
     # effective rank (and so the composite) of every replicate downwards; reflecting the
     # replicates around the point estimate removes that shift.
     ci = {}
-    for m in METRICS:
+    for m in metrics:
         low, high = np.percentile(reps[m], [tail, 100 - tail])
         ci[m] = (float(2 * scores[m] - high), float(2 * scores[m] - low))
-    return LayerScores(layer.name, {m: float(scores[m]) for m in METRICS}, ci, reps)
+    return LayerScores(layer.name, {m: float(scores[m]) for m in metrics}, ci,
+                       {m: reps[m] for m in metrics})
 
 
 def prepare_split(data: TransitionData, rng: np.random.Generator, *,
@@ -112,14 +128,19 @@ def prepare_split(data: TransitionData, rng: np.random.Generator, *,
 def analyze_layers(layers: dict, data: TransitionData, rng: np.random.Generator, *,
                    split=None, test_fraction: float = TEST_FRACTION,
                    n_bootstrap: int = N_BOOTSTRAP,
-                   confidence: float = 0.95, progress=None) -> list[LayerScores]:
+                   confidence: float = 0.95, progress=None, probe=None) -> list[LayerScores]:
     """Score each of ``layers`` (name -> frozen layer) on ``data``, all on the same split
-    (``split`` from :func:`prepare_split`, or a new one)."""
+    (``split`` from :func:`prepare_split`, or a new one), with ``probe``'s columns too
+    when given (:func:`score_layer`).
+
+    Runs with one BLAS thread (:func:`.acting.one_thread`): the scores are the same
+    whatever the caller's thread settings."""
     train, test, counts = split or prepare_split(data, rng, test_fraction=test_fraction,
                                                  n_bootstrap=n_bootstrap)
     out = []
     for layer in layers.values():
-        out.append(score_layer(layer, data, train, test, counts, rng, confidence))
+        with one_thread():
+            out.append(score_layer(layer, data, train, test, counts, rng, confidence, probe))
         if progress is not None:
             progress(1)
     return out

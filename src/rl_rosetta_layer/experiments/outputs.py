@@ -28,7 +28,11 @@ HEALTH_COLUMNS = ("q_spread", "q_abs", "greedy_actions", "greedy_top_share", "sa
                   "dead_share", "feature_std", "feature_rel_std", "grad_norm_mean")
 RUNS_FILE = "experiment_runs.csv"
 RUNS_COLUMNS = ("layer", "seed", "status", "flags", "episodes", "env_steps", "updates",
-                "mean_last_50") + HEALTH_COLUMNS
+                "mean_last_50") + HEALTH_COLUMNS + ("final_eval", "auc_eval")
+#: One row per run and evaluation checkpoint (runs trained with ``eval_checkpoints``).
+EVALUATIONS_FILE = "experiment_evaluations.csv"
+EVALUATIONS_COLUMNS = ("layer", "seed", "checkpoint", "env_steps", "episodes", "mean_return",
+                       "success_rate", "mean_length")
 LAST = 50
 
 
@@ -67,7 +71,20 @@ def runs_rows(results: Sequence[RunResult]):
         yield {"layer": r.layer, "seed": r.seed, "status": r.status, "flags": ";".join(r.flags),
                "episodes": len(r.returns), "env_steps": int(r.lengths.sum()),
                "updates": r.updates, "mean_last_50": final_return(r),
-               **{k: "" if last.get(k) is None else last[k] for k in HEALTH_COLUMNS}}
+               **{k: "" if last.get(k) is None else last[k] for k in HEALTH_COLUMNS},
+               "final_eval": r.final_eval if r.evaluations else "",
+               "auc_eval": r.auc_eval if r.evaluations else ""}
+
+
+def evaluation_rows(results: Sequence[RunResult]):
+    """One row per run and evaluation checkpoint: the greedy episodes' means."""
+    for r in results:
+        for e in r.evaluations:
+            yield {"layer": r.layer, "seed": r.seed, "checkpoint": e["checkpoint"],
+                   "env_steps": e["env_steps"], "episodes": len(e["returns"]),
+                   "mean_return": float(np.mean(e["returns"])),
+                   "success_rate": float(np.mean(e["successes"])),
+                   "mean_length": float(np.mean(e["lengths"]))}
 
 
 def flag_counts(runs: Sequence[RunResult]) -> str:
@@ -126,6 +143,10 @@ def write_experiment_outputs(out_dir: Path, results: Sequence[RunResult],
     ``experiment_summary.csv``; return the summary."""
     write_csv(out_dir / "experiment_returns.csv", returns_rows(results), RETURNS_COLUMNS)
     write_csv(out_dir / RUNS_FILE, runs_rows(results), RUNS_COLUMNS)
+    if any(r.evaluations for r in results):
+        write_csv(out_dir / EVALUATIONS_FILE, evaluation_rows(results), EVALUATIONS_COLUMNS)
+    else:                         # never leave one that describes other runs than these
+        (out_dir / EVALUATIONS_FILE).unlink(missing_ok=True)
     summary = summary_rows(results, rng)
     write_csv(out_dir / "experiment_summary.csv", summary, SUMMARY_COLUMNS)
     return summary

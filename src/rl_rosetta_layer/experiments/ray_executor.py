@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from ..agent.result import RunResult
 from ..errors import ConfigError
 from .spec import RunSpec
+from .timeouts import timeout_error
 from .units import Event, default_workers, failed_results, guarded_unit
 
 #: Seconds between progress messages a task sends (one per episode would be chatty).
@@ -124,9 +125,12 @@ def ray_session(workers: int | None, address: str | None, quiet: bool = False):
 
 def run_units_ray(units: Sequence[Sequence[RunSpec]], workers: int | None,
                   on_event: Callable[[Event], None],
-                  collect: Callable[[int, list[RunResult]], None]) -> None:
+                  collect: Callable[[int, list[RunResult]], None],
+                  run_timeout: float | None = None) -> None:
     """Run every unit as a Ray task (inside :func:`ray_session`); at most ``workers`` at once
-    when it is given, else as many as the cluster has CPUs for."""
+    when it is given, else as many as the cluster has CPUs for. A task still running
+    ``run_timeout`` seconds after it started is cancelled (its worker killed) and its runs
+    fail with :func:`~.timeouts.timeout_error`."""
     import ray
 
     sink = ray.remote(num_cpus=0)(ProgressSink).remote()
@@ -134,12 +138,16 @@ def run_units_ray(units: Sequence[Sequence[RunSpec]], workers: int | None,
     queued = list(range(len(units)))
     limit = workers if workers is not None else len(units)
     in_flight: dict = {}
+    began: dict[int, float] = {}
+    stopped: set[int] = set()
     while queued or in_flight:
         while queued and len(in_flight) < limit:
             i = queued.pop(0)
             in_flight[task.remote(i, units[i], sink)] = i
         ready, _ = ray.wait(list(in_flight), num_returns=len(in_flight), timeout=0.2)
         for ev in ray.get(sink.drain.remote()):
+            if ev[1] == "start":
+                began.setdefault(ev[0], time.monotonic())
             on_event(ev)
         for ref in ready:
             i = in_flight.pop(ref)
@@ -147,7 +155,15 @@ def run_units_ray(units: Sequence[Sequence[RunSpec]], workers: int | None,
                 results = ray.get(ref)
             except Exception as exc:  # noqa: BLE001 - a lost node or worker: recorded
                 first = (str(exc).strip().splitlines() or [""])[0]
-                results = failed_results(units[i], f"{type(exc).__name__}: {first}")
+                error = (timeout_error(run_timeout, len(units[i])) if i in stopped
+                         else f"{type(exc).__name__}: {first}")
+                results = failed_results(units[i], error)
             collect(i, results)
+        if run_timeout is not None:
+            now = time.monotonic()
+            for ref, i in in_flight.items():
+                if i in began and i not in stopped and now - began[i] > run_timeout:
+                    stopped.add(i)
+                    ray.cancel(ref, force=True)
     for ev in ray.get(sink.drain.remote()):
         on_event(ev)

@@ -11,11 +11,13 @@ A unit that raises becomes failed results carrying the error; the others go on.
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import os
 import queue
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 
@@ -27,7 +29,9 @@ from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.registry import check_layer
 from ..video.family import needs_torch
+from .pools import event_queue, worker_pool
 from .spec import RunSpec
+from .timeouts import check_run_timeout, layer_time_limit, timeout_error
 from .units import Event, default_workers, failed_results, guarded_unit
 
 EXECUTORS = ("local", "ray")
@@ -42,6 +46,8 @@ def _init_worker(progress_queue) -> None:
 
 
 def _worker_unit(index: int, unit: Sequence[RunSpec]) -> list[RunResult]:
+    if _progress_queue is not None:       # which process trains the unit (for the time limit)
+        _progress_queue.put((index, "pid", os.getpid()))
     return guarded_unit(index, unit, _progress_queue.put if _progress_queue is not None
                         else None)
 
@@ -76,16 +82,21 @@ def group_units(specs: Sequence[RunSpec], lockstep: int) -> list[list[RunSpec]]:
     return units
 
 
-def preflight(specs: Sequence[RunSpec], *, devices: bool = True) -> None:
+def preflight(specs: Sequence[RunSpec], *, devices: bool = True,
+              run_timeout: float | None = None) -> None:
     """Check, in this process and before any worker starts, what every run needs: its
     environment (built once: a bad name, size or Gymnasium id), its layer (numpy layers
     built once; a video block's checkpoint files checked, headers only) and, with
     ``devices`` (runs trained on this machine), that torch sees the device a video run asks
-    for. Bad input then fails once, with one message, instead of in every worker."""
+    for. Bad input then fails once, with one message, instead of in every worker.
+
+    With ``run_timeout``, the check of one layer may take that many seconds, past which
+    it is refused (:func:`~.timeouts.layer_time_limit`)."""
     observations = {env: env.check() for env in dict.fromkeys(s.env for s in specs)}
     for env, layer, selected, video in dict.fromkeys(
             (s.env, s.layer, s.selected, s.video) for s in specs):
-        check_layer(layer, observations[env], selected, video)
+        with layer_time_limit(run_timeout, layer):
+            check_layer(layer, observations[env], selected, video)
     wanted = {s.video.device for s in specs if s.video is not None and needs_torch(s.layer)}
     if devices and wanted - {"cpu"}:
         from ..video.candidates.devices import resolve_device
@@ -174,7 +185,7 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
             lockstep: int | None = None,
             on_result: Callable[[RunResult], None] | None = None, quiet: bool = False,
             executor: str = "local", ray_address: str | None = None,
-            desc: str = "training") -> list[RunResult]:
+            desc: str = "training", run_timeout: float | None = None) -> list[RunResult]:
     """Train every run; results come back in the order of ``specs``.
 
     ``executor`` is ``"local"`` (this process when ``workers`` is 1, else that many worker
@@ -183,8 +194,11 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
     each run finishes (to save it at once). A progress bar counts the budget (episodes or
     env steps) over all runs, with an ETA, and shows how many runs are done, failed and
     running. ``lockstep`` seeds of a layer train together in one unit (default:
-    :func:`auto_lockstep`).
+    :func:`auto_lockstep`). ``run_timeout`` (seconds; None: no limit) stops a unit still
+    training after that long and fails its runs (:mod:`.timeouts`); with it, local runs
+    always train in worker processes (one that hangs can only be stopped from outside).
     """
+    check_run_timeout(run_timeout)
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if ray_address is not None and executor != "ray":
@@ -214,69 +228,99 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
                     on_result(r)
 
         if executor == "ray":
-            run_units_ray(units, workers, progress.event, collect)
+            run_units_ray(units, workers, progress.event, collect, run_timeout)
         else:
             workers = default_workers() if workers is None else workers
-            if workers == 1 or len(units) == 1:
+            if (workers == 1 or len(units) == 1) and run_timeout is None:
                 with threadpool_limits(1):
                     for index, unit in enumerate(units):
                         collect(index, guarded_unit(index, unit, progress.event))
             else:
-                _run_units_pool(units, workers, progress.event, collect)
+                _run_units_pool(units, workers, progress.event, collect, run_timeout)
     return [by_id[s.run_id] for s in specs]
 
 
 def _run_units_pool(units: Sequence[Sequence[RunSpec]], workers: int,
                     on_event: Callable[[Event], None],
-                    collect: Callable[[int, list[RunResult]], None]) -> None:
-    """Local worker processes (spawned). A worker that dies fails only the runs it held."""
-    ctx = mp.get_context("spawn")
-    events = ctx.Queue()
+                    collect: Callable[[int, list[RunResult]], None],
+                    run_timeout: float | None = None) -> None:
+    """Local worker processes (spawned; ended at once on an interrupt, :mod:`.pools`). A
+    worker that dies fails only the runs it held. A unit still training ``run_timeout``
+    seconds after a worker took it is stopped (that worker killed) and fails with
+    :func:`~.timeouts.timeout_error`; the units the kill took down with the pool start
+    again in a new one."""
+    pending = list(range(len(units)))
+    while pending:
+        pending = _pool_round(units, pending, workers, on_event, collect, run_timeout)
+
+
+def _pool_round(units: Sequence[Sequence[RunSpec]], pending: list[int], workers: int,
+                on_event: Callable[[Event], None],
+                collect: Callable[[int, list[RunResult]], None],
+                run_timeout: float | None) -> list[int]:
+    """One pool over the units ``pending``: collects each that ends (trained, failed, lost
+    with its worker or stopped by the time limit); returns those to run again in a new
+    pool (the pool broke before they started, or under them at a time-limit kill)."""
+    events = event_queue()        # one per pool: a killed worker may hold its lock
     started: set[int] = set()
+    clocks: dict[int, tuple[int, float]] = {}     # unit -> (its worker's pid, since)
+    stopped: set[int] = set()                      # units killed for the time limit
 
     def drain() -> None:
         while True:
             try:
-                ev = events.get_nowait()
+                index, kind, n = events.get_nowait()
             except queue.Empty:
                 return
-            if ev[1] == "start":
-                started.add(ev[0])
-            on_event(ev)
+            if kind == "pid":         # worker n took the unit, so its earlier one is done
+                for other in [u for u, (pid, _) in clocks.items() if pid == n]:
+                    del clocks[other]
+                clocks[index] = (n, time.monotonic())
+                continue
+            if kind == "start":
+                started.add(index)
+            on_event((index, kind, n))
 
-    pending = list(range(len(units)))
-    while pending:
-        pool = ProcessPoolExecutor(min(workers, len(pending)), mp_context=ctx,
-                                   initializer=_init_worker, initargs=(events,))
-        try:
-            futures = {pool.submit(_worker_unit, i, units[i]): i for i in pending}
-            retry: list[int] = []
-            lost: list[int] = []
-            waiting = set(futures)
-            while waiting:
-                done, waiting = wait(waiting, timeout=0.1, return_when=FIRST_COMPLETED)
-                drain()
-                for f in sorted(done, key=futures.get):
-                    i = futures[f]
-                    try:
-                        results = f.result()
-                    except BrokenProcessPool:
-                        (lost if i in started else retry).append(i)
+    def enforce() -> None:
+        now = time.monotonic()
+        for index, (pid, since) in list(clocks.items()):
+            if now - since > run_timeout and index not in stopped:
+                stopped.add(index)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    retry: list[int] = []
+    lost: list[int] = []
+    with worker_pool(min(workers, len(pending)), _init_worker, (events,)) as pool:
+        futures = {pool.submit(_worker_unit, i, units[i]): i for i in pending}
+        waiting = set(futures)
+        while waiting:
+            done, waiting = wait(waiting, timeout=0.1, return_when=FIRST_COMPLETED)
+            drain()
+            for f in sorted(done, key=futures.get):
+                i = futures[f]
+                clocks.pop(i, None)
+                try:
+                    results = f.result()
+                except BrokenProcessPool:
+                    if i not in stopped:      # its worker died, or a time-limit kill broke
+                        (lost if i in started and not stopped else retry).append(i)  # the pool
                         continue
-                    except Exception as exc:  # noqa: BLE001 - e.g. a result that won't unpickle
-                        results = failed_results(units[i], exc)
-                    collect(i, results)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
-        drain()
-        if retry and not lost:              # the pool broke before any of them started
-            lost, retry = retry, []
-        for i in lost:
-            collect(i, failed_results(
-                units[i], "WorkerDied: the worker process training this run exited "
-                          "unexpectedly (killed or out of memory?); it runs again on resume"))
-        pending = retry
+                    results = failed_results(units[i],
+                                             timeout_error(run_timeout, len(units[i])))
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that won't unpickle
+                    results = failed_results(units[i], exc)
+                collect(i, results)
+            if run_timeout is not None:
+                enforce()
+    drain()
     events.close()
-
+    if retry and not lost and not stopped:       # the pool broke before any of them started
+        lost, retry = retry, []
+    for i in lost:
+        collect(i, failed_results(
+            units[i], "WorkerDied: the worker process training this run exited "
+                      "unexpectedly (killed or out of memory?); it runs again on resume"))
+    return retry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 
 from ..agent.config import DQNConfig
@@ -13,7 +13,7 @@ from ..envs.registry import DEFAULT_ENV, env_attribute, make_vector_env, split_e
 from ..errors import ConfigError
 from ..layers.custom import layer_source, parse_custom
 from ..layers.registry import Observations
-from ..video.candidates.settings import VideoSettings
+from ..video.candidates.settings import VideoSettings, video_learner
 from ..video.family import is_video_layer
 
 #: Tasks drawn in the grid's format (two one-hot maps per frame: agent, goal or ball).
@@ -119,7 +119,14 @@ class RunSpec:
     ``video`` says how a video block is loaded and run (video layers only);
     ``layer_source`` records a layer of your own (its import path, kind and own
     ``describe()``, as JSON text: :func:`~rl_rosetta_layer.layers.custom.layer_source`),
-    filled in when left None."""
+    filled in when left None. Under an env-step budget ``config.episodes`` is set back to
+    its default: it is ignored there, so it changes neither the run nor its id.
+
+    >>> budget = DQNConfig(env_steps=500, episodes=150)
+    >>> RunSpec(EnvSpec(), "identity", 0, budget).run_id == RunSpec(
+    ...     EnvSpec(), "identity", 0, DQNConfig(env_steps=500)).run_id
+    True
+    """
 
     env: EnvSpec
     layer: str
@@ -130,6 +137,11 @@ class RunSpec:
     layer_source: str | None = None
 
     def __post_init__(self) -> None:
+        # Under an env-step budget ``episodes`` is ignored, so it must not make a new run:
+        # it is kept at its default (which also keeps the ids of runs stored before).
+        episodes = next(f.default for f in fields(DQNConfig) if f.name == "episodes")
+        if self.config.env_steps is not None and self.config.episodes != episodes:
+            object.__setattr__(self, "config", replace(self.config, episodes=episodes))
         # Video layers always carry their settings (so they enter the run id); others never.
         # A layer of your own enters it with its import path and its own description; a
         # stored run's (``layer_source`` given) is read back without importing anything.
@@ -139,6 +151,10 @@ class RunSpec:
         else:
             block = is_video_layer(self.layer)
         video = (self.video or VideoSettings()) if block else None
+        if video is not None:    # the learner that will train it: numpy only where it can
+            learner = video_learner(video.learner, self.config.adapter, video.feature_norm,
+                                    video.readout)
+            video = replace(video, learner=learner)
         object.__setattr__(self, "video", video)
         if custom and self.layer_source is None:
             source = layer_source(self.layer, _observations(self.env), video)
@@ -152,6 +168,8 @@ class RunSpec:
              "selected": self.selected if self.layer.startswith("random_bank_") else None}
         if self.video is not None:
             d["video"] = self.video.to_dict()
+            if self.video.learner == "numpy":      # numerics other than the torch learner's
+                d["video"]["learner"] = "numpy"
         if self.layer_source is not None:
             d["layer_source"] = json.loads(self.layer_source)
         return d
@@ -159,7 +177,8 @@ class RunSpec:
     @classmethod
     def from_dict(cls, d: dict) -> RunSpec:
         """Inverse of :meth:`to_dict` (the ``config.json`` of a run folder)."""
-        video = VideoSettings(**d["video"]) if d.get("video") else None
+        # A stored video run without "learner" was trained by the torch learner.
+        video = VideoSettings(**{"learner": "torch", **d["video"]}) if d.get("video") else None
         source = d.get("layer_source")
         return cls(EnvSpec(**d["env"]), d["layer"], int(d["seed"]),
                    DQNConfig.from_dict(d["config"]), d.get("selected"), video,

@@ -6,7 +6,10 @@ Layout under ``runs/``::
     <run_id>/returns.csv     episode, return, length, success, env_steps (full float precision)
     <run_id>/metrics.json    run id, SHA-256 of returns.csv, status, error, updates, the
                              run's summary numbers, its health checks on the task's probe
-                             set and the flags they raised
+                             set and the flags they raised; with greedy evaluations, each
+                             checkpoint's episodes, final_eval and auc_eval
+    <run_id>/network.safetensors  the final online network (float32, by parameter name;
+                             its SHA-256 in metrics.json), which ``rosetta evaluate`` plays
     <run_id>/manifest.json   package versions, commit, host, pid, executor, start and end times
     _failed/<run_id>.json    the error of a run that raised (not finished: retried on resume)
 
@@ -36,11 +39,13 @@ import numpy as np
 
 from ..agent.result import RunResult
 from ..errors import CorruptFileError
-from ..io import umask_mode, write_json
+from ..io import file_sha256, raise_if_disk_full, read_csv, umask_mode, write_json
 from ..provenance import git_commit, now_utc, versions
 from .spec import RunSpec
 
 FILES = ("config.json", "returns.csv", "metrics.json", "manifest.json")
+#: The final network of a run (written when the run kept it).
+NETWORK_FILE = "network.safetensors"
 RUN_RETURNS_COLUMNS = ("episode", "return", "length", "success", "env_steps")
 LAST = 50
 FAILED_DIR = "_failed"
@@ -62,7 +67,7 @@ def run_metrics(result: RunResult, last: int = LAST) -> dict:
     """The numbers a run's summary needs: only functions of its content, never of timing."""
     n = len(result.returns)
     tail = slice(-last, None)
-    return {
+    out = {
         "status": result.status,
         "error": result.error,
         "diverged": bool(result.diverged),
@@ -75,6 +80,33 @@ def run_metrics(result: RunResult, last: int = LAST) -> dict:
         "flags": result.flags,
         "health": result.health,
     }
+    if result.evaluations:                  # left out without them: metrics stay as before
+        out.update(evaluations=result.evaluations, final_eval=_num(result.final_eval),
+                   auc_eval=_num(result.auc_eval))
+    return out
+
+
+def network_bytes(network: dict[str, np.ndarray]) -> bytes:
+    """A network's parameters as safetensors bytes (float32, names sorted)."""
+    from safetensors.numpy import save
+
+    return save({k: np.ascontiguousarray(network[k], np.float32) for k in sorted(network)})
+
+
+def read_network(path: Path, sha256: str | None = None) -> dict[str, np.ndarray]:
+    """The parameters saved in ``path`` (``network.safetensors``), checked against
+    ``sha256`` when given."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    data = Path(path).read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise CorruptFileError(f"{path} is not the network metrics.json was written with (its "
+                               f"SHA-256 differs){_AGAIN}")
+    try:
+        return load(data)
+    except (SafetensorError, ValueError) as exc:
+        raise CorruptFileError(f"{path} is not a safetensors file: {exc}{_AGAIN}") from exc
 
 
 def returns_text(result: RunResult) -> str:
@@ -105,15 +137,18 @@ def _sha256(text: str) -> str:
 
 
 #: Fields of a run's ``metrics.json`` that loading it needs, with their JSON types.
-METRICS_FIELDS = {"run_id": str, "diverged": bool, "error": str, "updates": int,
-                  "episodes": int}
+METRICS_FIELDS = {"run_id": str, "returns_sha256": str, "diverged": bool, "error": str,
+                  "updates": int, "episodes": int}
+#: Most bytes one episode's row of a run's ``returns.csv`` may take (it takes under 64).
+ROW_BYTES = 256
+_AGAIN = "; delete the run folder to train the run again"
 
 
-def _check_metrics(path: Path, metrics: object, run_id: str, returns_csv: str) -> None:
-    """Raise CorruptFileError unless ``metrics`` is the metrics.json of run ``run_id``
-    written with ``returns_csv`` (runs stored before the hash existed are checked by
-    their run id only)."""
-    again = "; delete the run folder to train the run again"
+def _check_metrics(path: Path, metrics: object, run_id: str) -> None:
+    """Raise CorruptFileError unless ``metrics`` is the metrics.json of run ``run_id``,
+    with every field loading needs (the SHA-256 of ``returns.csv`` included: a folder
+    without it cannot show that its returns are its own, and is refused)."""
+    again = _AGAIN
     if not isinstance(metrics, dict):
         raise CorruptFileError(f"{path} must hold a JSON object, got "
                                f"{type(metrics).__name__}{again}")
@@ -127,15 +162,30 @@ def _check_metrics(path: Path, metrics: object, run_id: str, returns_csv: str) -
                                f"{metrics['health']!r}{again}")
     if metrics["run_id"] != run_id:
         raise CorruptFileError(f"{path} belongs to run {metrics['run_id']}, not {run_id}{again}")
-    digest = metrics.get("returns_sha256")
-    if digest is not None and digest != _sha256(returns_csv):
-        raise CorruptFileError(f"{path.parent / 'returns.csv'} is not the file {path.name} "
-                               f"was written with (its SHA-256 differs){again}")
+
+
+def _check_returns_file(path: Path, metrics: dict) -> None:
+    """Raise CorruptFileError unless ``path`` is the ``returns.csv`` that ``metrics`` was
+    written with: no larger than its episodes' rows can be, then the same SHA-256; both
+    before a byte of it is parsed (a huge or foreign file is never read as returns)."""
+    size = path.stat().st_size
+    most = ROW_BYTES * (metrics["episodes"] + 1)
+    if size > most:
+        raise CorruptFileError(f"{path} is {size} bytes, more than {most}, the most "
+                               f"{metrics['episodes']} episodes take: not the file "
+                               f"metrics.json was written with{_AGAIN}")
+    if file_sha256(path) != metrics["returns_sha256"]:
+        raise CorruptFileError(f"{path} is not the file metrics.json was written with (its "
+                               f"SHA-256 differs){_AGAIN}")
 
 
 def _write_file(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
+    _write_bytes(path, text.encode("utf-8"))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
 
@@ -212,21 +262,31 @@ class RunStore:
         """Atomically create ``runs/<run_id>/`` with the four files.
 
         A folder that already exists is left as it is (a finished run is never overwritten);
-        returns the run's folder either way.
+        returns the run's folder either way. A full disk raises
+        :class:`~rl_rosetta_layer.errors.DiskFullError` and leaves no folder behind.
         """
         final = self.path(spec.run_id)
         if final.is_dir():
             return final
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(
-            prefix=f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=self.root))
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(
+                prefix=f"{_TMP_PREFIX}{socket.gethostname()}-{os.getpid()}-", dir=self.root))
+        except OSError as exc:
+            raise_if_disk_full(self.root, exc)
+            raise
         try:
             _write_file(tmp / "config.json", _json_text({"run_id": spec.run_id,
                                                          **spec.to_dict()}))
             returns = returns_text(result)
             _write_file(tmp / "returns.csv", returns)
+            network = {}
+            if result.network is not None:
+                data = network_bytes(result.network)
+                _write_bytes(tmp / NETWORK_FILE, data)
+                network = {"network_sha256": hashlib.sha256(data).hexdigest()}
             _write_file(tmp / "metrics.json", _json_text({
-                "run_id": spec.run_id, "returns_sha256": _sha256(returns),
+                "run_id": spec.run_id, "returns_sha256": _sha256(returns), **network,
                 **run_metrics(result)}))
             _write_file(tmp / "manifest.json", json.dumps(
                 manifest(spec, result, executor), indent=2, sort_keys=True, default=str) + "\n")
@@ -237,6 +297,9 @@ class RunStore:
             except OSError:
                 if not final.is_dir():      # not a concurrent writer of the same run
                     raise
+        except OSError as exc:
+            raise_if_disk_full(self.root, exc)
+            raise
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -263,9 +326,7 @@ class RunStore:
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-            with open(folder / "returns.csv", encoding="utf-8", newline="") as f:
-                returns_csv = f.read()
-            rows = list(csv.reader(io.StringIO(returns_csv, newline="")))
+            (folder / "returns.csv").stat()
         except FileNotFoundError as exc:
             raise CorruptFileError(f"run folder {folder} lacks {Path(exc.filename).name}; "
                                    f"expected {', '.join(FILES)} (delete the folder to "
@@ -277,25 +338,49 @@ class RunStore:
             raise CorruptFileError(
                 f"{folder / 'config.json'} describes a different run than {spec.run_id}; "
                 f"delete the folder to train the run again")
-        _check_metrics(folder / "metrics.json", metrics, spec.run_id, returns_csv)
-        if not rows or tuple(rows[0]) != RUN_RETURNS_COLUMNS:
-            raise CorruptFileError(f"{folder / 'returns.csv'} must start with the header "
-                                   f"{','.join(RUN_RETURNS_COLUMNS)}")
+        _check_metrics(folder / "metrics.json", metrics, spec.run_id)
+        _check_returns_file(folder / "returns.csv", metrics)
+        rows = read_csv(folder / "returns.csv", RUN_RETURNS_COLUMNS)
         try:
-            body = rows[1:]
-            returns = np.array([float(r[1]) for r in body], np.float64)
-            lengths = np.array([int(r[2]) for r in body], np.int64)
-            successes = np.array([r[3] == "1" for r in body], bool)
-        except (IndexError, ValueError) as exc:
+            returns = np.array([float(r["return"]) for r in rows], np.float64)
+            lengths = np.array([int(r["length"]) for r in rows], np.int64)
+            successes = np.array([r["success"] == "1" for r in rows], bool)
+        except ValueError as exc:
             raise CorruptFileError(f"{folder / 'returns.csv'} is malformed: {exc}") from exc
         if len(returns) != metrics.get("episodes"):
             raise CorruptFileError(f"{folder / 'returns.csv'} has {len(returns)} episodes but "
                                    f"metrics.json says {metrics.get('episodes')!r}")
+        evaluations = metrics.get("evaluations") or []
+        if not isinstance(evaluations, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("returns"), list) for e in evaluations):
+            raise CorruptFileError(f"{folder / 'metrics.json'}: 'evaluations' must be a list of "
+                                   f"checkpoints with their returns{_AGAIN}")
         return RunResult(layer=spec.layer, seed=spec.seed, returns=returns, lengths=lengths,
                          successes=successes, diverged=bool(metrics["diverged"]),
                          error=str(metrics["error"]), updates=int(metrics["updates"]),
-                         health=list(metrics.get("health") or []),
+                         health=list(metrics.get("health") or []), evaluations=evaluations,
                          extra={"run_id": spec.run_id})
+
+    def load_spec(self, run_id: str) -> RunSpec:
+        """The spec a finished run's ``config.json`` records."""
+        path = self.path(run_id) / "config.json"
+        try:
+            return RunSpec.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+                ValueError) as exc:
+            raise CorruptFileError(f"{path} is not a run's readable config.json: {exc}"
+                                   f"{_AGAIN}") from exc
+
+    def load_network(self, spec: RunSpec) -> dict[str, np.ndarray]:
+        """The final network saved with the finished run of ``spec`` (checked against the
+        SHA-256 its metrics.json recorded)."""
+        folder = self.path(spec.run_id)
+        self.load(spec)                                  # the folder is that very run
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        if not (folder / NETWORK_FILE).is_file() or "network_sha256" not in metrics:
+            raise CorruptFileError(f"run folder {folder} has no saved network (it was trained "
+                                   f"before runs kept theirs){_AGAIN}")
+        return read_network(folder / NETWORK_FILE, metrics["network_sha256"])
 
     def load_all(self, specs: Sequence[RunSpec]) -> list[RunResult]:
         return [self.load(s) for s in specs]

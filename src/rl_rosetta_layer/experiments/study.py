@@ -28,13 +28,12 @@ Files under ``out_dir`` (default ``outputs/tiny-video``):
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,7 +41,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..agent.acting import ActingProbes
 from ..agent.config import DQNConfig
+from ..analysis.acting import ActingSettings
 from ..analysis.run import run_analysis
 from ..analysis.score import N_BOOTSTRAP
 from ..envs.playback import play, summary
@@ -54,6 +55,7 @@ from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..video.candidates.settings import VideoSettings
 from ..video.family import is_video_layer, needs_torch
 from .outputs import write_experiment_outputs
+from .pools import worker_pool
 from .spec import EnvSpec
 from .study_defaults import (  # noqa: F401 - the study's defaults, also read as study.NAME
     DEFAULT_BACKBONE,
@@ -169,11 +171,17 @@ def env_dir(out_dir: Path, env: EnvSpec) -> Path:
 
 
 def analyse_task(plan: StudyPlan, env: EnvSpec, quiet: bool = True) -> str:
-    """The layer analysis of one task (``rosetta analyze`` into its folder); the selection."""
+    """The layer analysis of one task (``rosetta analyze`` into its folder) with the acting
+    probes (:mod:`rl_rosetta_layer.agent.acting`: behaviour cloning, reference Q-values and
+    the study's DQN on a fraction of its budget, on as many demonstration states as the
+    analysis has random transitions); the selection."""
     with threadpool_limits(1):
+        probe = ActingProbes(env.make, plan.config,
+                             ActingSettings(demo_steps=max(20, plan.dataset_steps)),
+                             n_bootstrap=plan.n_bootstrap)
         return run_analysis(env_dir(plan.out_dir, env), env, dataset_steps=plan.dataset_steps,
                             seed=0, layers=plan.layers, n_bootstrap=plan.n_bootstrap,
-                            quiet=quiet, backbone=plan.backbone, video=plan.video)
+                            quiet=quiet, backbone=plan.backbone, video=plan.video, probe=probe)
 
 
 def analyse_tasks(plan: StudyPlan, *, workers: int | None = None,
@@ -185,8 +193,7 @@ def analyse_tasks(plan: StudyPlan, *, workers: int | None = None,
         return {env.name: analyse_task(plan, env, quiet) for env in plan.envs}
     uses_torch = any(needs_torch(n) for n in plan.layer_names())
     start = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                             initializer=_one_thread, initargs=(uses_torch,)) as pool:
+    with worker_pool(workers, _one_thread, (uses_torch,)) as pool:
         futures = {pool.submit(analyse_task, plan, env): env.name for env in plan.envs}
         selected = {}
         for future in as_completed(futures):
@@ -216,12 +223,14 @@ def run_cost_rank(layer: str) -> int:
     return 1 if is_video_layer(layer) else 2 if needs_torch(layer) else 3
 
 
-def plan_study_runs(plan: StudyPlan) -> list:
-    """Every (task, layer, seed) run, the longest first (:func:`run_cost_rank`)."""
+def plan_study_runs(plan: StudyPlan, run_timeout: float | None = None) -> list:
+    """Every (task, layer, seed) run, the longest first (:func:`run_cost_rank`);
+    ``run_timeout`` as for :func:`~.train.plan_runs`."""
     specs = []
     for env in plan.envs:
         specs += plan_runs(env_dir(plan.out_dir, env), env, plan.config, list(plan.seeds),
-                           plan.layers, backbone=plan.backbone, video=plan.video)
+                           plan.layers, backbone=plan.backbone, video=plan.video,
+                           run_timeout=run_timeout)
     return sorted(specs, key=lambda s: run_cost_rank(s.layer))
 
 
@@ -232,14 +241,16 @@ Reporter = Callable[[Path, dict, dict], dict]
 
 
 def run_study(plan: StudyPlan, report: Reporter, *, workers: int | None = None,
-              lockstep: int | None = None, quiet: bool = False, log=print) -> Outcome:
+              lockstep: int | None = None, quiet: bool = False, log=print,
+              run_timeout: float | None = None) -> Outcome:
     """Run the study of ``plan``, write its files, then ``report`` them; returns what the
     runs did (its ``exit_status`` is the command's).
 
     ``lockstep``: seeds of one (task, layer) trained together in one worker (default: all
     of them; the numbers are the same as alone, only faster: one environment step, one
     replay and one cache of codes serve every seed). When every run raised, no table is
-    written (:class:`RunsFailedError`)."""
+    written (:class:`RunsFailedError`). ``run_timeout``: seconds a run (its lockstep unit)
+    may train before it is stopped and failed (:mod:`.timeouts`)."""
     out = Path(plan.out_dir)
     started, clock = _now(), time.perf_counter()
     tasks = []
@@ -249,13 +260,14 @@ def run_study(plan: StudyPlan, report: Reporter, *, workers: int | None = None,
     write_json(out / "study_plan.json", plan.to_dict())
     log(f"[study] analysis on {', '.join(e.name for e in plan.envs)}")
     selected = analyse_tasks(plan, workers=workers, quiet=quiet)
-    specs = plan_study_runs(plan)
+    specs = plan_study_runs(plan, run_timeout)
     log(f"[study] RL: {len(specs)} runs ({len(plan.envs)} tasks x "
         f"{len(specs) // (len(plan.envs) * len(plan.seeds))} layers x {len(plan.seeds)} "
         f"seeds, {plan.config.budget} {plan.config.budget_unit.replace('_', ' ')} each)")
     outcome = execute_runs(out, specs, workers=workers, quiet=quiet, desc="study",
                            lockstep=lockstep or len(plan.seeds),
-                           folder_of=lambda spec: env_dir(out, spec.env))
+                           folder_of=lambda spec: env_dir(out, spec.env),
+                           run_timeout=run_timeout)
     outcome.check_any_result(out)
     for env in plan.envs:
         results = [r for s, r in zip(outcome.specs, outcome.results) if s.env == env]

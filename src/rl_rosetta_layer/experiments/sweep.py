@@ -35,6 +35,7 @@ from ..agent.config import DQNConfig
 from ..errors import ConfigError, MissingInputError, RosettaError
 from ..layers.registry import BANK_NAMES, BASELINES, SEED_CANDIDATES, expand_layer_names
 from .spec import EnvSpec, RunSpec, parse_seeds
+from .timeouts import layer_time_limit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -264,8 +265,10 @@ def _needs_selection(raw: dict) -> bool:
 
 
 def build_sweep(raw: dict, where: _Where, name: str, source: str,
-                out_dir: Path | None = None) -> Sweep:
-    """Validate the parsed settings and expand them into runs (nothing is trained)."""
+                out_dir: Path | None = None, run_timeout: float | None = None) -> Sweep:
+    """Validate the parsed settings and expand them into runs (nothing is trained); a
+    layer of your own is built and checked for its run id within ``run_timeout`` seconds
+    (:func:`~.timeouts.layer_time_limit`)."""
     for key in raw:
         if key not in TOP_KEYS:
             raise ConfigError(f"{where(None, key)}: unknown key {key!r}; accepted: "
@@ -325,8 +328,12 @@ def build_sweep(raw: dict, where: _Where, name: str, source: str,
             bad = next((w for w in words if w in dqn_keys), None)
             raise ConfigError(f"{where('dqn', bad)}: [dqn] {exc}") from exc
 
-    specs = tuple(RunSpec(env, layer, seed, config, selected)
-                  for env in envs for config in configs for layer in layers for seed in seeds)
+    specs: tuple[RunSpec, ...] = ()
+    for env in envs:
+        for config in configs:
+            for layer in layers:
+                with layer_time_limit(run_timeout, layer):
+                    specs += tuple(RunSpec(env, layer, seed, config, selected) for seed in seeds)
     seen: dict[str, RunSpec] = {}
     for s in specs:
         if s.run_id in seen:
@@ -340,8 +347,9 @@ def build_sweep(raw: dict, where: _Where, name: str, source: str,
 
 def parse_sweep_text(text: str, label: str, *, name: str = "sweep",
                      out_dir: Path | None = None, overrides: dict | None = None,
-                     flags: dict | None = None) -> Sweep:
-    """Parse TOML ``text`` (named ``label`` in messages); ``overrides`` replace its keys."""
+                     flags: dict | None = None, run_timeout: float | None = None) -> Sweep:
+    """Parse TOML ``text`` (named ``label`` in messages); ``overrides`` replace its keys;
+    ``run_timeout`` as for :func:`build_sweep`."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -354,19 +362,21 @@ def parse_sweep_text(text: str, label: str, *, name: str = "sweep",
             section = raw.setdefault(table, {})
             if isinstance(section, dict):
                 section[key] = value
-    return build_sweep(raw, _Where(label, text, flags), name, label, out_dir)
+    return build_sweep(raw, _Where(label, text, flags), name, label, out_dir, run_timeout)
 
 
 def load_sweep(source: str | Path | None, *, out_dir: Path | None = None,
-               overrides: dict | None = None, flags: dict | None = None) -> Sweep:
+               overrides: dict | None = None, flags: dict | None = None,
+               run_timeout: float | None = None) -> Sweep:
     """A sweep from a TOML file, a built-in name (``tiny``), or ``None`` (flags only).
 
     ``overrides`` maps ``(table or None, key)`` to values given on the command line, which
-    replace the file's; ``flags`` names the flag of each, for messages.
+    replace the file's; ``flags`` names the flag of each, for messages; ``run_timeout`` as
+    for :func:`build_sweep`.
     """
     if source is None:
         return parse_sweep_text("", "the command line", name="cli", out_dir=out_dir,
-                                overrides=overrides, flags=flags)
+                                overrides=overrides, flags=flags, run_timeout=run_timeout)
     path = Path(source)
     if path.is_file():
         if path.suffix.lower() in (".yaml", ".yml", ".json"):
@@ -377,10 +387,10 @@ def load_sweep(source: str | Path | None, *, out_dir: Path | None = None,
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the sweep file: {exc}") from exc
         return parse_sweep_text(text, str(path), name=path.stem, out_dir=out_dir,
-                                overrides=overrides, flags=flags)
+                                overrides=overrides, flags=flags, run_timeout=run_timeout)
     if str(source) in BUILTIN:
         return parse_sweep_text(BUILTIN[str(source)], f"built-in sweep {source!r}",
                                 name=str(source), out_dir=out_dir, overrides=overrides,
-                                flags=flags)
+                                flags=flags, run_timeout=run_timeout)
     raise MissingInputError(f"sweep file {str(source)!r} does not exist; give a TOML file or "
                             f"a built-in sweep: {', '.join(BUILTIN)}")

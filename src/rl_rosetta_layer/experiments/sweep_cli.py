@@ -14,8 +14,8 @@ from .sweep import DQN_TYPES, ENV_TYPES
 
 #: [env] settings whose flag is not named after the field.
 ENV_FLAG_NAMES = {"name": "env"}
-#: [dqn] settings with a flag of their own.
-DQN_FLAGS = ("episodes", "batch_size")
+#: [dqn] settings with a flag of their own (``rosetta train`` has the same flags).
+DQN_FLAGS = ("episodes", "env_steps", "batch_size")
 
 
 def flag_table() -> dict[str, tuple[str | None, str, str | None]]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..agent.result import RunResult
-from ..errors import ConfigError, MissingInputError
+from ..errors import ConfigError, CorruptFileError, MissingInputError
 from ..io import check_writable
 from .spec import RunSpec
 from .store import RunStore
@@ -97,5 +97,9 @@ def export_store(out_dir: Path) -> list[Path]:
     for run_id in ids:
         config = json.loads((store.path(run_id) / "config.json").read_text(encoding="utf-8"))
         spec = RunSpec.from_dict(config)
+        if spec.run_id != run_id:         # e.g. stored before the id left out a setting
+            raise CorruptFileError(f"{store.path(run_id)}: its config.json is the run "
+                                   f"{spec.run_id}, not {run_id}; delete the folder (the run "
+                                   f"trains again under its id)")
         written.append(write_run_log(out_dir, run_id, store.load(spec)))
     return written

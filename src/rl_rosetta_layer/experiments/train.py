@@ -9,6 +9,8 @@ the runs were trained now, earlier, by another executor or by another number of 
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,16 +21,17 @@ import numpy as np
 from ..agent.config import DQNConfig
 from ..agent.result import RunResult
 from ..analysis.run import read_selected
-from ..errors import ConfigError, RunsFailedError
+from ..errors import ConfigError, MissingInputError, RunsFailedError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..video.candidates.settings import VideoSettings
-from .outputs import RETURNS_COLUMNS, returns_rows, write_experiment_outputs
+from .outputs import LAST, RETURNS_COLUMNS, final_return, returns_rows, write_experiment_outputs
 from .runner import preflight, run_all
 from .spec import EnvSpec, RunSpec
 from .store import FAILED_DIR, RunStore, run_metrics
 from .sweep import Sweep
 from .tensorboard import check_available, write_run_log
+from .timeouts import check_run_timeout, layer_time_limit
 
 #: Seed of the generator behind the summary's bootstrap CIs (fixed: same outputs each time).
 SUMMARY_SEED = 20_240_601
@@ -40,18 +43,23 @@ EXIT_DIVERGED = 4
 
 def plan_runs(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: list[int],
               layers: str, *, backbone: str | None = None,
-              video: VideoSettings | None = None) -> list[RunSpec]:
+              video: VideoSettings | None = None,
+              run_timeout: float | None = None) -> list[RunSpec]:
     """Every (layer, seed) run of a comparison, all with the same budget and config.
 
     ``backbone`` gives the ``blocks`` / ``twins`` groups their meaning; ``video`` says how
-    video blocks are loaded and run."""
+    video blocks are loaded and run. A layer of your own is built and checked for its run
+    id, within ``run_timeout`` seconds (:func:`~.timeouts.layer_time_limit`)."""
     needs_selection = any(p.strip() in ("selected", "bank", "baselines", "all")
                           or p.strip() in BANK_NAMES for p in str(layers).split(","))
     selected = read_selected(out_dir) if needs_selection else None
     names = expand_layer_names(layers, selected, env_spec.unavailable_layers,
                                backbone=backbone, weights=video.weights if video else None)
-    return [RunSpec(env_spec, name, seed, config, selected, video)
-            for name in names for seed in seeds]
+    specs = []
+    for name in names:
+        with layer_time_limit(run_timeout, name):
+            specs += [RunSpec(env_spec, name, seed, config, selected, video) for seed in seeds]
+    return specs
 
 
 @dataclass
@@ -93,7 +101,7 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
                  ray_address: str | None = None,
                  quiet: bool = False, desc: str = "training",
                  folder_of: Callable[[RunSpec], Path] | None = None,
-                 tensorboard: bool = False) -> Outcome:
+                 tensorboard: bool = False, run_timeout: float | None = None) -> Outcome:
     """Train the runs of ``specs`` not yet in ``out_dir/runs``; return every run's result.
 
     Each run is written to the store the moment it finishes. Results of finished runs are
@@ -101,7 +109,10 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
     ``folder_of(spec)`` puts a run's store under another folder than ``out_dir`` (a study
     keeps each task's runs in the task's folder and trains them in one pool).
     ``tensorboard`` also writes each trained run's TensorBoard log (:mod:`.tensorboard`).
+    ``run_timeout`` (seconds) stops and fails a run still training after that long, and
+    refuses a layer whose check before training takes that long (:mod:`.timeouts`).
     """
+    check_run_timeout(run_timeout)
     stores: dict[Path, RunStore] = {}
 
     def store_of(spec: RunSpec) -> RunStore:
@@ -129,14 +140,14 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
 
     if tensorboard:
         check_available()
-    if todo:
-        preflight(todo, devices=executor == "local")   # a Ray cluster's nodes may differ
+    if todo:                     # a Ray cluster's nodes may have other devices than this one
+        preflight(todo, devices=executor == "local", run_timeout=run_timeout)
     if finished and not quiet:
         where = ", ".join(str(s.root) for s in stores.values())
         print(f"{len(finished)} of {len(specs)} runs already finished in {where}; "
               f"training the other {len(todo)}", file=sys.stderr)
     run_all(todo, workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
-            ray_address=ray_address, on_result=save, desc=desc)
+            ray_address=ray_address, on_result=save, desc=desc, run_timeout=run_timeout)
     results = [failures[s.run_id] if s.run_id in failures else
                finished.get(s.run_id) or store_of(s).load(s) for s in specs]
     return Outcome(specs=list(specs), results=results, skipped=list(finished),
@@ -149,20 +160,22 @@ def run_experiments(out_dir: Path, env_spec: EnvSpec, config: DQNConfig, seeds: 
                     lockstep: int | None = None,
                     quiet: bool = False, executor: str = "local",
                     ray_address: str | None = None, backbone: str | None = None,
-                    video: VideoSettings | None = None,
-                    tensorboard: bool = False) -> tuple[list[dict], Outcome]:
+                    video: VideoSettings | None = None, tensorboard: bool = False,
+                    run_timeout: float | None = None) -> tuple[list[dict], Outcome]:
     """Train all runs not yet finished, save each as it finishes (with its TensorBoard log
-    when ``tensorboard``), then write the seed's CSVs.
+    when ``tensorboard``), then write the seed's CSVs; ``run_timeout`` as for
+    :func:`execute_runs`.
 
     Returns the summary and what was done; raises :class:`RunsFailedError` (writing no
     table) when every run raised."""
     if not seeds:
         raise ConfigError("--seeds must name at least one seed")
     out_dir = Path(out_dir)
-    specs = plan_runs(out_dir, env_spec, config, seeds, layers, backbone=backbone, video=video)
+    specs = plan_runs(out_dir, env_spec, config, seeds, layers, backbone=backbone, video=video,
+                      run_timeout=run_timeout)
     outcome = execute_runs(out_dir, specs, workers=workers, lockstep=lockstep,
                            executor=executor, ray_address=ray_address, quiet=quiet,
-                           tensorboard=tensorboard)
+                           tensorboard=tensorboard, run_timeout=run_timeout)
     outcome.check_any_result(out_dir)
     return write_experiment_outputs(out_dir, outcome.results,
                                     np.random.default_rng(SUMMARY_SEED)), outcome
@@ -177,12 +190,81 @@ def sweep_dir(out_dir: Path, sweep: Sweep) -> Path:
     return Path(out_dir) / "sweeps" / sweep.name
 
 
+#: A sweep's summary by setting (in ``sweeps/<name>/``), and its columns after the varied
+#: settings.
+SWEEP_SUMMARY_FILE = "summary.csv"
+SWEEP_SUMMARY_COLUMNS = ("layer", "runs", "runs_ok", "runs_failed", "runs_diverged",
+                         "runs_flagged", "mean_last_50", "std_last_50", "mean_auc",
+                         "success_last_50")
+
+
+def sweep_summary_rows(sweep: Sweep, results: Sequence[RunResult]) -> list[dict]:
+    """One row per (point of ``sweep.varied``, layer) over ``results`` (in the order of
+    ``sweep.specs``): the settings (``{"dqn.lr": 0.001, ...}``), then ``runs``,
+    ``runs_ok``, ``runs_failed``, ``runs_diverged``, ``runs_flagged`` (finished runs whose
+    health check raised a flag), and the return numbers over the ``ok`` runs (NaN when
+    none finished ``ok``)."""
+    groups: dict[tuple, list[RunResult]] = {}
+    for spec, r in zip(sweep.specs, results):
+        groups.setdefault((tuple(sweep.point(spec).items()), spec.layer), []).append(r)
+    rows, nan = [], math.nan
+    for (point, layer), runs in groups.items():
+        ok = [r for r in runs if r.status == "ok"]
+        finals = np.array([final_return(r) for r in ok])
+        rows.append({
+            **dict(point), "layer": layer, "runs": len(runs), "runs_ok": len(ok),
+            "runs_failed": sum(r.status == "failed" for r in runs),
+            "runs_diverged": sum(r.status == "diverged" for r in runs),
+            "runs_flagged": sum(bool(r.flags) for r in ok),
+            "mean_last_50": float(finals.mean()) if ok else nan,
+            "std_last_50": float(finals.std()) if ok else nan,
+            "mean_auc": float(np.mean([r.returns.mean() for r in ok])) if ok else nan,
+            "success_last_50": (float(np.mean([r.successes[-LAST:].mean() for r in ok]))
+                                if ok else nan)})
+    return rows
+
+
+def sweep_summary_columns(sweep: Sweep) -> tuple[str, ...]:
+    """The columns of :func:`sweep_summary_rows`: the varied settings, then
+    :data:`SWEEP_SUMMARY_COLUMNS`."""
+    return tuple(sweep.varied) + SWEEP_SUMMARY_COLUMNS
+
+
+def explain_sweep_folder(folder: Path) -> None:
+    """Raise MissingInputError saying what to do when ``folder`` has no
+    ``experiment_summary.csv`` (what ``rosetta report`` reads) because it is the folder of
+    a sweep whose settings vary, or an output folder that holds only sweeps. Otherwise
+    return (the report's own checks follow)."""
+    folder = Path(folder)
+    if (folder / "experiment_summary.csv").exists():
+        return
+    if (folder / "sweep.json").is_file():
+        try:
+            varied = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))["varied"]
+        except (OSError, ValueError, KeyError, TypeError):
+            varied = []
+        what = f" whose runs vary {', '.join(map(str, varied))}" if varied else ""
+        raise MissingInputError(
+            f"{folder} is the folder of a sweep{what}: rosetta report compares layers "
+            f"under one setting, so it reports a sweep with one value of each; this sweep's "
+            f"summary by setting is {folder / SWEEP_SUMMARY_FILE} (and runs.csv); for a full "
+            f"report of one setting run rosetta sweep (or rosetta train) with that value into "
+            f"its own --output-dir")
+    sweeps = sorted(p.parent for p in folder.glob("sweeps/*/sweep.json"))
+    if sweeps:
+        raise MissingInputError(
+            f"{folder} has no experiment_summary.csv (rosetta train writes it) but holds "
+            f"the sweep(s) {', '.join(p.name for p in sweeps)}: report one with rosetta "
+            f"report --output-dir {sweeps[0]}")
+
+
 def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult]) -> Path:
     """Tables of one sweep under ``out_dir/sweeps/<name>/``; returns that folder.
 
     ``runs.csv`` has one row per run (its varied settings after ``seed``; ``flags`` are the
     run-health check's, ';'-joined; a run that is not ``ok`` has no return numbers),
-    ``returns.csv`` one per episode. A sweep whose runs share env and config also gets the
+    ``returns.csv`` one per episode, ``summary.csv`` one per (setting, layer)
+    (:func:`sweep_summary_rows`). A sweep whose runs share env and config also gets the
     seed's ``experiment_returns.csv`` and ``experiment_summary.csv`` there (``rosetta report
     --output-dir`` that folder reads them).
     """
@@ -201,6 +283,8 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
     episode_rows = ({"run_id": ids[r.extra["run_id"]], **row}
                     for r in results for row in returns_rows([r]))
     write_csv(folder / "returns.csv", episode_rows, ("run_id",) + RETURNS_COLUMNS)
+    write_csv(folder / SWEEP_SUMMARY_FILE, sweep_summary_rows(sweep, results),
+              sweep_summary_columns(sweep))
     write_json(folder / "sweep.json", {"name": sweep.name, "varied": list(sweep.varied),
                                        "runs": sweep.run_ids})
     if sweep.single_point:
@@ -211,12 +295,14 @@ def write_sweep_outputs(out_dir: Path, sweep: Sweep, results: Sequence[RunResult
 def run_sweep(out_dir: Path, sweep: Sweep, *, workers: int | None = None,
               lockstep: int | None = None,
               executor: str = "local", ray_address: str | None = None,
-              quiet: bool = False, tensorboard: bool = False) -> tuple[Outcome, Path]:
+              quiet: bool = False, tensorboard: bool = False,
+              run_timeout: float | None = None) -> tuple[Outcome, Path]:
     """Run a sweep (resuming: finished runs are skipped) and write its tables (none, and
-    :class:`RunsFailedError`, when every run raised); ``tensorboard`` as for
-    :func:`execute_runs`."""
+    :class:`RunsFailedError`, when every run raised); ``tensorboard`` and ``run_timeout``
+    as for :func:`execute_runs`."""
     outcome = execute_runs(out_dir, list(sweep.specs), workers=workers, lockstep=lockstep,
                            executor=executor, ray_address=ray_address, quiet=quiet,
-                           desc=f"sweep {sweep.name}", tensorboard=tensorboard)
+                           desc=f"sweep {sweep.name}", tensorboard=tensorboard,
+                           run_timeout=run_timeout)
     outcome.check_any_result(sweep_dir(out_dir, sweep))
     return outcome, write_sweep_outputs(out_dir, sweep, outcome.results)

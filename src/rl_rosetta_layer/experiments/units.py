@@ -20,7 +20,8 @@ from ..provenance import now_utc, versions
 from ..video.family import needs_torch
 from .spec import RunSpec
 
-#: A worker's report to the calling process: (unit index, "start" or "episodes", count).
+#: A worker's report to the calling process: (unit index, "start" or "episodes", count);
+#: a local worker also sends (unit index, "pid", its process id) as it takes a unit.
 Event = tuple[int, str, int]
 
 
@@ -43,7 +44,7 @@ def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None 
     env = first.env.make(len(specs))
     probe = probe_observations(first.env.make(1))
     results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
-                             progress=progress, probe=probe)
+                             progress=progress, probe=probe, eval_env=first.env.make)
     where = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": started,
              "finished_at": now_utc(), "versions": versions()}
     for spec, result in zip(specs, results):

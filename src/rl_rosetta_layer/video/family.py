@@ -1,10 +1,11 @@
 """Video blocks as a family of candidate layers, registered with the layer registry.
 
 A video layer is named ``BACKBONE:BLOCK`` (``cogvideox-2b:transformer_blocks.14``), its
-random-initialised twin ``BACKBONE:BLOCK:random``, the model's blocks 0..BLOCK
-``BACKBONE:BLOCK:prefix`` and the bypass control ``BACKBONE:bypass``; a torch block of your
-own (``MODULE:FACTORY``, see :mod:`rl_rosetta_layer.layers.custom`) is one too. Importing
-this module registers :data:`VIDEO` with :mod:`rl_rosetta_layer.layers.families`
+random-initialised twin ``BACKBONE:BLOCK:random``, its shuffled twin
+``BACKBONE:BLOCK:shuffled`` (each weight tensor's entries permuted), the model's blocks
+0..BLOCK ``BACKBONE:BLOCK:prefix`` and the bypass control ``BACKBONE:bypass``; a torch
+block of your own (``MODULE:FACTORY``, see :mod:`rl_rosetta_layer.layers.custom`) is one
+too. Importing this module registers :data:`VIDEO` with :mod:`rl_rosetta_layer.layers.families`
 (``rl_rosetta_layer/__init__.py`` does, so every process has it): the registry then asks
 it about those names, and ``layers`` never imports ``video``.
 
@@ -21,9 +22,10 @@ from contextlib import nullcontext
 from ..errors import ConfigError
 from ..layers.families import TORCH_SUFFIX, register_family
 
-#: Groups that expand to layers of ``--backbone``: its blocks, their random twins, the
-#: stacks of blocks 0..k (k > 0), and the bypass control (its adapters without a block).
-VIDEO_GROUPS = ("blocks", "twins", "prefixes", "bypass")
+#: Groups that expand to layers of ``--backbone``: its blocks, their random twins, their
+#: shuffled twins, the stacks of blocks 0..k (k > 0), and the bypass control (its adapters
+#: without a block).
+VIDEO_GROUPS = ("blocks", "twins", "shuffled", "prefixes", "bypass")
 #: Packages of the video extra that loading a block needs.
 VIDEO_PACKAGES = ("torch", "safetensors", "diffusers")
 
@@ -106,7 +108,7 @@ class VideoFamily:
         blocks = candidate_blocks(backbone, weights)
         if group == "prefixes":
             return [f"{backbone}:{block}:prefix" for block in blocks[1:]]
-        suffix = ":random" if group == "twins" else ""
+        suffix = {"twins": ":random", "shuffled": ":shuffled"}.get(group, "")
         return [f"{backbone}:{block}{suffix}" for block in blocks]
 
     def check_name(self, name: str, weights=None) -> str:
@@ -157,16 +159,17 @@ class VideoFamily:
         from .backbones.catalog import parse_layer_name
         from .candidates.candidate import VideoCandidate
 
-        random = parse_layer_name(name).random
+        twin = parse_layer_name(name).twin
         block = load_token_block(name, grid=token_grid(obs.obs_shape, settings.patch),
                                  weights=settings.weights, timestep=settings.timestep,
                                  dtype=settings.dtype, device=settings.device,
-                                 twin_rng=twin_rng(name) if random else None)
+                                 twin_rng=twin_rng(name) if twin else None)
         return VideoCandidate(block, tuple(obs.obs_shape), patch=settings.patch,
                               device=settings.device, dtype=settings.dtype,
                               chunk_size=settings.chunk_size,
                               feature_norm=settings.feature_norm,
-                              readout=settings.readout, readout_dim=settings.readout_dim)
+                              readout=settings.readout,
+                              readout_dim=settings.readout_dim, learner=settings.learner)
 
     def describe(self, name: str, obs, settings=None):
         """A torch block of your own as a run id records it (:func:`block_description`)."""

@@ -70,18 +70,23 @@ def test_forward_is_the_fixed_part_of_the_readout(readout):
     assert cand.forward(x.reshape(2, 3, D)).shape == (2, 3, width)
 
 
-def test_encode_is_forward_row_by_row_and_remembers_codes():
-    cand = VideoCandidate(CogTokenBlock(), OBS)
-    x = obs(5)
-    codes = cand.encode(x)
-    np.testing.assert_allclose(codes, cand.forward(x), rtol=1e-5, atol=1e-6)
-    # one row at a time: a row's code does not depend on the rows beside it
-    np.testing.assert_array_equal(codes[2], cand.encode(x[2:3])[0])
-    np.testing.assert_array_equal(cand.encode(x[::-1]), codes[::-1])
-    assert len(cand._codes) == 5
+@pytest.mark.parametrize("chunk", [1, 2, 1024])
+def test_encode_gives_each_row_the_code_it_gets_alone_and_remembers_codes(chunk):
+    """New rows go through the block together; each gets, bit for bit, the code it gets
+    alone (so a seed's numbers are the same alone and in lockstep)."""
+    x = obs(7)
+    alone = VideoCandidate(CogTokenBlock(), OBS)
+    one_by_one = np.stack([alone.encode(x[i:i + 1])[0] for i in range(7)])
+    cand = VideoCandidate(CogTokenBlock(), OBS, chunk_size=chunk)
+    codes = cand.encode(np.concatenate([x[:2], x]))          # repeats are encoded once
+    np.testing.assert_array_equal(codes[2:], one_by_one)
+    np.testing.assert_array_equal(codes[:2], one_by_one[:2])
+    np.testing.assert_allclose(codes[2:], cand.forward(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(cand.encode(x[::-1]), one_by_one[::-1])
+    assert len(cand._codes) == 7
     again = cand.encode(np.concatenate([x[:1], obs(1, seed=9)]))
-    np.testing.assert_array_equal(again[0], codes[0])
-    assert len(cand._codes) == 6
+    np.testing.assert_array_equal(again[0], one_by_one[0])
+    assert len(cand._codes) == 8
 
 
 def test_initial_adapter_draws_in_a_fixed_order():

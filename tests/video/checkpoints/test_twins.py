@@ -1,5 +1,6 @@
-"""Random twins: same architecture and shapes, fresh weights drawn by torch's default rules
-from a numpy generator, identical for the same seed; the conditioning stays pretrained."""
+"""Twins: same architecture and shapes. Random twins: fresh weights drawn by torch's default
+rules from a numpy generator, identical for the same seed; shuffled twins: each pretrained
+tensor's entries permuted by a seeded generator. The conditioning stays pretrained."""
 
 import numpy as np
 import pytest
@@ -9,7 +10,11 @@ pytest.importorskip("diffusers")
 
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
 from rl_rosetta_layer.video.checkpoints.loader import load_token_block  # noqa: E402
-from rl_rosetta_layer.video.checkpoints.twins import init_rule, random_twin  # noqa: E402
+from rl_rosetta_layer.video.checkpoints.twins import (  # noqa: E402
+    init_rule,
+    random_twin,
+    shuffled_twin,
+)
 
 
 def load(tiny_checkpoints, layer, seed=None, grid=(1, 2, 2)):
@@ -112,3 +117,40 @@ def test_twin_needs_a_numpy_generator():
     with pytest.raises(ConfigError, match=r"a random twin needs a numpy.random.Generator, "
                                           r"got int"):
         random_twin(torch.nn.Linear(2, 2), 0)
+
+
+@pytest.mark.parametrize("layer", ["cogvideox-2b:transformer_blocks.1",
+                                   "hunyuanvideo:single_transformer_blocks.1",
+                                   "videomae-base:encoder.layer.2"])
+def test_shuffled_twin_permutes_each_pretrained_tensor(tiny_checkpoints, layer):
+    pretrained = load(tiny_checkpoints, layer)
+    twin = load(tiny_checkpoints, layer + ":shuffled", seed=0)
+    again = load(tiny_checkpoints, layer + ":shuffled", seed=0)
+    other = load(tiny_checkpoints, layer + ":shuffled", seed=1)
+    moved = 0
+    for (name, p), (_, q), (_, r), (_, o) in zip(
+            twin.block.named_parameters(), pretrained.block.named_parameters(),
+            again.block.named_parameters(), other.block.named_parameters()):
+        assert p.shape == q.shape and p.dtype == q.dtype and not p.requires_grad
+        torch.testing.assert_close(p.flatten().sort().values, q.flatten().sort().values,
+                                   rtol=0, atol=0, msg=name)           # the same values
+        assert torch.equal(p, r), name                                 # the same seed: same
+        if q.numel() > 1 and not torch.all(q == q.flatten()[0]):
+            assert not torch.equal(p, q) and not torch.equal(p, o), name
+            moved += 1
+    assert moved > 0
+    assert twin.keys_read == pretrained.keys_read                      # read, then shuffled
+    assert twin.describe()["shuffled_twin"] is True and "shuffled_twin" not in \
+        pretrained.describe()
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((2, 4, 32)).astype(np.float32))
+    with torch.no_grad():
+        assert not torch.allclose(twin(x), pretrained(x), atol=1e-3)
+
+
+def test_shuffled_twin_needs_loaded_weights_and_a_numpy_generator():
+    module = torch.nn.Linear(3, 2)
+    with pytest.raises(ConfigError, match="a shuffled twin needs a numpy.random.Generator, "
+                                          "got int"):
+        shuffled_twin(module, 0)
+    with pytest.raises(ConfigError, match="parameter weight is on the meta device"):
+        shuffled_twin(torch.nn.Linear(3, 2, device="meta"), np.random.default_rng(0))

@@ -47,6 +47,9 @@ FAMILIES = tuple(_FAMILY_MODULES)
 TABLE_FAMILIES = ("wan", "ltx", "cosmos", "vjepa2")
 #: Suffix of a layer name that asks for the random-initialised twin of the block.
 RANDOM_SUFFIX = "random"
+#: Suffix of a layer name that asks for the shuffled twin: the pretrained block with each
+#: weight tensor's entries permuted (the same values and scale, no learned structure).
+SHUFFLED_SUFFIX = "shuffled"
 #: Suffix of a layer name that asks for the model's blocks 0..BLOCK as one frozen stack.
 PREFIX_SUFFIX = "prefix"
 #: The block name of the bypass control: the same adapters, no block.
@@ -74,7 +77,8 @@ def backbone_spec(name: str) -> BackboneSpec:
 
 class LayerName(NamedTuple):
     """A parsed video layer name: ``backbone``, ``block`` (or ``bypass``) and ``variant``
-    ('' for the pretrained block, 'random' for its twin, 'prefix' for blocks 0..block)."""
+    ('' for the pretrained block, 'random' for its re-initialised twin, 'shuffled' for its
+    shuffled twin, 'prefix' for blocks 0..block)."""
 
     backbone: str
     block: str
@@ -83,6 +87,15 @@ class LayerName(NamedTuple):
     @property
     def random(self) -> bool:
         return self.variant == RANDOM_SUFFIX
+
+    @property
+    def shuffled(self) -> bool:
+        return self.variant == SHUFFLED_SUFFIX
+
+    @property
+    def twin(self) -> bool:
+        """A twin (re-initialised or shuffled): its weights come from a generator."""
+        return self.variant in (RANDOM_SUFFIX, SHUFFLED_SUFFIX)
 
 
 def parse_layer_name(text: str) -> LayerName:
@@ -101,14 +114,16 @@ def parse_layer_name(text: str) -> LayerName:
         raise UnknownLayerError(f"a video layer name must be a string 'BACKBONE:BLOCK', "
                                 f"got {text!r}")
     parts = text.strip().split(":")
-    forms = (f"BACKBONE:BLOCK, BACKBONE:BLOCK:{RANDOM_SUFFIX}, BACKBONE:BLOCK:{PREFIX_SUFFIX} "
-             f"or BACKBONE:{BYPASS}")
+    forms = (f"BACKBONE:BLOCK, BACKBONE:BLOCK:{RANDOM_SUFFIX}, "
+             f"BACKBONE:BLOCK:{SHUFFLED_SUFFIX}, BACKBONE:BLOCK:{PREFIX_SUFFIX} or "
+             f"BACKBONE:{BYPASS}")
     if len(parts) not in (2, 3) or not all(parts):
         raise UnknownLayerError(f"bad video layer name {text!r}; expected {forms}, e.g. "
                                 f"cogvideox-2b:transformer_blocks.14")
-    if len(parts) == 3 and parts[2] not in (RANDOM_SUFFIX, PREFIX_SUFFIX):
+    if len(parts) == 3 and parts[2] not in (RANDOM_SUFFIX, SHUFFLED_SUFFIX, PREFIX_SUFFIX):
         raise UnknownLayerError(f"bad suffix {parts[2]!r} in video layer name {text!r}; the "
-                                f"suffixes accepted are :{RANDOM_SUFFIX} and :{PREFIX_SUFFIX}")
+                                f"suffixes accepted are :{RANDOM_SUFFIX}, :{SHUFFLED_SUFFIX} "
+                                f"and :{PREFIX_SUFFIX}")
     spec = backbone_spec(parts[0])
     if parts[1] == BYPASS:
         if len(parts) == 3:

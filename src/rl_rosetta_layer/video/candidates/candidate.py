@@ -18,8 +18,10 @@ observation is encoded once (:meth:`VideoCandidate.encode`: embedding, block, th
 read-out's fixed part) and the learner trains only the read-out and the head.
 
 For the *analysis*, :class:`VideoCandidate` is a layer on the numpy protocol, (N, D) ->
-(N, C): those codes. For *training*, ``trains_with = "torch"`` has the DQN use the torch
-learner (``agent/torch_learner.py``), which keeps everything on the device.
+(N, C): those codes. For *training*, :meth:`VideoCandidate.learner_for` tells the DQN which
+learner to use (:func:`.settings.video_learner`): with a frozen input adapter the numpy
+learner trains the read-out and the head on the stored codes (``agent/network.py``), else
+the torch learner (``agent/torch_learner.py``) keeps everything on the device.
 
 The block is a "TokenBlock": a torch module with attributes ``name``, ``width``,
 ``grid`` = (F, h, w), ``n_params``, ``embed_init`` (None or numpy (weight (width, C', p, p),
@@ -40,6 +42,7 @@ from ...seeding import check_seed
 from .bridge import check_chunk_size, chunked_forward, chunked_input_grad, freeze, host_dtype
 from .devices import dtype_name, resolve_device, resolve_dtype
 from .readout import Readout
+from .settings import LEARNERS, video_learner
 from .settings import VideoSettings as V
 from .tokens import TokenLayout, init_adapter
 
@@ -106,14 +109,15 @@ class VideoCandidate(NumpyLayer):
     and tokens are cast to the block's dtype and back around the block call.
     """
 
-    #: Which learner trains this layer (``agent/learner.make_learner``).
+    #: Which learner trains this layer unless :meth:`learner_for` says otherwise
+    #: (``agent/learner.make_learner``).
     trains_with = "torch"
 
     def __init__(self, block: torch.nn.Module, obs_shape: tuple[int, int, int, int], *,
                  patch: int = V.patch, device: str = V.device, dtype: str = V.dtype,
                  chunk_size: int = V.chunk_size, analysis_seed: int = 0,
                  feature_norm: str = V.feature_norm, readout: str = V.readout,
-                 readout_dim: int = V.readout_dim) -> None:
+                 readout_dim: int = V.readout_dim, learner: str = V.learner) -> None:
         name, width, grid = _check_block(block)
         shape = tuple(obs_shape) if isinstance(obs_shape, (tuple, list)) else ()
         if len(shape) != 4:
@@ -143,11 +147,20 @@ class VideoCandidate(NumpyLayer):
             raise ConfigError(f"feature_norm must be 'none' or 'running', got "
                               f"{feature_norm!r}")
         self.feature_norm = feature_norm
+        if learner not in LEARNERS:
+            raise ConfigError(f"learner must be one of {', '.join(LEARNERS)}, got {learner!r}")
+        self.learner = learner
         self.block = freeze(block, self.device, self.dtype)
         adapter = init_adapter(self.layout, np.random.default_rng(self.analysis_seed),
                                self.embed_init, self.pos_init)
         self.analysis_adapter = {k: self.to_device(v) for k, v in adapter.items()}
         self._codes: OrderedDict[bytes, np.ndarray] = OrderedDict()
+
+    def learner_for(self, config) -> str:
+        """'numpy' or 'torch': the learner that trains this candidate under ``config`` (a
+        :class:`~rl_rosetta_layer.agent.config.DQNConfig`), :func:`.settings.video_learner`."""
+        return video_learner(self.learner, config.adapter, self.feature_norm,
+                             self.readout.kind)
 
     # ------------------------------------------------------------------ torch building blocks
     def to_device(self, a: np.ndarray) -> torch.Tensor:
@@ -174,27 +187,39 @@ class VideoCandidate(NumpyLayer):
         return self.features(obs, self.analysis_adapter)
 
     def encode(self, obs: np.ndarray) -> np.ndarray:
-        """Codes (M, C) float32 of observations (M, D) under the fixed input adapter, one
-        block call per row (so a row's code never depends on the rows beside it).
+        """Codes (M, C) float32 of observations (M, D) under the fixed input adapter.
 
         Codes are remembered (least recently used first out, up to ``CODE_CACHE_BYTES``):
         a task's observations recur (a catch run of 10,000 steps sees about 1,500
-        distinct ones), and a remembered code is the very array the block gave.
+        distinct ones), and a remembered code is the very array the block gave. The rows
+        not remembered go through the block together, ``chunk_size`` at a time: a block
+        maps each row on its own (every op works per observation), so a row's code does
+        not depend on the rows beside it (``tests/video/candidates/test_candidate.py``
+        checks it bit for bit), and S seeds in lockstep cost little more than one.
         """
         rows = np.asarray(obs, host_dtype(self.dtype)).reshape(-1, self.input_dim)
+        keys = [row.tobytes() for row in rows]
+        cache = self._codes
+        new: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in cache and key not in new:
+                new[key] = i
+        if new:
+            firsts = list(new.values())
+            with torch.inference_mode():
+                for start in range(0, len(firsts), self.chunk_size):
+                    part = firsts[start:start + self.chunk_size]
+                    x = torch.from_numpy(rows[part]).to(self.device)
+                    codes = self._analysis_fn(x).float().cpu().numpy()
+                    for i, code in zip(part, codes):
+                        cache[keys[i]] = code
         out = np.empty((rows.shape[0], self.output_dim), np.float32)
-        cache, limit = self._codes, max(1, CODE_CACHE_BYTES // (4 * self.output_dim))
-        with torch.inference_mode():
-            for i in range(rows.shape[0]):
-                key = rows[i].tobytes()
-                code = cache.pop(key, None)
-                if code is None:
-                    x = torch.from_numpy(rows[i:i + 1].copy()).to(self.device)
-                    code = self._analysis_fn(x)[0].float().cpu().numpy()
-                    if len(cache) >= limit:
-                        cache.popitem(last=False)
-                cache[key] = code
-                out[i] = code
+        for i, key in enumerate(keys):
+            cache.move_to_end(key)
+            out[i] = cache[key]
+        limit = max(1, CODE_CACHE_BYTES // (4 * self.output_dim))
+        while len(cache) > limit:
+            cache.popitem(last=False)
         return out
 
     # ------------------------------------------------------------------ numpy layer protocol

@@ -227,7 +227,8 @@ def build_candidate(custom: CustomName, factory, obs, settings) -> VideoCandidat
                                device=settings.device, dtype=settings.dtype,
                                chunk_size=settings.chunk_size,
                                feature_norm=settings.feature_norm, readout=settings.readout,
-                               readout_dim=settings.readout_dim)
+                               readout_dim=settings.readout_dim,
+                               learner=settings.learner)
     check_frozen_layer(candidate, obs.obs_dim, name=custom.name,
                        source=f"observations of {obs.source!r}")
     return candidate

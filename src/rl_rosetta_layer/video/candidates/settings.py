@@ -27,6 +27,11 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(?::\d+)?")
 FEATURE_NORMS = ("none", "running")
 #: How a block's output tokens reach the head (:mod:`.readout`); the first is the default.
 READOUTS = ("project", "attention", "flatten", "mean")
+#: Which learner trains a block's read-out and head: the numpy learner on stored codes
+#: (when it can: :func:`video_learner`) or the torch learner (the first numerics).
+LEARNERS = ("numpy", "torch")
+#: Read-outs whose trainable part the numpy network implements (``agent/network.py``).
+NUMPY_READOUTS = ("project", "flatten", "mean")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,12 @@ class VideoSettings:
     LayerNorm, all tokens) or 'mean' (mean over tokens, as first shipped)."""
     readout_dim: int = 4
     """Values per token of the 'project' read-out."""
+    learner: str = "numpy"
+    """Which learner trains the read-out and the head: 'numpy' (the numpy learner on the
+    stored codes, about four times faster per update, where it can: a frozen input
+    adapter, no feature normalisation, a 'project', 'flatten' or 'mean' read-out; the
+    torch learner otherwise) or 'torch' (always the torch learner, as runs were first
+    trained). The two agree to float tolerance; a run id says which one trained it."""
 
     def __post_init__(self) -> None:
         if not is_int(self.timestep) or not 0 <= self.timestep <= 999:
@@ -65,6 +76,9 @@ class VideoSettings:
         if self.readout not in READOUTS:
             raise ConfigError(f"--readout must be one of {', '.join(READOUTS)}, got "
                               f"{self.readout!r}")
+        if self.learner not in LEARNERS:
+            raise ConfigError(f"--learner must be one of {', '.join(LEARNERS)}, got "
+                              f"{self.learner!r}")
         if not isinstance(self.device, str) \
                 or not DEVICE_PATTERN.fullmatch(self.device.strip().lower()):
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got "
@@ -78,9 +92,11 @@ class VideoSettings:
 
     def to_dict(self) -> dict:
         """Every setting, but ``feature_norm`` 'none', ``readout`` 'mean' (what runs made
-        before these settings existed did, so their run ids are unchanged) and
-        ``readout_dim`` unless the read-out is 'project'."""
+        before these settings existed did, so their run ids are unchanged),
+        ``readout_dim`` unless the read-out is 'project', and ``learner``: what trained a
+        run is its config's business (:func:`video_learner`), not the block's."""
         out = asdict(self)
+        del out["learner"]
         if out["feature_norm"] == "none":
             del out["feature_norm"]
         if out["readout"] == "mean":
@@ -88,6 +104,22 @@ class VideoSettings:
         if self.readout != "project":
             del out["readout_dim"]
         return out
+
+
+def video_learner(learner: str, adapter: str, feature_norm: str, readout: str) -> str:
+    """The learner that trains a block's read-out and head: 'numpy' when ``learner`` asks
+    for it and the numpy network can (the input adapter is frozen, ``adapter`` 'none', so
+    the replay holds codes; no running feature normalisation; a read-out of
+    :data:`NUMPY_READOUTS`), else 'torch'.
+
+    >>> video_learner("numpy", "none", "none", "project"), video_learner("numpy", "lowrank",
+    ...                                                                   "none", "project")
+    ('numpy', 'torch')
+    """
+    if learner == "numpy" and adapter == "none" and feature_norm == "none" \
+            and readout in NUMPY_READOUTS:
+        return "numpy"
+    return "torch"
 
 
 def token_grid(obs_shape: tuple[int, ...], patch: int) -> tuple[int, int, int]:

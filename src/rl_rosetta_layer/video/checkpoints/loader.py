@@ -38,6 +38,8 @@ from ...errors import ConfigError, CorruptFileError, MissingInputError, UnknownL
 from ..backbones.catalog import (
     BYPASS,
     PREFIX_SUFFIX,
+    RANDOM_SUFFIX,
+    SHUFFLED_SUFFIX,
     BackboneSpec,
     LayerName,
     backbone_spec,
@@ -190,17 +192,18 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
 
     ``weights``: a path :func:`resolve_weights` accepts (default: the backbone's own, for
     tiny-video). ``timestep`` (0-999) picks the timestep embedding. ``dtype``: 'float32' or
-    'bfloat16'; ``device``: 'cpu', 'cuda', 'cuda:N' or 'auto'. A ``:random`` twin needs
-    ``twin_rng``: its block weights are drawn from it (:func:`.twins.random_twin`) and none
-    of the block's keys are read; the conditioning embeddings stay pretrained. Every layer
+    'bfloat16'; ``device``: 'cpu', 'cuda', 'cuda:N' or 'auto'. A twin needs ``twin_rng``:
+    a ``:random`` twin's block weights are drawn from it (:func:`.twins.random_twin`) and
+    none of the block's keys are read; a ``:shuffled`` twin's are read and then permuted
+    with it (:func:`.twins.shuffled_twin`); the conditioning embeddings stay pretrained. Every layer
     of a backbone, the bypass included, gets the same embeddings (``embed_init``,
     ``pos_init``) for its input adapter.
     """
     name = parse_layer_name(layer_name)
     grid = check_grid(grid)
     timestep = check_timestep(timestep)
-    if name.random and not isinstance(twin_rng, np.random.Generator):
-        raise ConfigError(f"{layer_name!r} is a random twin: pass twin_rng, a "
+    if name.twin and not isinstance(twin_rng, np.random.Generator):
+        raise ConfigError(f"{layer_name!r} is a {name.variant} twin: pass twin_rng, a "
                           f"numpy.random.Generator, got {type(twin_rng).__name__}")
     from ..candidates.devices import resolve_device, resolve_dtype
     from .conditioning import build_conditioning
@@ -215,6 +218,7 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
     cond = build_conditioning(spec, model, config, grid, timestep, width)
     keep_fp32 = tuple(getattr(type(model), "_keep_in_fp32_modules", None) or ())
     info = {"backbone": spec.name, "block": name.block, "random_twin": name.random,
+            **({"shuffled_twin": True} if name.shuffled else {}),
             "weights": str(folder), "layout": ckpt.layout, "device": str(torch_device)}
     embed_init = _embed_init(spec, model)
     for prefix in conditioning_prefixes(spec, config):   # used: free them before the blocks
@@ -227,8 +231,9 @@ def load_token_block(layer_name: str, *, grid: tuple[int, int, int], weights=Non
         names = [name.block]
     blocks = []
     for block_name in names:
-        block, block_keys = _load_block(spec, model, block_name, ckpt, twin_rng if name.random
-                                        else None, dtype=torch_dtype, device=torch_device,
+        block, block_keys = _load_block(spec, model, block_name, ckpt,
+                                        twin_rng if name.twin else None, name.variant,
+                                        dtype=torch_dtype, device=torch_device,
                                         keep_fp32=keep_fp32)
         blocks.append(TokenBlock(
             layer_name if len(names) == 1 and name.variant != PREFIX_SUFFIX
@@ -284,15 +289,16 @@ def _owner(prefix: str) -> str:
     return prefix.rstrip(".") if prefix.endswith(".") else prefix.rpartition(".")[0]
 
 
-def _load_block(spec: BackboneSpec, model, block_name: str, ckpt: Checkpoint, twin_rng, *,
-                dtype, device, keep_fp32: tuple[str, ...]):
+def _load_block(spec: BackboneSpec, model, block_name: str, ckpt: Checkpoint, twin_rng,
+                variant: str = "", *, dtype, device, keep_fp32: tuple[str, ...]):
     """(block module with its weights, checkpoint keys read): read from ``ckpt``, or drawn
-    from ``twin_rng`` for a random twin (no key read)."""
-    from .twins import random_twin
+    from ``twin_rng`` for a random twin (no key read), or read and then permuted with
+    ``twin_rng`` for a shuffled twin."""
+    from .twins import random_twin, shuffled_twin
 
     block = model.get_submodule(block_name)
     block_keys: list[str] = []
-    if twin_rng is not None:
+    if variant == RANDOM_SUFFIX:
         random_twin(block, twin_rng)
     else:
         prefix, mapping = _key_map(spec, block_name, ckpt)
@@ -304,6 +310,8 @@ def _load_block(spec: BackboneSpec, model, block_name: str, ckpt: Checkpoint, tw
     if meta_left:
         raise CorruptFileError(f"{ckpt.folder}: block {block_name} still has unloaded "
                                f"tensors {meta_left[:3]} after reading its keys")
+    if variant == SHUFFLED_SUFFIX:
+        shuffled_twin(block, twin_rng)
     return block, block_keys
 
 

@@ -1,6 +1,15 @@
-"""Random-initialised twins: the same block architecture with freshly drawn weights.
+"""Twins of a block: the same architecture with weights that carry no learned structure.
 
-A twin answers "is it the pretrained weights, or just the architecture?": it has every
+Two kinds, each answering "is it the pretrained weights, or something less?":
+
+- the **random twin** (``:random``, :func:`random_twin`): freshly initialised weights. A
+  freshly initialised residual block is close to the identity, so it is close to the
+  bypass; it removes the weights' values and scale together;
+- the **shuffled twin** (``:shuffled``, :func:`shuffled_twin`): the pretrained block with
+  each parameter tensor's entries permuted by a seeded generator: the same values and
+  scale, no learned structure (a LayerNorm's weight of ones stays ones).
+
+The random twin has every
 parameter of the block, in the same shapes, redrawn the way torch's default initialisation
 would draw it, but from a ``numpy.random.Generator`` (never torch's global generator), so
 the same generator state always gives the same twin. Rules, by the module that owns a
@@ -79,4 +88,22 @@ def random_twin(module: torch.nn.Module, rng: np.random.Generator) -> torch.nn.M
             new = torch.nn.Parameter(values.to(device=device, dtype=param.dtype),
                                      requires_grad=False)
             setattr(sub, name, new)
+    return module
+
+
+def shuffled_twin(module: torch.nn.Module, rng: np.random.Generator) -> torch.nn.Module:
+    """Permute the entries of every parameter of ``module`` (loaded, not on the meta device)
+    in place, one permutation per tensor drawn from ``rng`` in ``named_parameters()``
+    order; return it. Shapes, dtypes, devices and the multiset of each tensor's values are
+    kept."""
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError(f"a shuffled twin needs a numpy.random.Generator, got "
+                          f"{type(rng).__name__}")
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if param.device.type == "meta":
+                raise ConfigError(f"parameter {name} is on the meta device: load the block's "
+                                  f"weights before shuffling them")
+            order = torch.from_numpy(rng.permutation(param.numel())).to(param.device)
+            param.copy_(param.reshape(-1)[order].reshape(param.shape))
     return module
