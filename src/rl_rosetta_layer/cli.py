@@ -184,7 +184,7 @@ def cmd_study(args) -> int:
                             backbone=args.backbone, video=_video_settings(args),
                             dataset_steps=args.dataset_steps, n_bootstrap=args.bootstrap,
                             task_episodes=args.task_episodes, grid_size=args.grid_size,
-                            history=args.history)
+                            history=args.history, env_steps=args.env_steps)
     status = 0
     if args.report_only:          # the plan the files came from, not this command's flags
         saved = study.read_plan(plan.out_dir)

@@ -425,8 +425,11 @@ def _study_args(p: argparse.ArgumentParser) -> None:
                    help=f"layers or groups (default: {study.DEFAULT_LAYERS})")
     seeds = f"{study.DEFAULT_SEEDS[0]}-{study.DEFAULT_SEEDS[-1]}"
     p.add_argument("--seeds", default=seeds, help=f"comma list or ranges (default: {seeds})")
-    p.add_argument("--env-steps", type=_positive_int, default=cfg.env_steps,
-                   help=f"env steps per run (default: {cfg.env_steps})")
+    budgets = ", ".join(f"{k} {v:,}" for k, v in study.TASK_BUDGETS.items())
+    p.add_argument("--env-steps", type=_positive_int, default=None,
+                   help=f"env steps per run on every task (default: each task's budget by "
+                        f"the budget rule, docs/budget-rule.md: {budgets}; other tasks "
+                        f"{cfg.env_steps:,})")
     p.add_argument("--batch-size", type=_positive_int, default=cfg.batch_size,
                    help=f"transitions per update (default: {cfg.batch_size})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

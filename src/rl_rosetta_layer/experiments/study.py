@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,7 +49,7 @@ from ..analysis.score import N_BOOTSTRAP
 from ..envs.playback import play, summary
 from ..envs.reference import POLICIES, POLICY_METHODS
 from ..envs.registry import env_attribute, names_with
-from ..errors import ConfigError, CorruptFileError, MissingInputError
+from ..errors import ConfigError, CorruptFileError, MissingInputError, RosettaError
 from ..io import write_csv, write_json
 from ..layers.registry import BANK_NAMES, expand_layer_names
 from ..video.candidates.settings import VideoSettings
@@ -64,6 +64,7 @@ from .study_defaults import (  # noqa: F401 - the study's defaults, also read as
     DEFAULT_LAYERS,
     DEFAULT_SEEDS,
     STUDY_CONFIG,
+    TASK_BUDGETS,
     TASK_EPISODES,
 )
 from .train import SUMMARY_SEED, Outcome, execute_runs, plan_runs
@@ -89,6 +90,9 @@ class StudyPlan:
     dataset_steps: int = DEFAULT_DATASET_STEPS
     n_bootstrap: int = N_BOOTSTRAP
     task_episodes: int = TASK_EPISODES
+    budgets: tuple[int, ...] = ()
+    """Env steps per run on each task of ``envs``, in order; empty: each task's
+    :data:`TASK_BUDGETS` (the budget rule's), else ``config.env_steps``."""
 
     def __post_init__(self) -> None:
         if not self.envs:
@@ -109,6 +113,21 @@ class StudyPlan:
         if self.task_episodes < TASK_COPIES or self.task_episodes % TASK_COPIES:
             raise ConfigError(f"task_episodes must be a positive multiple of {TASK_COPIES}, "
                               f"got {self.task_episodes}")
+        if self.budgets and len(self.budgets) != len(self.envs):
+            raise ConfigError(f"a study needs one budget per task: {len(self.envs)} tasks, "
+                              f"{len(self.budgets)} budgets")
+        for env in self.envs:
+            self.config_for(env)          # each task's config is valid (checkpoints fit)
+
+    def budget(self, env: EnvSpec) -> int:
+        """Env steps per run on task ``env``."""
+        if self.budgets:
+            return self.budgets[self.envs.index(env)]
+        return TASK_BUDGETS.get(env.name, self.config.env_steps)
+
+    def config_for(self, env: EnvSpec) -> DQNConfig:
+        """The study's DQN with task ``env``'s budget."""
+        return replace(self.config, env_steps=self.budget(env))
 
     def layer_names(self) -> list[str]:
         """The study's layers (checked: known names, and none that depends on a task's
@@ -128,7 +147,8 @@ class StudyPlan:
                 "seeds": list(self.seeds), "layers": self.layers,
                 "config": self.config.to_dict(), "backbone": self.backbone,
                 "video": self.video.to_dict(), "dataset_steps": self.dataset_steps,
-                "n_bootstrap": self.n_bootstrap, "task_episodes": self.task_episodes}
+                "n_bootstrap": self.n_bootstrap, "task_episodes": self.task_episodes,
+                "budgets": {e.name: self.budget(e) for e in self.envs}}
 
 
 def has_reference_policies(env_name: str) -> bool:
@@ -174,14 +194,75 @@ def analyse_task(plan: StudyPlan, env: EnvSpec, quiet: bool = True) -> str:
     """The layer analysis of one task (``rosetta analyze`` into its folder) with the acting
     probes (:mod:`rl_rosetta_layer.agent.acting`: behaviour cloning, reference Q-values and
     the study's DQN on a fraction of its budget, on as many demonstration states as the
-    analysis has random transitions); the selection."""
+    analysis has random transitions), and how alike the twins' features are to their
+    blocks' and the bypass's (:func:`task_similarity`); the selection."""
     with threadpool_limits(1):
-        probe = ActingProbes(env.make, plan.config,
+        probe = ActingProbes(env.make, plan.config_for(env),
                              ActingSettings(demo_steps=max(20, plan.dataset_steps)),
                              n_bootstrap=plan.n_bootstrap)
-        return run_analysis(env_dir(plan.out_dir, env), env, dataset_steps=plan.dataset_steps,
-                            seed=0, layers=plan.layers, n_bootstrap=plan.n_bootstrap,
-                            quiet=quiet, backbone=plan.backbone, video=plan.video, probe=probe)
+        selected = run_analysis(env_dir(plan.out_dir, env), env,
+                                dataset_steps=plan.dataset_steps, seed=0, layers=plan.layers,
+                                n_bootstrap=plan.n_bootstrap, quiet=quiet,
+                                backbone=plan.backbone, video=plan.video, probe=probe)
+        task_similarity(plan, env)
+        return selected
+
+
+#: Random-policy observations per task on which the twins' features are compared.
+SIMILARITY_STEPS = 1000
+SIMILARITY_SEED = 31
+SIMILARITY_FILE = "layer_similarity.csv"
+SIMILARITY_COLUMNS = ("layer", "kind", "block", "cka_to_block", "cka_to_bypass")
+
+
+def similarity_rows(names: list[str], features: dict[str, np.ndarray]) -> list[dict]:
+    """What each twin removes, as linear CKA (:func:`~..analysis.similarity.linear_cka`)
+    of features (N, C) on the same observations: every pretrained block and each of its
+    twins (``:random``, ``:shuffled``) against the block and against the bypass (the same
+    adapters with no block) of its backbone. ``names`` in study order; layers of other
+    kinds are left out."""
+    from ..analysis.similarity import linear_cka
+    from ..video.backbones.catalog import BYPASS, parse_layer_name
+
+    rows = []
+    for name in names:
+        try:
+            parsed = parse_layer_name(name)
+        except RosettaError:             # a torch block of your own: no backbone, no row
+            continue
+        if parsed.block == BYPASS or parsed.variant == "prefix":
+            continue
+        block = f"{parsed.backbone}:{parsed.block}"
+        bypass = f"{parsed.backbone}:{BYPASS}"
+        if block not in features:
+            continue
+        rows.append({"layer": name, "kind": parsed.variant or "pretrained", "block": block,
+                     "cka_to_block": linear_cka(features[name], features[block]),
+                     "cka_to_bypass": (linear_cka(features[name], features[bypass])
+                                       if bypass in features else float("nan"))})
+    return rows
+
+
+def task_similarity(plan: StudyPlan, env: EnvSpec) -> list[dict]:
+    """:func:`similarity_rows` of task ``env`` on ``SIMILARITY_STEPS`` random-policy
+    observations (the same for every layer), written to ``layer_similarity.csv`` in the
+    task's folder; the layers are built one at a time."""
+    from ..analysis.dataset import collect_transitions
+    from ..layers.registry import build_layers
+
+    names = [n for n in plan.layer_names() if is_video_layer(n) and ":" in n]
+    rng = np.random.default_rng(SIMILARITY_SEED)
+    sim_env = env.make(16)
+    sim_env.seed_with([np.random.default_rng([SIMILARITY_SEED, i]) for i in range(16)])
+    obs = collect_transitions(sim_env, SIMILARITY_STEPS, rng).obs
+    features = {}
+    for name in names:
+        layer = build_layers([name], env.observations(), None, plan.video)[name]
+        features[name] = np.asarray(layer.forward(obs), np.float64)
+        del layer
+    rows = similarity_rows(names, features)
+    write_csv(env_dir(plan.out_dir, env) / SIMILARITY_FILE, rows, SIMILARITY_COLUMNS)
+    return rows
 
 
 def analyse_tasks(plan: StudyPlan, *, workers: int | None = None,
@@ -228,7 +309,8 @@ def plan_study_runs(plan: StudyPlan, run_timeout: float | None = None) -> list:
     ``run_timeout`` as for :func:`~.train.plan_runs`."""
     specs = []
     for env in plan.envs:
-        specs += plan_runs(env_dir(plan.out_dir, env), env, plan.config, list(plan.seeds),
+        specs += plan_runs(env_dir(plan.out_dir, env), env, plan.config_for(env),
+                           list(plan.seeds),
                            plan.layers, backbone=plan.backbone, video=plan.video,
                            run_timeout=run_timeout)
     return sorted(specs, key=lambda s: run_cost_rank(s.layer))
@@ -261,9 +343,10 @@ def run_study(plan: StudyPlan, report: Reporter, *, workers: int | None = None,
     log(f"[study] analysis on {', '.join(e.name for e in plan.envs)}")
     selected = analyse_tasks(plan, workers=workers, quiet=quiet)
     specs = plan_study_runs(plan, run_timeout)
+    budgets = ", ".join(f"{e.name} {plan.budget(e):,}" for e in plan.envs)
     log(f"[study] RL: {len(specs)} runs ({len(plan.envs)} tasks x "
         f"{len(specs) // (len(plan.envs) * len(plan.seeds))} layers x {len(plan.seeds)} "
-        f"seeds, {plan.config.budget} {plan.config.budget_unit.replace('_', ' ')} each)")
+        f"seeds; env steps per run: {budgets})")
     outcome = execute_runs(out, specs, workers=workers, quiet=quiet, desc="study",
                            lockstep=lockstep or len(plan.seeds),
                            folder_of=lambda spec: env_dir(out, spec.env),
@@ -294,11 +377,13 @@ def _now() -> str:
 def study_plan(out_dir: Path, *, envs: str, seeds: list[int], layers: str,
                config: DQNConfig | None, backbone: str, video: VideoSettings,
                dataset_steps: int, n_bootstrap: int, task_episodes: int, grid_size: int,
-               history: int) -> StudyPlan:
-    """A :class:`StudyPlan` from command-line values (``envs`` a comma list)."""
+               history: int, env_steps: int | None = None) -> StudyPlan:
+    """A :class:`StudyPlan` from command-line values (``envs`` a comma list; ``env_steps``
+    the budget of every task, None: each task's own)."""
     names = [n.strip() for n in str(envs).split(",") if n.strip()]
     specs = tuple(EnvSpec(n, grid_size, history) for n in names)
+    budgets = tuple(env_steps for _ in specs) if env_steps is not None else ()
     return StudyPlan(Path(out_dir), specs, tuple(seeds), layers,
                      config or STUDY_CONFIG, backbone, video, dataset_steps, n_bootstrap,
-                     task_episodes)
+                     task_episodes, budgets)
 

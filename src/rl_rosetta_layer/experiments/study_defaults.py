@@ -6,20 +6,31 @@ from __future__ import annotations
 
 from ..agent.config import DQNConfig
 
-DEFAULT_ENVS = ("catch", "moving-goal")
-#: Pretrained blocks, their twins, the stacks of blocks 0..k, the bypass, the seed's
-#: synthetic candidates, two baselines and the learners' agreement control.
-DEFAULT_LAYERS = ("blocks,twins,prefixes,bypass,candidates,identity,mlp_full,"
-                  "random_wide@torch")
+#: The tasks at which the budget rule (docs/budget-rule.md) found a budget that tells
+#: layers apart; catch is at the ceiling for the adapters alone at every budget.
+DEFAULT_ENVS = ("moving-goal", "grid")
+#: Env steps per run on each task, chosen by the budget rule on development seeds
+#: (docs/budget-rule.md, docs/study-results/budget_rule.csv): the smallest budget at which
+#: ``mlp_full`` reaches 0.9 of the achievable while ``identity`` stays below 0.8. A task
+#: not listed runs ``STUDY_CONFIG.env_steps``; ``--env-steps`` sets every task's.
+TASK_BUDGETS = {"moving-goal": 100_000, "grid": 100_000}
+#: Pretrained blocks, their random and shuffled twins, the stacks of blocks 0..k, the
+#: bypass, the seed's synthetic candidates and two baselines. (The learners' agreement
+#: control ``random_wide@torch`` is left out: video blocks train with the numpy learner,
+#: and ``tests/video/test_learner_parity.py`` checks that the two learners agree.)
+DEFAULT_LAYERS = "blocks,twins,shuffled,prefixes,bypass,candidates,identity,mlp_full"
 DEFAULT_SEEDS = tuple(range(10))
 DEFAULT_BACKBONE = "tiny-video"
-#: The study's DQN: one budget in env steps for every layer and task, frozen input
-#: adapters (every layer reads the observation as it is, a video block through its model's
-#: own patch embedding, so each observation is encoded once), a LayerNorm in the head (no
-#: saturation; docs/token-adapters.md, round 2), batch 32 and an early start; every other
-#: setting is the project default. See docs/study.md for how the budget was chosen.
-STUDY_CONFIG = DQNConfig(env_steps=20_000, batch_size=32, learning_starts=250,
-                         eps_decay_steps=1500, adapter="none", head_norm="layer")
+#: The study's DQN: one budget in env steps for every layer of a task
+#: (:data:`TASK_BUDGETS`), frozen input adapters (every layer reads the observation as it
+#: is, a video block through its model's own patch embedding, so each observation is
+#: encoded once), a LayerNorm in the head (no saturation; docs/token-adapters.md, round 2),
+#: an early start and greedy evaluations at 10 checkpoints (50 episodes each, epsilon
+#: 0.01: a run's final return is its last); every other setting is the project default,
+#: the replay ratio included (batch 64, an update every 2 env steps).
+STUDY_CONFIG = DQNConfig(env_steps=100_000, batch_size=64, learning_starts=250,
+                         eps_decay_steps=1500, adapter="none", head_norm="layer",
+                         eval_checkpoints=10)
 DEFAULT_DATASET_STEPS = 2000
 #: Episodes per policy when measuring a task's random and reference returns.
 TASK_EPISODES = 1000
