@@ -255,7 +255,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         help="the backbone whose published config is written")
     parser.add_argument("--layers", type=int, default=6, help="blocks in the checkpoint")
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                        help="dtype stored in the checkpoint and loaded")
+                        help="dtype stored in the checkpoint (and loaded, unless --load-dtype)")
+    parser.add_argument("--load-dtype", choices=("float32", "bfloat16"), default=None,
+                        help="dtype the block is loaded in (default: --dtype); float32 "
+                             "stored and bfloat16 loaded measures the cast")
     parser.add_argument("--shard-mb", type=int, default=500, help="largest shard, MiB")
     parser.add_argument("--grid", default="2,8,8", help="token grid F,h,w of the block")
     parser.add_argument("--table", action="store_true",
@@ -282,7 +285,7 @@ def _measure_block(args: argparse.Namespace) -> tuple[dict, dict, dict, str, int
         start = time.perf_counter()
         ckpt = write_checkpoint(tmp, spec, config, args.dtype, shard_bytes)
         ckpt["write_s"] = time.perf_counter() - start
-        result = run_child(child, tmp, layer, grid, args.dtype)
+        result = run_child(child, tmp, layer, grid, args.load_dtype or args.dtype)
     finally:
         if child.poll() is None:
             child.kill()
@@ -298,7 +301,9 @@ def _report(args, ckpt: dict, result: dict, layer: str, shard_bytes: int) -> Non
     steady_rise = after["VmRSS"] - before["VmRSS"]
     maxrss_rise = after["ru_maxrss"] - before["VmRSS"]
     print(f"checkpoint: {args.backbone}, {len(result['files_read'])} of {ckpt['shards']} "
-          f"shards read; {args.dtype}, {ckpt['params'] / 1e6:.1f}M parameters, "
+          f"shards read; {args.dtype}"
+          f"{f' loaded as {args.load_dtype}' if args.load_dtype else ''}, "
+          f"{ckpt['params'] / 1e6:.1f}M parameters, "
           f"{ckpt['bytes'] / 1e9:.2f} GB in shards of at most {shard_bytes // MB} MiB "
           f"(written in {ckpt['write_s']:.1f} s, deleted since)")
     print(f"block: {layer}, {result['params'] / 1e6:.1f}M parameters, {result['keys']} keys "

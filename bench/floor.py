@@ -1,17 +1,22 @@
 """The floor of a training loop's time per env step on this core, and what a target leaves.
 
 A target on speed is only reachable if the work no implementation avoids fits under it.
-For the DQN loop that is three things, measured here in the calling script's run:
+The floor is physical (never the speed of a library's calls), measured here in the calling
+script's run:
 
 - the update's matrix products (``update_matmuls``) at this core's own speed for their
   shapes, stacked over the seeds as ``dqn.py`` runs them, times the updates per env step;
-- the replay gather: the 2B codes (observations and bootstrap observations) each update
-  reads per seed, as ``LockstepReplay.sample`` takes them, from a float32 replay as large
-  as the run's (fresh random rows each time: from memory, not from cache);
-- the environment's step.
+- the replay gather as bytes at this core's memory bandwidth: the 2B codes (observations
+  and bootstrap observations) each update reads and writes per seed
+  (:func:`bandwidth`: a streaming copy much larger than the caches);
+- the optimiser's elementwise work at vector throughput: clipping and Adam touch every
+  parameter once per update, bound by one square root and one division per entry
+  (:func:`elementwise_seconds`: numpy's ``sqrt`` and ``divide`` over an in-cache array,
+  long enough that their call cost is a few per cent);
+- the environment's step, as implemented (it is the task, not the learner).
 
-Everything else (drawing the sample, TD targets, elementwise work, clipping, the
-optimiser, the replay add, the Python loop) is what an implementation can shrink.
+Everything else (drawing the sample, TD targets, the other elementwise work, the replay
+add, the Python loop) is what an implementation can shrink.
 :func:`loop_floor` gives the floor per env step of one seed, and :func:`floor_line` says
 what a target leaves for the rest against what the rest takes now.
 """
@@ -33,12 +38,13 @@ class Floor:
     """Seconds per env step of one seed that no implementation of the loop avoids."""
 
     products: float     #: the update's matrix products at this core's limit
-    gather: float       #: the replay gather's memory traffic
+    gather: float       #: the replay gather's bytes at memory bandwidth
+    elementwise: float  #: clipping and Adam at vector throughput
     env: float          #: the environment's step
 
     @property
     def total(self) -> float:
-        return self.products + self.gather + self.env
+        return self.products + self.gather + self.elementwise + self.env
 
 
 def env_step_seconds(vec) -> float:
@@ -51,16 +57,42 @@ def env_step_seconds(vec) -> float:
     return best_time(lambda: vec.step(next(actions)))
 
 
+_BANDWIDTH: list[float] = []
+
+
+def bandwidth() -> float:
+    """Bytes per second this core moves in a streaming copy of 64 MiB (read and write
+    counted), measured once per process."""
+    if not _BANDWIDTH:
+        src = np.ones(16 * 2 ** 20, np.float32)
+        dst = np.empty_like(src)
+        _BANDWIDTH.append(2 * src.nbytes / best_time(lambda: np.copyto(dst, src)))
+    return _BANDWIDTH[0]
+
+
 def gather_seconds(n_seeds: int, rows: int, width: int, stored: int) -> float:
-    """CPU seconds of gathering ``rows`` random rows of ``width`` float32 per seed from a
-    replay of ``stored`` steps per seed (``n_seeds`` x 2 x ``stored`` rows, observations
-    and next observations, as ``LockstepReplay`` holds them), one ``take`` as its sample
-    does. Each call takes other rows, 64 sets in turn, so they come from memory."""
-    rng = np.random.default_rng(0)
-    frames = rng.random((n_seeds * 2 * max(stored, 1), width), dtype=np.float32)
-    index = itertools.cycle([rng.integers(len(frames), size=n_seeds * rows)
-                             for _ in range(64)])
-    return best_time(lambda: frames.take(next(index), axis=0))
+    """Seconds of moving ``rows`` rows of ``width`` float32 per seed (``n_seeds`` seeds)
+    out of the replay and into a batch at :func:`bandwidth` (``stored``, the replay's
+    steps, only says they come from memory: a replay larger than the caches)."""
+    del stored
+    return 2 * n_seeds * rows * width * 4 / bandwidth()
+
+
+_PER_ENTRY: list[float] = []
+
+
+def elementwise_seconds(entries: int) -> float:
+    """Seconds of the optimiser's bound elementwise work over ``entries`` parameters at
+    vector throughput: one square root and one division per entry (Adam's
+    ``m / (sqrt(v) + eps)``; the clip's norm and every multiply-add fit beside them),
+    timed per entry on a 65,536-entry array that stays in cache."""
+    if not _PER_ENTRY:
+        x = np.random.default_rng(0).random(2 ** 16, dtype=np.float32) + 1.0
+        out = np.empty_like(x)
+        sqrt = best_time(lambda: np.sqrt(x, out=out))
+        div = best_time(lambda: np.divide(x, out, out=out))
+        _PER_ENTRY.append((sqrt + div) / x.size)
+    return entries * _PER_ENTRY[0]
 
 
 def loop_floor(layer, config: DQNConfig, updates_per_step: float, stored: int,
@@ -76,6 +108,7 @@ def loop_floor(layer, config: DQNConfig, updates_per_step: float, stored: int,
                             min(stored, config.buffer_size))
     return Floor(products=products * updates_per_step / n_seeds,
                  gather=gather * updates_per_step / n_seeds,
+                 elementwise=elementwise_seconds(net.n_params()) * updates_per_step,
                  env=env_step_seconds(vec) / n_seeds)
 
 
@@ -93,5 +126,7 @@ def floor_line(what: str, allowed: float, floor: Floor, measured: float) -> str:
                 f"({now / left:.1f}x its room)")
     return (f"{what}: the target allows {allowed * 1e6:.0f} us per env step of a seed; the "
             f"update's matrix products at this core's limit take {floor.products * 1e6:.0f} "
-            f"us, its replay gather {floor.gather * 1e6:.0f} us and the env step "
-            f"{floor.env * 1e6:.0f} us; {room}")
+            f"us, its replay gather at memory bandwidth {floor.gather * 1e6:.0f} us, the "
+            f"optimiser at vector throughput {floor.elementwise * 1e6:.0f} us and the env "
+            f"step {floor.env * 1e6:.0f} us; the loop reaches {floor.total / measured:.0%} "
+            f"of that floor's speed now; {room}")

@@ -55,7 +55,7 @@ from bench.common import (  # noqa: E402
     total_flops,
     update_matmuls,
 )
-from bench.floor import Floor, floor_line, gather_seconds  # noqa: E402
+from bench.floor import Floor, elementwise_seconds, floor_line, gather_seconds  # noqa: E402
 from rl_rosetta_layer.agent import DQNConfig, QNetwork, train_lockstep  # noqa: E402
 from rl_rosetta_layer.envs import make_vector_env  # noqa: E402
 from rl_rosetta_layer.layers.baselines import TrainableBody  # noqa: E402
@@ -199,8 +199,10 @@ def print_breakdown(layer, config: DQNConfig, rows, upd: list[MatMul], fraction:
     limit = fraction * per_step          # the products of updates and greedy acts, per step
     gather = gather_seconds(1, 2 * config.batch_size, bench.net.code_dim,
                             min(steps, config.buffer_size)) * upd_per_step
+    elementwise = elementwise_seconds(bench.net.n_params()) * upd_per_step
     print(floor_line(f"{TARGET:.0%} of the limit", limit / TARGET,
-                     Floor(products=limit, gather=gather, env=loop["env step"]), per_step))
+                     Floor(products=limit, gather=gather, elementwise=elementwise,
+                           env=loop["env step"]), per_step))
 
 
 if __name__ == "__main__":

@@ -87,10 +87,11 @@ def test_update_bench_runs_and_times_every_part():
 
 
 def test_floor_line_says_what_a_target_leaves_for_the_rest():
-    floor = Floor(products=40e-6, gather=5e-6, env=10e-6)
+    floor = Floor(products=40e-6, gather=5e-6, elementwise=3e-6, env=7e-6)
     line = floor_line("x", allowed=85e-6, floor=floor, measured=145e-6)
-    assert "allows 85 us" in line and "take 40 us" in line and "gather 5 us" in line
-    assert "env step 10 us" in line
+    assert "allows 85 us" in line and "take 40 us" in line and "bandwidth 5 us" in line
+    assert "vector throughput 3 us" in line and "env step 7 us" in line
+    assert "reaches 38% of that floor's speed now" in line
     assert "must fit in 30 us; it takes 90 us now (3.0x its room)" in line
     line = floor_line("x", allowed=50e-6, floor=floor, measured=145e-6)
     assert "nothing is left for the rest (-5 us): out of reach" in line
@@ -117,17 +118,29 @@ def test_loop_floor_counts_the_products_per_update_and_the_env_step_per_seed(mon
     monkeypatch.setattr(floor, "time_matmuls", fake_matmuls)
     monkeypatch.setattr(floor, "env_step_seconds", fake_env_step)
     monkeypatch.setattr(floor, "gather_seconds", fake_gather)
+    monkeypatch.setattr(floor, "elementwise_seconds", lambda n: seen.setdefault("n", n) * 1e-9)
     got = loop_floor(layer, config, updates_per_step=0.5, stored=50_000, n_seeds=4)
     net = QNetwork.from_config(256, layer, 5, config)
     expected = common.update_matmuls(net, config.batch_size, config.double_dqn)
     # the gather reads [obs; next obs] (2B rows of the codes) from a replay of at most
     # buffer_size steps per seed
     assert seen == {"labels": [m.label for m in expected], "n_seeds": 4, "copies": 4,
-                    "gather": (4, 2 * config.batch_size, net.code_dim, config.buffer_size)}
+                    "gather": (4, 2 * config.batch_size, net.code_dim, config.buffer_size),
+                    "n": net.n_params()}
     assert got.products == pytest.approx(len(expected) * 1e-6 * 0.5 / 4)
     assert got.gather == pytest.approx(4e-6 * 0.5 / 4)
     assert got.env == pytest.approx(2e-6)
-    assert got.total == pytest.approx(got.products + got.gather + got.env)
+    assert got.elementwise == pytest.approx(net.n_params() * 1e-9 * 0.5)   # per seed
+    assert got.total == pytest.approx(got.products + got.gather + got.elementwise + got.env)
+
+
+def test_the_physical_floors_are_bytes_at_bandwidth_and_entries_at_throughput():
+    from bench import floor
+
+    assert floor.bandwidth() > 1e8                      # bytes per second of a copy
+    assert floor.gather_seconds(2, 10, 8, 99) == pytest.approx(2 * 2 * 10 * 8 * 4
+                                                               / floor.bandwidth())
+    assert floor.elementwise_seconds(2000) == pytest.approx(2 * floor.elementwise_seconds(1000))
 
 
 def test_gather_seconds_times_a_real_gather():

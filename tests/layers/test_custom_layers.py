@@ -5,6 +5,7 @@ before any training."""
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -121,6 +122,7 @@ def test_a_run_id_records_the_import_path_and_the_layers_own_description(module)
     name = module(GOOD)
     spec = RunSpec(EnvSpec(grid_size=4), f"{name}:make", 0, DQNConfig())
     source = spec.to_dict()["layer_source"]
+    assert re.fullmatch(r"[0-9a-f]{16}", source.pop("fingerprint"))
     assert source == {"target": f"{name}:make", "kind": "layer", "describe": {"width": 6}}
     assert spec.run_id == RunSpec(EnvSpec(grid_size=4), f"{name}:make", 0, DQNConfig()).run_id
     assert RunSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
@@ -338,3 +340,23 @@ def test_the_study_report_tells_your_frozen_layer_from_a_block():
     assert layer_kind("examples.my_block:make_block:random") == "twin"
     assert layer_kind("tiny-video:transformer_blocks.1") == "pretrained"
     assert layer_kind(f"{EXAMPLE}@torch") == "control"
+
+
+def test_editing_a_layers_forward_gives_its_runs_new_ids(tmp_path):
+    """The same describe(), another forward: a rerun must not reuse the old results."""
+    code = ("import sys; sys.path.insert(0, '.')\n"
+            "from rl_rosetta_layer.agent.config import DQNConfig\n"
+            "from rl_rosetta_layer.experiments.spec import EnvSpec, RunSpec\n"
+            "print(RunSpec(EnvSpec(grid_size=4), 'edited:make', 0, DQNConfig()).run_id)")
+
+    def run_id(text):
+        (tmp_path / "edited.py").write_text(textwrap.dedent(text))
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                              text=True, env=ENV, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    first = run_id(GOOD)
+    assert run_id(GOOD) == first                                   # same code: same run
+    edited = GOOD.replace("return np.tanh(x @ self.w)", "return np.tanh(2 * x @ self.w)")
+    assert edited != GOOD and run_id(edited) != first

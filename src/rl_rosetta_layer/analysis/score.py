@@ -146,11 +146,26 @@ def analyze_layers(layers: dict, data: TransitionData, rng: np.random.Generator,
     return out
 
 
+def check_selection_metric(metric: str) -> str:
+    """``metric`` if a layer can be selected by it: a ridge probe's score
+    (:data:`SELECTION_METRICS`) or an acting probe's (``ACTING_METRICS``, which only
+    ``rosetta study`` computes); else a ConfigError naming them."""
+    from .acting import ACTING_METRICS
+
+    if metric not in SELECTION_METRICS + ACTING_METRICS:
+        raise ConfigError(f"unknown selection metric {metric!r}; accepted: "
+                          f"{', '.join(SELECTION_METRICS)} (and in a study the acting "
+                          f"probes' {', '.join(ACTING_METRICS)})")
+    return metric
+
+
 def select_layer(results: list[LayerScores], metric: str = "composite_score") -> str:
     """Name of the layer with the highest ``metric`` (ties: the first listed)."""
-    if metric not in SELECTION_METRICS:
-        raise ConfigError(f"unknown selection metric {metric!r}; accepted: "
-                          f"{', '.join(SELECTION_METRICS)}")
+    check_selection_metric(metric)
     if not results:
         raise ConfigError("no layers were analysed, so none can be selected")
+    if any(metric not in r.scores for r in results):
+        raise ConfigError(f"selection by {metric!r} needs the acting probes, which "
+                          f"`rosetta study` runs; accepted here: "
+                          f"{', '.join(SELECTION_METRICS)}")
     return max(results, key=lambda r: r.scores[metric]).layer

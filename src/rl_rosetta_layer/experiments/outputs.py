@@ -28,7 +28,7 @@ HEALTH_COLUMNS = ("q_spread", "q_abs", "greedy_actions", "greedy_top_share", "sa
                   "dead_share", "feature_std", "feature_rel_std", "grad_norm_mean")
 RUNS_FILE = "experiment_runs.csv"
 RUNS_COLUMNS = ("layer", "seed", "status", "flags", "episodes", "env_steps", "updates",
-                "mean_last_50") + HEALTH_COLUMNS + ("final_eval", "auc_eval")
+                "mean_last_50") + HEALTH_COLUMNS + ("final_eval", "auc_eval", "run_id")
 #: One row per run and evaluation checkpoint (runs trained with ``eval_checkpoints``).
 EVALUATIONS_FILE = "experiment_evaluations.csv"
 EVALUATIONS_COLUMNS = ("layer", "seed", "checkpoint", "env_steps", "episodes", "mean_return",
@@ -64,8 +64,9 @@ def final_matrix(results: Sequence[RunResult], layers: Sequence[str]):
 
 
 def runs_rows(results: Sequence[RunResult]):
-    """One row per run: status, flags (';'-joined, '' when healthy) and the numbers of its
-    last health check (empty when it was not checked)."""
+    """One row per run: status, flags (';'-joined, '' when healthy), the numbers of its
+    last health check (empty when it was not checked), its evaluations' final and mean
+    returns (empty without evaluations) and its run id (its folder under ``runs/``)."""
     for r in results:
         last = r.health[-1] if r.health else {}
         yield {"layer": r.layer, "seed": r.seed, "status": r.status, "flags": ";".join(r.flags),
@@ -73,7 +74,8 @@ def runs_rows(results: Sequence[RunResult]):
                "updates": r.updates, "mean_last_50": final_return(r),
                **{k: "" if last.get(k) is None else last[k] for k in HEALTH_COLUMNS},
                "final_eval": r.final_eval if r.evaluations else "",
-               "auc_eval": r.auc_eval if r.evaluations else ""}
+               "auc_eval": r.auc_eval if r.evaluations else "",
+               "run_id": r.extra.get("run_id", "")}
 
 
 def evaluation_rows(results: Sequence[RunResult]):

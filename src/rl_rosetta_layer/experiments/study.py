@@ -45,7 +45,7 @@ from ..agent.acting import ActingProbes
 from ..agent.config import DQNConfig
 from ..analysis.acting import ActingSettings
 from ..analysis.run import run_analysis
-from ..analysis.score import N_BOOTSTRAP
+from ..analysis.score import N_BOOTSTRAP, check_selection_metric
 from ..envs.playback import play, summary
 from ..envs.reference import POLICIES, POLICY_METHODS
 from ..envs.registry import env_attribute, names_with
@@ -63,6 +63,7 @@ from .study_defaults import (  # noqa: F401 - the study's defaults, also read as
     DEFAULT_ENVS,
     DEFAULT_LAYERS,
     DEFAULT_SEEDS,
+    DEFAULT_SELECT_BY,
     STUDY_CONFIG,
     TASK_BUDGETS,
     TASK_EPISODES,
@@ -93,6 +94,8 @@ class StudyPlan:
     budgets: tuple[int, ...] = ()
     """Env steps per run on each task of ``envs``, in order; empty: each task's
     :data:`TASK_BUDGETS` (the budget rule's), else ``config.env_steps``."""
+    select_by: str = DEFAULT_SELECT_BY
+    """The analysis score that selects each task's layer (docs/selection-rule.md)."""
 
     def __post_init__(self) -> None:
         if not self.envs:
@@ -118,6 +121,7 @@ class StudyPlan:
                               f"{len(self.budgets)} budgets")
         for env in self.envs:
             self.config_for(env)          # each task's config is valid (checkpoints fit)
+        check_selection_metric(self.select_by)
 
     def budget(self, env: EnvSpec) -> int:
         """Env steps per run on task ``env``."""
@@ -148,7 +152,8 @@ class StudyPlan:
                 "config": self.config.to_dict(), "backbone": self.backbone,
                 "video": self.video.to_dict(), "dataset_steps": self.dataset_steps,
                 "n_bootstrap": self.n_bootstrap, "task_episodes": self.task_episodes,
-                "budgets": {e.name: self.budget(e) for e in self.envs}}
+                "budgets": {e.name: self.budget(e) for e in self.envs},
+                "select_by": self.select_by}
 
 
 def has_reference_policies(env_name: str) -> bool:
@@ -203,7 +208,8 @@ def analyse_task(plan: StudyPlan, env: EnvSpec, quiet: bool = True) -> str:
         selected = run_analysis(env_dir(plan.out_dir, env), env,
                                 dataset_steps=plan.dataset_steps, seed=0, layers=plan.layers,
                                 n_bootstrap=plan.n_bootstrap, quiet=quiet,
-                                backbone=plan.backbone, video=plan.video, probe=probe)
+                                backbone=plan.backbone, video=plan.video, probe=probe,
+                                select_by=plan.select_by)
         task_similarity(plan, env)
         return selected
 
@@ -377,7 +383,8 @@ def _now() -> str:
 def study_plan(out_dir: Path, *, envs: str, seeds: list[int], layers: str,
                config: DQNConfig | None, backbone: str, video: VideoSettings,
                dataset_steps: int, n_bootstrap: int, task_episodes: int, grid_size: int,
-               history: int, env_steps: int | None = None) -> StudyPlan:
+               history: int, env_steps: int | None = None,
+               select_by: str = DEFAULT_SELECT_BY) -> StudyPlan:
     """A :class:`StudyPlan` from command-line values (``envs`` a comma list; ``env_steps``
     the budget of every task, None: each task's own)."""
     names = [n.strip() for n in str(envs).split(",") if n.strip()]
@@ -385,5 +392,5 @@ def study_plan(out_dir: Path, *, envs: str, seeds: list[int], layers: str,
     budgets = tuple(env_steps for _ in specs) if env_steps is not None else ()
     return StudyPlan(Path(out_dir), specs, tuple(seeds), layers,
                      config or STUDY_CONFIG, backbone, video, dataset_steps, n_bootstrap,
-                     task_episodes, budgets)
+                     task_episodes, budgets, select_by)
 

@@ -32,5 +32,8 @@ STUDY_CONFIG = DQNConfig(env_steps=100_000, batch_size=64, learning_starts=250,
                          eps_decay_steps=1500, adapter="none", head_norm="layer",
                          eval_checkpoints=10)
 DEFAULT_DATASET_STEPS = 2000
+#: The analysis score that selects a layer on each task (docs/selection-rule.md: the score
+#: with the highest Spearman correlation with RL return on moving-goal, checked on grid).
+DEFAULT_SELECT_BY = "composite_score"
 #: Episodes per policy when measuring a task's random and reference returns.
 TASK_EPISODES = 1000

@@ -201,3 +201,29 @@ def _check_input_map(layer: Any, name: str, d: int, k: int, rng: np.random.Gener
         raise ConfigError(f"layer {name!r}: backward_pre(ctx, g) W^T with its input_map() "
                           f"differs from backward(x, g); it must give dL/d(x W + b) "
                           f"{pre.shape}")
+
+
+#: Root of the probe batch behind :func:`output_fingerprint`.
+FINGERPRINT_SEED = 6161
+#: Rows of that batch, and the decimals its outputs are rounded to before hashing (so
+#: the last bits that BLAS threads or a CPU may change do not change the fingerprint).
+FINGERPRINT_ROWS, FINGERPRINT_DECIMALS = 8, 5
+
+
+def output_fingerprint(forward, input_dim: int) -> str:
+    """16 hex digits of a hash of ``forward``'s outputs on a fixed probe batch
+    (``FINGERPRINT_ROWS`` rows of ``input_dim`` values in [0, 1), from ``FINGERPRINT_SEED``),
+    rounded to ``FINGERPRINT_DECIMALS`` decimals: what a run id records of what a layer of
+    your own does, so that editing its code gives its runs new ids.
+
+    >>> output_fingerprint(lambda x: 2 * x, 3) == output_fingerprint(lambda x: x + x, 3)
+    True
+    >>> output_fingerprint(lambda x: 2 * x, 3) == output_fingerprint(lambda x: 3 * x, 3)
+    False
+    """
+    import hashlib
+
+    probe = np.random.default_rng(FINGERPRINT_SEED).random((FINGERPRINT_ROWS, int(input_dim)))
+    out = np.asarray(forward(probe.astype(np.float32)), np.float64)
+    text = np.round(out, FINGERPRINT_DECIMALS).tobytes() + str(out.shape).encode()
+    return hashlib.sha256(text).hexdigest()[:16]

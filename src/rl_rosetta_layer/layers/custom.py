@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, UnknownLayerError
-from .base import NumpyLayer, check_frozen_layer
+from .base import NumpyLayer, check_frozen_layer, output_fingerprint
 from .factory import (  # noqa: F401 - re-exported: names and factories live in .factory
     BLOCK_ARGS,
     CUSTOM_SEED,
@@ -288,16 +288,24 @@ _SOURCES: dict[tuple, str] = {}
 
 def layer_source(name: str, obs, video=None) -> str:
     """What a run id records of a layer of your own, as canonical JSON text: its
-    ``MODULE:FACTORY``, its kind and its own ``describe()`` (for a torch block, the module's;
-    without one its class, width and parameter count). Built once per process."""
+    ``MODULE:FACTORY``, its kind, its own ``describe()`` (for a torch block, the module's;
+    without one its class, width and parameter count) and a fingerprint of what it does
+    (:func:`~.base.output_fingerprint` of its outputs on a fixed batch; for a torch block,
+    of its weights and its outputs on fixed tokens): editing the layer's code gives its runs
+    new ids, even when ``describe()`` stays the same. Built once per process."""
     key = (name, obs, video)
     if key not in _SOURCES:
         custom = parse_custom(name)
         kind = custom_kind(name)
         if kind == "layer":
-            described = build_custom_layer(custom, obs).describe()["layer"]
+            layer = build_custom_layer(custom, obs)
+            described = layer.describe()["layer"]
+            fingerprint = output_fingerprint(layer.forward, layer.input_dim)
         else:
-            described = _block_family(name).describe(name, obs, video)
+            family = _block_family(name)
+            described = family.describe(name, obs, video)
+            fingerprint = family.fingerprint(name, obs, video)
         _SOURCES[key] = json.dumps({"target": custom.target, "kind": kind,
-                                    "describe": described}, sort_keys=True)
+                                    "describe": described, "fingerprint": fingerprint},
+                                   sort_keys=True)
     return _SOURCES[key]

@@ -52,6 +52,10 @@ class LayerFamily(Protocol):
     def describe(self, name: str, obs, settings) -> Any:
         """What a run id records of a layer of your own that this family builds."""
 
+    def fingerprint(self, name: str, obs, settings) -> str:
+        """A hash of what that layer does (its weights, its outputs on fixed inputs), so
+        that editing it gives its runs new ids."""
+
     def train_with_torch(self, layer, settings):
         """The numpy layer ``layer`` trained by the torch learner (``NAME@torch``)."""
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import stats
 from ..analysis.score import METRICS
-from ..errors import CorruptFileError, RosettaError
+from ..errors import CorruptFileError, MissingInputError, RosettaError
 from ..experiments.outputs import LAST
 from ..io import read_csv, write_json
 from . import claims
@@ -114,11 +114,19 @@ def read_json_object(path: Path, what: str) -> dict:
     return obj
 
 
+#: ``default`` of :func:`json_field` for a field that must be there.
+REQUIRED = object()
+
+
 def json_field(obj: dict, key: str, kind, default, path: Path):
     """``obj[key]`` checked to be of ``kind`` (a type or a tuple of types; never a bool),
-    ``default`` when absent or null."""
+    ``default`` when absent or null (a CorruptFileError when ``default`` is
+    :data:`REQUIRED`: a missing number is refused, never filled in)."""
     value = obj.get(key)
     if value is None:
+        if default is REQUIRED:
+            raise CorruptFileError(f"{path} lacks {key!r}; it is not a complete run record "
+                                   f"(delete the run folder and train the run again)")
         return default
     if not isinstance(value, kind) or isinstance(value, bool):
         name = getattr(kind, "__name__", None) or " or ".join(k.__name__ for k in kind)
@@ -145,13 +153,14 @@ def _record(path: Path) -> dict:
         record = {"spec": spec, "versions": json_field(manifest, "versions", dict, {}, mf),
                   "commit": json_field(manifest, "commit", str, "", mf),
                   "host": json_field(manifest, "host", str, "", mf),
-                  "written_at": json_field(manifest, "written_at", str, "", mf),
-                  "wall_seconds": float(json_field(manifest, "wall_seconds", real, 0.0, mf)),
-                  "updates": json_field(metrics, "updates", int, 0, m),
+                  "written_at": json_field(manifest, "written_at", str, REQUIRED, mf),
+                  "wall_seconds": float(json_field(manifest, "wall_seconds", real, REQUIRED,
+                                                   mf)),
+                  "updates": json_field(metrics, "updates", int, REQUIRED, m),
                   "lockstep": json_field(manifest, "lockstep", int, 1, mf) or 1,
-                  "episodes_run": json_field(metrics, "episodes", int, 0, m),
-                  "env_steps_total": json_field(metrics, "env_steps", int, 0, m),
-                  "status": json_field(metrics, "status", str, "ok", m)}
+                  "episodes_run": json_field(metrics, "episodes", int, REQUIRED, m),
+                  "env_steps_total": json_field(metrics, "env_steps", int, REQUIRED, m),
+                  "status": json_field(metrics, "status", str, REQUIRED, m)}
     else:
         rec = read_json_object(path, "run record written by `rosetta train`")
         result = json_field(rec, "result", dict, {}, path)
@@ -188,9 +197,39 @@ def run_paths(out_dir: Path) -> list[Path]:
         (p.is_file() and p.suffix == ".json") or (p.is_dir() and (p / "config.json").is_file())))
 
 
+def table_run_ids(out_dir: Path) -> list[str] | None:
+    """The run ids of the runs behind the tables (``experiment_runs.csv``'s ``run_id``
+    column), or None for tables written before it existed."""
+    from ..io import read_csv
+
+    path = Path(out_dir) / "experiment_runs.csv"
+    if not path.is_file():
+        return None
+    rows = read_csv(path, ("layer", "seed"), hint="rosetta train")
+    if not rows or "run_id" not in rows[0]:
+        return None
+    ids = [r["run_id"] for r in rows]
+    if any(not i for i in ids):
+        raise CorruptFileError(f"{path}: a row has no run_id; run `rosetta train` again to "
+                               f"write the tables")
+    return ids
+
+
 def run_records(out_dir: Path, keys: set[tuple[str, int]] | None = None) -> list[dict]:
-    """Run records (without per-episode data), one per (layer, seed) in ``keys`` (the
-    latest written when several exist)."""
+    """Run records (without per-episode data): exactly the runs behind the tables (their
+    ids in ``experiment_runs.csv``), else (tables written before it had ids) one per
+    (layer, seed) in ``keys``, the latest written when several exist."""
+    ids = table_run_ids(out_dir)
+    if ids is not None:
+        runs_dir = Path(out_dir) / "runs"
+        missing = [i for i in ids if not (runs_dir / i / "config.json").is_file()]
+        if missing:
+            raise MissingInputError(f"{runs_dir} lacks the run folder(s) "
+                                    f"{', '.join(missing[:3])} behind the tables; run "
+                                    f"`rosetta train` again")
+        records = [_record(runs_dir / i) for i in ids]
+        return sorted(records, key=lambda r: (str(r["spec"]["layer"]),
+                                              int(r["spec"]["seed"])))
     best: dict[tuple[str, int], dict] = {}
     for path in run_paths(out_dir):
         rec = _record(path)
@@ -235,6 +274,7 @@ def training_facts(out_dir: Path, summary: list[dict]) -> dict:
     config, differs = _common_config(records)
     wall = [r["wall_seconds"] for r in records]
     steps = [r["env_steps_total"] for r in records]
+    episodes = [r["episodes_run"] for r in records]
     updates = [r["updates"] for r in records]
     versions: dict[str, list[str]] = defaultdict(list)
     for r in records:
@@ -252,6 +292,10 @@ def training_facts(out_dir: Path, summary: list[dict]) -> dict:
         "runs_failed": sum(v["failed"] for v in left_out.values()),
         "runs_left_out_by_layer": left_out,
         "episodes": config.get("episodes"),
+        "env_steps_budget": config.get("env_steps"),
+        "budget_unit": "env_steps" if config.get("env_steps") else "episodes",
+        "episodes_per_run_min": min(episodes) if episodes else None,
+        "episodes_per_run_max": max(episodes) if episodes else None,
         "last_episodes": LAST,
         "config": config,
         "config_differs": differs,

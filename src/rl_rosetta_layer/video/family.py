@@ -181,6 +181,16 @@ class VideoFamily:
 
         return block_description(*_own_block(name), obs, _settings(settings))
 
+    def fingerprint(self, name: str, obs, settings=None) -> str:
+        """A torch block of your own's :func:`block_fingerprint`."""
+        from .candidates.settings import check_frames
+
+        check_frames(name, obs)
+        _check_torch(name)
+        from .candidates.custom_block import block_fingerprint
+
+        return block_fingerprint(*_own_block(name), obs, _settings(settings))
+
     def train_with_torch(self, layer, settings=None):
         """``layer`` (a frozen numpy layer) trained by the torch learner (needs the video
         extra)."""

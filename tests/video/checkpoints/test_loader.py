@@ -330,6 +330,42 @@ def test_bfloat16_block_is_close_to_float32(tiny_checkpoints):
     assert err < 0.05
 
 
+def test_a_narrowing_cast_reads_in_chunks_and_gives_torchs_cast(tiny_checkpoints, monkeypatch,
+                                                                 tmp_path):
+    """float32 stored, bfloat16 loaded: read a chunk at a time into the cast tensor (no
+    whole float32 copy), the very values ``tensor.to(bfloat16)`` gives; a cut file fails."""
+    from safetensors import safe_open
+
+    from rl_rosetta_layer.video.checkpoints import shards
+
+    monkeypatch.setattr(shards, "CAST_CHUNK_BYTES", 64)          # many chunks per tensor
+    ckpt = shards.Checkpoint.open(tiny_checkpoints.path("cogvideox-2b"))
+    keys = ckpt.keys_under("transformer_blocks.0.")
+    got = ckpt.read(keys, dtype=torch.bfloat16)
+    for key in keys:
+        with safe_open(str(ckpt.files[key]), framework="pt") as f:
+            want = f.get_tensor(key)
+        assert want.dtype == torch.float32
+        assert got[key].dtype == torch.bfloat16 and got[key].shape == want.shape
+        assert torch.equal(got[key], want.to(torch.bfloat16)), key
+    path = ckpt.files[keys[0]]
+    cut = tmp_path / path.name
+    cut.write_bytes(path.read_bytes()[:-8])
+    with safe_open(str(path), framework="pt") as f, pytest.raises(CorruptFileError,
+                                                                    match="cut short"):
+        last = max(keys, key=lambda k: _offset(path, k) if ckpt.files[k] == path else -1)
+        shards._narrowed(cut, f, last, torch.bfloat16)
+
+
+def _offset(path, key):
+    import json
+    import struct
+
+    with open(path, "rb") as fh:
+        n = struct.unpack("<Q", fh.read(8))[0]
+        return json.loads(fh.read(n))[key]["data_offsets"][1]
+
+
 def test_wrong_token_shape_is_refused(tiny_checkpoints):
     block = load_token_block("cogvideox-2b:transformer_blocks.0", grid=(1, 2, 2),
                              weights=tiny_checkpoints.path("cogvideox-2b"))

@@ -241,3 +241,26 @@ def block_description(custom: CustomName, factory, obs, settings) -> dict:
     width = block_width(module, custom.name)
     return own_description(custom.name, module, width=width,
                            params=sum(p.numel() for p in module.parameters()))
+
+
+def block_fingerprint(custom: CustomName, factory, obs, settings) -> str:
+    """16 hex digits of a hash of the block's weights (in ``named_parameters`` order, as
+    float32 bytes; a ``:random`` twin's redrawn ones) and of its outputs on fixed tokens
+    (1, T, width) drawn from ``FINGERPRINT_SEED``, rounded as
+    :func:`~...layers.base.output_fingerprint` rounds; the block's tokens checked first."""
+    import hashlib
+
+    from ...layers.base import FINGERPRINT_DECIMALS, FINGERPRINT_SEED
+
+    block = make_token_block(custom, factory, token_grid(obs.obs_shape, settings.patch))
+    digest = hashlib.sha256()
+    for name, param in block.named_parameters():
+        digest.update(name.encode())
+        digest.update(param.detach().to(torch.float32).cpu().numpy().tobytes())
+    tokens = np.random.default_rng(FINGERPRINT_SEED).random((1, block.tokens, block.width))
+    param = next(iter(block.parameters()), None)
+    like = {"dtype": param.dtype, "device": param.device} if param is not None else {}
+    with torch.no_grad():
+        out = block(torch.from_numpy(tokens.astype(np.float32)).to(**like))
+    digest.update(np.round(out.double().cpu().numpy(), FINGERPRINT_DECIMALS).tobytes())
+    return digest.hexdigest()[:16]
