@@ -15,11 +15,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_info
 
 from rl_rosetta_layer.agent import DQNConfig
 from rl_rosetta_layer.agent.learner import make_learner
@@ -29,6 +28,7 @@ from rl_rosetta_layer.agent.update import PARTS as UPDATE_PARTS
 from rl_rosetta_layer.envs import VideoGridEnv, make_vector_env
 from rl_rosetta_layer.layers.baselines import TrainableBody
 from rl_rosetta_layer.seeding import run_generators
+from rl_rosetta_layer.threads import one_thread  # noqa: F401 - the scripts import it here
 
 # ----------------------------------------------------------------------------------- machine
 
@@ -93,19 +93,6 @@ def print_machine() -> None:
     print()
 
 
-@contextmanager
-def one_thread():
-    """One BLAS thread for every library threadpoolctl sees, and one torch thread."""
-    torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
-    if torch is not None:
-        torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        if torch is not None and before is not None:
-            torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------------------ output

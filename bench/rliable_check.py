@@ -1,4 +1,5 @@
-"""Check stats.iqm and stats.bootstrap_ci against rliable on the same data.
+"""Check stats.iqm, stats.bootstrap_ci, stats.optimality_gap and stats.score_distribution
+against rliable on the same data.
 
 rliable (``metrics.aggregate_iqm``, ``library.get_interval_estimates`` with
 the percentile method) takes scores of shape (runs, tasks): its IQM is the
@@ -16,7 +17,10 @@ script: without it the script says so and exits with status 0. To run it:
 Bootstrap noise is measured by repeating our interval with several Generator
 seeds; the endpoints agree when |ours - rliable| is within 4 standard
 deviations of that noise (x sqrt(2), both sides are noisy) or within 1 % of
-the interval width. Prints a table and a final line starting with RLIABLE CHECK.
+the interval width. The optimality gap (``metrics.aggregate_optimality_gap``) and the
+performance profile's point estimates (``library.create_performance_profile``, the
+run-score distribution) must agree to 1e-12. Prints a table and a final line starting
+with RLIABLE CHECK.
 ``--quick`` uses 2,000 resamples and 2 repetitions (code path only).
 """
 
@@ -52,6 +56,24 @@ def to_columns(score_dict):
     x = np.column_stack([score_dict[a].reshape(-1) for a in algs])
     strata = np.tile(np.arange(tasks), runs) if tasks > 1 else None
     return x, strata, algs
+
+
+def _check_profiles(gen, library, metrics) -> float:
+    """Largest |ours - rliable| of the optimality gap and the performance profile's point
+    estimates over a few (runs, tasks) score matrices; prints one line per case."""
+    worst = 0.0
+    taus = np.linspace(-1.0, 2.0, 31)
+    for runs, tasks in ((10, 5), (3, 1), (7, 2)):
+        scores = {"A": gen.normal(0.6, 0.5, size=(runs, tasks))}
+        x, _, _ = to_columns(scores)
+        gap = abs(float(stats.optimality_gap(x, gamma=1.0)[0])
+                  - float(metrics.aggregate_optimality_gap(scores["A"], 1.0)))
+        profile, _ = library.create_performance_profile(scores, taus, reps=100)
+        prof = float(np.abs(stats.score_distribution(x, taus)[:, 0] - profile["A"]).max())
+        worst = max(worst, gap, prof)
+        print(f"{runs} runs x {tasks} tasks: optimality gap |diff| {gap:.1e}, performance "
+              f"profile max |diff| {prof:.1e}")
+    return worst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             method="percentile",
             random_state=np.random.RandomState(1),
         )
-        reps = [
+        ours = [
             stats.bootstrap_ci(
                 x,
                 "iqm",
@@ -104,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for k in range(n_repeat)
         ]
-        lo = np.array([r[0] for r in reps])
-        hi = np.array([r[1] for r in reps])
+        lo = np.array([r[0] for r in ours])
+        hi = np.array([r[1] for r in ours])
         for j, a in enumerate(algs):
             rl_lo, rl_hi = float(rl_ci[a][0, 0]), float(rl_ci[a][1, 0])
             d_iqm = abs(ours_iqm[j] - float(rl_point[a][0]))
@@ -120,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{lo[0, j]:>7.4f}, {hi[0, j]:>7.4f}] [{rl_lo:>7.4f}, {rl_hi:>7.4f}] "
                 f"{diff:>9.4f} {sd:>8.4f} {100 * diff / width:>6.2f}%  {'yes' if ok else 'NO'}"
             )
+    worst_profile = _check_profiles(gen, library, metrics)
+    all_ok &= worst_profile < 1e-12
     # probability of improvement: rliable's is unpaired, ours is paired over seeds
     runs = 10
     sd = {"A": gen.normal(1.0, 1.0, size=(runs, 1)), "B": gen.normal(0.0, 1.0, size=(runs, 1))}
@@ -132,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         f"expected to match"
     )
     print(
-        f"RLIABLE CHECK: IQM max |diff| {worst_iqm:.1e}; percentile CI endpoints "
+        f"RLIABLE CHECK: IQM max |diff| {worst_iqm:.1e}; optimality gap and performance "
+        f"profile max |diff| {worst_profile:.1e}; percentile CI endpoints "
         f"{'agree within bootstrap noise' if all_ok else 'DISAGREE'} ({reps} resamples; "
         f"stratified over tasks where tasks > 1): {'PASS' if all_ok else 'FAIL'}"
     )

@@ -71,6 +71,8 @@ from rl_rosetta_layer.experiments.spec import EnvSpec
 from rl_rosetta_layer.experiments.study_defaults import STUDY_CONFIG
 from rl_rosetta_layer.layers.registry import build_layers
 config = replace(STUDY_CONFIG, batch_size=64, env_steps=steps)
+if hasattr(config, "eval_checkpoints"):   # training only: greedy evaluations are not its work
+    config = replace(config, eval_checkpoints=0)
 env = EnvSpec(env_name)
 with threadpool_limits(1):
     layer = build_layers([layer_name], env.observations(), None)[layer_name]

@@ -134,11 +134,14 @@ def test_flagged_runs_are_named_under_the_tables(tmp_path):
 def test_report_writes_summary_table(outputs):
     out, logs = outputs
     assert logs["report"] == 0
-    table = (out / "experiment_summary_table.md").read_text().splitlines()
+    lines = (out / "experiment_summary_table.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("|")]
     assert table[0].startswith("| Layer | Mean return (last 50) | Std across seeds | Mean AUC |")
+    assert table[0].endswith("| Optimality gap |")           # the grid's optimum is known
     assert len(table) == 2 + 2
     assert {line.split("|")[1].strip() for line in table[2:]} == {"structured_mid",
                                                                   "random_wide"}
+    assert lines[-1].startswith("Optimality gap (rliable): the achievable return")
 
 
 def test_scripts_run_in_order(tmp_path):

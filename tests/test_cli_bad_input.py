@@ -60,7 +60,7 @@ BAD = {
 }
 #: Flags that take no value (nothing to get wrong).
 SWITCHES = {"--quiet", "--dry-run", "--report-only", "--skip-report", "--force",
-            "--tensorboard"}
+            "--tensorboard", "--replace-analysis"}
 #: Per subcommand: flags whose values another subcommand's row does not cover.
 OWN = {"sweep": {"--episodes": ["0", "x"], "--env-steps": ["0", "x"], "--batch-size": ["0"],
                  "--grid-size": ["1", "x"],

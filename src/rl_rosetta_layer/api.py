@@ -145,6 +145,12 @@ def check_training(*, layers: str, seeds, backbone: str | None, weights: str | N
     from .layers.registry import expand_layer_names
 
     check_run_timeout(run_timeout)
+    if run_timeout is not None and executor == "local":
+        from .experiments.pools import unguarded_main, unguarded_message
+
+        where = unguarded_main()        # a script's top level: refused before any work
+        if where is not None:
+            raise ConfigError(unguarded_message(where, f"run_timeout={run_timeout:g}"))
     seeds = seed_list(seeds)
     named = ",".join(p for p in str(layers).split(",") if p.strip() != "selected")
     if named or not layers:       # 'selected' alone is known only after the analysis
@@ -164,18 +170,47 @@ def analyze(output_dir: str | Path | None = None, *, env: str = DEFAULT_ENV,
             max_steps: int | None = None, layers: str | Iterable[str] | None = None,
             dataset_steps: int = 8000, seed: int = 0, select_by: str = "composite_score",
             bootstrap: int = 200, backbone: str | None = None, video=None,
-            quiet: bool = False) -> str:
+            quiet: bool = False, replace_analysis: bool = False) -> str:
     """``rosetta analyze``: score the layers, write ``layer_analysis.csv`` and the
-    selection; returns the selected layer."""
-    from .analysis.run import run_analysis
+    selection; returns the selected layer. An analysis already in ``output_dir`` made
+    with other layers or settings is replaced only with ``replace_analysis``
+    (``--replace-analysis``); otherwise a ConfigError says what is there, before any work."""
+    from .analysis.run import analysed_names, check_replacement, run_analysis
 
     check_counts(dataset_steps=dataset_steps, seed=seed, bootstrap=bootstrap)
     settings = video_settings(video)
     out = prepare(output_dir, backbone, settings.weights)
-    return run_analysis(out, env_spec(env, grid_size, history, max_steps),
-                        dataset_steps=dataset_steps, seed=seed,
-                        layers=layer_names(layers, backbone), select_by=select_by,
-                        n_bootstrap=bootstrap, quiet=quiet, backbone=backbone, video=settings)
+    spec = env_spec(env, grid_size, history, max_steps)
+    layers = layer_names(layers, backbone)
+    if not replace_analysis:
+        check_replacement(out, {"env": spec.__dict__, "dataset_steps": dataset_steps,
+                                "seed": seed, "select_by": select_by, "n_bootstrap": bootstrap,
+                                "layers": analysed_names(layers, spec, backbone, settings)})
+    return run_analysis(out, spec, dataset_steps=dataset_steps, seed=seed, layers=layers,
+                        select_by=select_by, n_bootstrap=bootstrap, quiet=quiet,
+                        backbone=backbone, video=settings)
+
+
+def run_analysis_layers(layers: str | Iterable[str] | None, backbone: str | None = None) -> str:
+    """What ``rosetta run`` analyses when ``--analysis-layers`` is not given: the layers it
+    trains (``NAME@torch`` as NAME), and the default group (``candidates``, or ``blocks``
+    with a backbone) when they name ``selected`` or the random bank, which the selection
+    among those decides.
+
+    >>> run_analysis_layers("examples.my_layer:make_layer,identity")
+    'examples.my_layer:make_layer,identity'
+    >>> run_analysis_layers("selected,structured_mid@torch,bank")
+    'candidates,structured_mid,bank'
+    """
+    from .layers.families import TORCH_SUFFIX
+    from .layers.registry import BANK_NAMES
+
+    parts = [p.strip() for p in layer_names(layers, backbone).split(",")]
+    selection = {"selected", "bank", "baselines", "all", *BANK_NAMES}
+    named = [p.removesuffix(TORCH_SUFFIX) for p in parts if p != "selected"]
+    if any(p in selection for p in parts):
+        named = [layer_names(None, backbone), *named]
+    return ",".join(dict.fromkeys(named))
 
 
 @dataclass(frozen=True)
@@ -306,10 +341,12 @@ class Run:
 
 def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_steps: int = 8000,
         seed: int = 0, select_by: str = "composite_score", bootstrap: int = 200,
-        **train_args: Any) -> Run:
-    """``rosetta run``: :func:`analyze` (of ``analysis_layers``), :func:`train` (of
-    ``layers``), :func:`report`; the training inputs are checked before the analysis
-    writes anything. ``train_args`` are :func:`train`'s."""
+        replace_analysis: bool = False, **train_args: Any) -> Run:
+    """``rosetta run``: :func:`analyze` (of ``analysis_layers``; default: the trained
+    ``layers``, :func:`run_analysis_layers`), :func:`train` (of ``layers``),
+    :func:`report`; the training inputs are checked before the analysis writes anything,
+    and an analysis of other layers or settings already in ``output_dir`` is replaced only
+    with ``replace_analysis``. ``train_args`` are :func:`train`'s."""
     common = {k: train_args[k] for k in ("env", "grid_size", "history", "max_steps",
                                           "backbone", "video", "quiet") if k in train_args}
     video = video_settings(train_args.get("video"))
@@ -319,7 +356,8 @@ def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_s
     unknown = sorted(set(train_args) - allowed)
     if unknown:
         raise ConfigError(f"run() got unknown argument(s) {unknown}; accepted: "
-                          f"analysis_layers, dataset_steps, seed, select_by, bootstrap and "
+                          f"analysis_layers, dataset_steps, seed, select_by, bootstrap, "
+                          f"replace_analysis and "
                           f"{sorted(allowed)}")
     config = train_args.pop("config", None) or dqn_config(
         episodes=train_args.get("episodes"), env_steps=train_args.get("env_steps"),
@@ -329,8 +367,11 @@ def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_s
                    weights=video.weights, executor=train_args.get("executor", "local"),
                    ray_address=train_args.get("ray_address"),
                    run_timeout=train_args.get("run_timeout"))
+    if analysis_layers is None:
+        analysis_layers = run_analysis_layers(train_args.get("layers"), backbone)
     selected = analyze(out, layers=analysis_layers, dataset_steps=dataset_steps, seed=seed,
-                       select_by=select_by, bootstrap=bootstrap, **common)
+                       select_by=select_by, bootstrap=bootstrap,
+                       replace_analysis=replace_analysis, **common)
     training = train(out, config=config, **train_args)
     return Run(selected, training, report(out, backbone=backbone))
 

@@ -74,7 +74,7 @@ def cmd_analyze(args) -> None:
     selected = api.analyze(args.output_dir, layers=args.analysis_layers,
                            dataset_steps=args.dataset_steps, seed=args.seed,
                            select_by=args.select_by, bootstrap=args.bootstrap,
-                           **_env_args(args))
+                           replace_analysis=args.replace_analysis, **_env_args(args))
     print(f"selected layer: {selected} (written to {args.output_dir / 'selected_layer.txt'})")
 
 
@@ -113,12 +113,19 @@ def cmd_report(args) -> None:
 
 
 def cmd_paper(args) -> None:
-    from .report.paper import paper_sources, write_paper
+    """The report, then the paper. Inputs the report cannot fix are checked first; a paper
+    refused after the report was regenerated leaves the report files as they were."""
+    from .report.paper import check_runs, paper_sources, restored_on_error, write_paper
 
     paper_sources(args.template, args.bib)       # a missing file fails before the report
-    if not args.skip_report:
-        cmd_report(args)
-    path = write_paper(args.output_dir, args.paper, args.template, args.bib)
+    check_runs(args.output_dir)                  # so does what only analyze/train can fix
+    report = None
+    with restored_on_error(args.output_dir):
+        if not args.skip_report:
+            report = api.report(args.output_dir, backbone=args.backbone)
+        path = write_paper(args.output_dir, args.paper, args.template, args.bib)
+    if report is not None:
+        _print_report(report)
     print(f"wrote {path}")
 
 
@@ -184,7 +191,8 @@ def cmd_study(args) -> int:
                             backbone=args.backbone, video=_video_settings(args),
                             dataset_steps=args.dataset_steps, n_bootstrap=args.bootstrap,
                             task_episodes=args.task_episodes, grid_size=args.grid_size,
-                            history=args.history, env_steps=args.env_steps)
+                            history=args.history, env_steps=args.env_steps,
+                            select_by=args.select_by)
     status = 0
     if args.report_only:          # the plan the files came from, not this command's flags
         saved = study.read_plan(plan.out_dir)
@@ -226,6 +234,8 @@ def _resolve_defaults(args) -> None:
     for name in ("layers", "analysis_layers"):
         if getattr(args, name, "") is None:
             setattr(args, name, api.layer_names(None, backbone))
+            if name == "analysis_layers" and args.command == "run":   # what it trains
+                args.analysis_layers = api.run_analysis_layers(args.layers, backbone)
     args.output_dir = api.prepare(output_dir, backbone, getattr(args, "weights", None))
 
 
@@ -247,8 +257,8 @@ def cmd_tensorboard(args) -> None:
     from .experiments.tensorboard import FOLDER, export_store
 
     written = export_store(args.output_dir)
-    print(f"wrote {len(written)} TensorBoard logs in {args.output_dir / FOLDER}; view them "
-          f"with: tensorboard --logdir {args.output_dir / FOLDER}")
+    print(f"wrote {len(written)} TensorBoard logs in {args.output_dir / FOLDER} (a run that "
+          f"has one keeps it); view them with: tensorboard --logdir {args.output_dir / FOLDER}")
 
 
 COMMANDS = {"analyze": cmd_analyze, "train": cmd_train, "report": cmd_report, "run": cmd_run,

@@ -58,8 +58,10 @@ COMMANDS = {
               "placeholder, an unsourced number or an unknown citation remains.",
               "rosetta paper --output-dir outputs --paper paper/paper.md"),
     "run": ("analyze, then train, then report",
-            "The whole pipeline: analyze, train, report (training flags are checked before "
-            "the analysis writes anything).",
+            "The whole pipeline: analyze (the layers it trains, unless --analysis-layers "
+            "names others), train, report (training flags are checked before the analysis "
+            "writes anything; an analysis of other layers already there is replaced only "
+            "with --replace-analysis).",
             "rosetta run --dataset-steps 8000 --episodes 350 --seeds 0,1,2"),
     "sweep": ("run a grid of runs from a sweep file or flags; resumes",
               "A grid of runs from a TOML sweep file (or a built-in one, or flags; a comma "
@@ -82,8 +84,10 @@ COMMANDS = {
                  "rosetta evaluate outputs/tiny-video/moving-goal --episodes 200"),
     "tensorboard": ("TensorBoard logs of every finished run in a folder",
                     "Write the TensorBoard log of every finished run in OUTPUT_DIR/runs "
-                    "(episode returns, lengths, successes, run health, gradient norms) to "
-                    "OUTPUT_DIR/tensorboard (needs tensorboardX).",
+                    "that has none (episode returns, lengths, successes, run health, "
+                    "gradient norms) to OUTPUT_DIR/tensorboard; --tensorboard on train, run "
+                    "and sweep writes them as runs train, with loss, Q, epsilon and steps "
+                    "per second (the tensorboard extra).",
                     "rosetta tensorboard outputs && tensorboard --logdir outputs/tensorboard"),
 }
 
@@ -246,7 +250,12 @@ def _analysis_args(p: argparse.ArgumentParser, only: bool = False) -> None:
     p.add_argument(*(("--analysis-layers", "--layers") if only else ("--analysis-layers",)),
                    dest="analysis_layers", default=None,
                    help="layers to score (names or groups: candidates (default), baselines, "
-                        "bank, all; with --backbone: blocks (default), twins)")
+                        "bank, all; with --backbone: blocks (default), twins)" + (
+                        "" if only else "; default for run: the --layers it trains, with "
+                        "the default group when they name selected or the bank"))
+    p.add_argument("--replace-analysis", action="store_true",
+                   help="replace an analysis of other layers or settings already in the "
+                        "output folder (without it that is refused, naming what is there)")
     p.add_argument("--select-by", default=analysis["select_by"],
                    help="score that picks selected_layer.txt (default: the seed's composite)")
     p.add_argument("--bootstrap", type=_positive_int, default=analysis["n_bootstrap"],
@@ -303,7 +312,8 @@ def _lockstep_arg(p: argparse.ArgumentParser) -> None:
 def _tensorboard_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tensorboard", action="store_true",
                    help="also write each run's TensorBoard log to OUTPUT_DIR/tensorboard "
-                        "(needs tensorboardX: the tensorboard extra)")
+                        "as it trains: episodes, health checks, loss, Q, epsilon, steps per "
+                        "second (the tensorboard extra)")
 
 
 def _executor_args(p: argparse.ArgumentParser) -> None:
@@ -440,6 +450,10 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=_positive_int,
                    default=default_args(run_analysis)["n_bootstrap"],
                    help="bootstrap resamples behind each analysis score's CI")
+    p.add_argument("--select-by", default=study.DEFAULT_SELECT_BY,
+                   help=f"the analysis score that selects each task's layer (default: "
+                        f"{study.DEFAULT_SELECT_BY}, chosen by docs/selection-rule.md); any "
+                        f"probe column of layer_analysis.csv")
     p.add_argument("--task-episodes", type=_positive_int, default=study.TASK_EPISODES,
                    help="episodes per policy behind the random and reference returns")
     p.add_argument("--workers", type=_positive_int, default=None,

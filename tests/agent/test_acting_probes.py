@@ -125,8 +125,8 @@ def test_bad_probe_settings_are_refused(catch):
     with pytest.raises(ConfigError, match=re.escape(
             "unknown acting probe(s) ['nope']; accepted: bc, q, rl")):
         ActingProbes(env.make, CONFIG, SETTINGS, probes=("bc", "nope"), data=probes.data)
-    episodes = ActingProbes(env.make, replace(CONFIG, env_steps=None), SETTINGS,
-                            probes=("bc",), n_bootstrap=R, data=probes.data)
+    episodes = ActingProbes(env.make, replace(CONFIG, env_steps=None, eval_checkpoints=0),
+                            SETTINGS, probes=("bc",), n_bootstrap=R, data=probes.data)
     with pytest.raises(ConfigError, match="the RL proxy needs a budget in env steps "
                                           r"\(env_steps\), got 350 episodes"):
         episodes.rl_config()

@@ -197,7 +197,8 @@ def test_malformed_json_inputs_are_refused_before_anything_is_written(tmp_path):
     run = out / "runs" / "identity-s0"
     run.mkdir(parents=True)
     (run / "config.json").write_text('{"layer": "identity", "seed": 0}\n')
-    (run / "manifest.json").write_text('{"wall_seconds": 1.5}\n')
+    (run / "manifest.json").write_text('{"wall_seconds": 1.5, '
+                                       '"written_at": "2026-12-06T00:00:00+00:00"}\n')
     (run / "metrics.json").write_text('{"updates": "many"}\n')
     with pytest.raises(CorruptFileError, match=r"metrics.json: updates='many' is not of type int"):
         check_report_inputs(out)
@@ -205,4 +206,9 @@ def test_malformed_json_inputs_are_refused_before_anything_is_written(tmp_path):
     with pytest.raises(CorruptFileError, match=r"metrics.json is not a readable run record"):
         run_records(out)
     (run / "metrics.json").write_text('{"updates": 3, "status": "ok"}\n')
+    with pytest.raises(CorruptFileError, match=r"metrics.json lacks 'episodes'; it is not a "
+                                               r"complete run record"):
+        run_records(out)                          # a missing number is refused, not 0
+    (run / "metrics.json").write_text('{"updates": 3, "status": "ok", "episodes": 5, '
+                                      '"env_steps": 40}\n')
     assert [r["updates"] for r in run_records(out)] == [3]

@@ -1,7 +1,8 @@
-"""A reduced ``rosetta study``: two tasks, one tiny-video block, its twin, its prefix stack
-and the bypass, two numpy layers and the torch-learner control, two seeds, a few hundred
-env steps. Checks the files, recomputes the headline numbers from the per-task returns, and
-checks resume and --report-only."""
+"""A reduced ``rosetta study``: two tasks, one tiny-video block, its random and shuffled
+twins, its prefix stack and the bypass, two numpy layers and the torch-learner control, two
+seeds, a few hundred env steps. Checks the files, recomputes the headline numbers from the
+per-task runs (final evaluations, as fractions of the achievable), and checks resume and
+--report-only."""
 
 import csv
 import json
@@ -15,9 +16,9 @@ pytest.importorskip("diffusers")
 from rl_rosetta_layer.report.study.data import layer_kind, verdict  # noqa: E402
 
 BLOCK = "tiny-video:transformer_blocks.1"
-LAYERS = [BLOCK, f"{BLOCK}:random", f"{BLOCK}:prefix", "tiny-video:bypass", "identity",
-          "random_wide", "random_wide@torch"]
-VERDICTS = ("better", "worse", "equivalent", "inconclusive", "flagged")
+LAYERS = [BLOCK, f"{BLOCK}:random", f"{BLOCK}:shuffled", f"{BLOCK}:prefix",
+          "tiny-video:bypass", "identity", "random_wide", "random_wide@torch"]
+VERDICTS = ("better", "worse", "equivalent", "inconclusive", "flagged", "control failed")
 
 
 def _args(out, *extra):
@@ -33,11 +34,21 @@ def _rows(path):
 
 
 def _finals(folder):
-    """layer -> seed -> mean return of the last 50 episodes, from experiment_returns.csv."""
-    by = {}
-    for r in _rows(folder / "experiment_returns.csv"):
-        by.setdefault((r["layer"], int(r["seed"])), []).append(float(r["return"]))
-    return {k: float(np.mean(v[-50:])) for k, v in by.items()}
+    """(layer, seed) -> the run's final evaluation, from experiment_runs.csv, as a fraction
+    of the achievable (tasks.csv one folder up)."""
+    tasks = {r["policy"]: r for r in _rows(folder.parent / "tasks.csv")
+             if r["env"] == folder.name}
+    lo = float(tasks["random"]["mean_return"])
+    hi = float(tasks["reference"]["mean_optimal_return"])
+    assert hi > lo
+    return {(r["layer"], int(r["seed"])): (float(r["final_eval"]) - lo) / (hi - lo)
+            for r in _rows(folder / "experiment_runs.csv")}
+
+
+def _row_envs(study):
+    """The tasks, and 'all' when two tasks' positive controls learned."""
+    pooled = json.loads((study / "study_answers.json").read_text())["pooled_envs"]
+    return ("catch", "grid") + (("all",) if len(pooled) > 1 else ())
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +62,16 @@ def study(tmp_path_factory):
 
 def test_the_study_writes_every_file(study):
     for name in ("tasks.csv", "study_plan.json", "study_run.json", "study_layers.csv",
-                 "study_controls.csv", "study_health.csv", "study_twins.csv",
-                 "study_prefix.csv", "study_best.csv", "study_validity.csv",
+                 "study_runs.csv", "study_controls.csv", "study_health.csv",
+                 "study_twins.csv", "study_prefix.csv", "study_best.csv",
+                 "study_similarity.csv", "study_validity.csv", "study_power.csv",
                  "study_answers.json", "study.md", "figures/study_returns.png",
-                 "figures/study_twins.png"):
+                 "figures/study_twins.png", "figures/study_shuffled_twins.png"):
         assert (study / name).is_file(), name
     for env in ("catch", "grid"):
         for name in ("layer_analysis.csv", "experiment_returns.csv", "experiment_summary.csv",
-                     "experiment_runs.csv", "selected_layer.txt", "comparisons.csv",
+                     "experiment_runs.csv", "experiment_evaluations.csv",
+                     "layer_similarity.csv", "selected_layer.txt", "comparisons.csv",
                      "score_validity.csv"):
             assert (study / env / name).is_file(), f"{env}/{name}"
     for env in ("catch", "grid"):                 # each task keeps its own runs
@@ -67,42 +80,66 @@ def test_the_study_writes_every_file(study):
     assert plan["config"]["env_steps"] == 300 and plan["backbone"] == "tiny-video"
     rows = _rows(study / "study_layers.csv")
     assert {(r["env"], r["layer"]) for r in rows} == {
-        (e, n) for e in ("catch", "grid", "all") for n in LAYERS}
+        (e, n) for e in _row_envs(study) for n in LAYERS}
     assert {r["layer"]: r["kind"] for r in rows} == {
-        BLOCK: "pretrained", f"{BLOCK}:random": "twin", f"{BLOCK}:prefix": "prefix",
-        "tiny-video:bypass": "control", "random_wide@torch": "control",
-        "identity": "baseline", "random_wide": "synthetic"}
+        BLOCK: "pretrained", f"{BLOCK}:random": "twin", f"{BLOCK}:shuffled": "shuffled",
+        f"{BLOCK}:prefix": "prefix", "tiny-video:bypass": "control",
+        "random_wide@torch": "control", "identity": "baseline", "random_wide": "synthetic"}
+    assert {r["measure"] for r in rows} == {"final_eval"}
+    runs = _rows(study / "study_runs.csv")
+    assert len(runs) == 2 * len(LAYERS) * 2
+    for env in ("catch", "grid"):
+        final = _finals(study / env)
+        for r in (r for r in runs if r["env"] == env):
+            assert float(r["final_eval"]) == pytest.approx(
+                final[(r["layer"], int(r["seed"]))], rel=1e-4, abs=1e-6)
+    similarity = _rows(study / "study_similarity.csv")
+    assert {(r["env"], r["kind"]) for r in similarity} == {
+        (e, k) for e in ("catch", "grid") for k in ("pretrained", "random", "shuffled")}
     run = json.loads((study / "study_run.json").read_text())
     assert run["runs"] == run["runs_trained"] == 2 * len(LAYERS) * 2 and run["wall_seconds"] > 0
 
 
-def test_twin_differences_match_the_returns_files(study):
-    tasks = {(r["env"], r["policy"]): r for r in _rows(study / "tasks.csv")}
-    twins = {(r["env"], r["family"]): r for r in _rows(study / "study_twins.csv")}
-    assert {r["a"] for r in _rows(study / "study_twins.csv") if r["family"] == "block"} == {
-        BLOCK}
-    pooled = []
+def test_twin_differences_match_the_runs_files(study):
+    rows = _rows(study / "study_twins.csv")
+    twins = {(r["env"], r["twin"], r["family"]): r for r in rows}
+    assert {(r["twin"], r["b"]) for r in rows if r["family"] == "block"} == {
+        ("random", f"{BLOCK}:random"), ("shuffled", f"{BLOCK}:shuffled")}
+    answers = json.loads((study / "study_answers.json").read_text())
+    pooled = {"random": [], "shuffled": []}
     for env in ("catch", "grid"):
         final = _finals(study / env)
-        diffs = [final[(BLOCK, s)] - final[(f"{BLOCK}:random", s)] for s in (0, 1)]
-        row = twins[(env, "block")]
-        assert float(row["mean_diff"]) == pytest.approx(np.mean(diffs), rel=1e-5, abs=1e-8)
-        assert int(row["n_units"]) == 2
-        lo = float(tasks[(env, "random")]["mean_return"])
-        hi = float(tasks[(env, "reference")]["mean_optimal_return"])
-        assert hi > lo
-        pooled += [d / (hi - lo) for d in diffs]
-    overall = twins[("all", "pooled")]
-    assert float(overall["mean_diff"]) == pytest.approx(np.mean(pooled), rel=1e-5, abs=1e-8)
-    assert int(overall["n_units"]) == 4
-    assert overall["verdict"] in VERDICTS
+        for twin in pooled:
+            diffs = [final[(BLOCK, s)] - final[(f"{BLOCK}:{twin}", s)] for s in (0, 1)]
+            row = twins[(env, twin, "block")]
+            assert float(row["diff_frac"]) == pytest.approx(np.mean(diffs), rel=1e-4,
+                                                            abs=1e-6)
+            assert int(row["n_units"]) == 2 and row["holm_family"] == f"{twin} twin: block"
+            assert row["verdict"] in VERDICTS and row["verdict_unflagged"] in VERDICTS
+            # a task whose positive control failed gives no answer
+            if answers["control_learned"][env] is False:
+                assert row["verdict"] == "control failed"
+            if env in answers["pooled_envs"]:
+                pooled[twin] += diffs
     text = (study / "study.md").read_text()
-    assert f"{float(overall['mean_diff']):+.3f}" in text
-    for heading in ("Controls: can this pipeline learn?",
+    if len(answers["pooled_envs"]) > 1:
+        overall = twins[("all", "random", "pooled")]
+        assert float(overall["diff_frac"]) == pytest.approx(np.mean(pooled["random"]),
+                                                            rel=1e-4, abs=1e-6)
+        assert int(overall["n_units"]) == 2 * len(answers["pooled_envs"])
+    else:
+        assert not [r for r in rows if r["env"] == "all"]
+    row = twins[("grid", "random", "pooled")]
+    assert (f"{float(row['diff_frac']):+.3f}".replace("-0.000", "+0.000") in text)
+    for heading in ("Controls: can this pipeline learn, and can each task tell layers apart?",
                     "Does a pretrained block beat its random twin?",
+                    "Does a pretrained block beat its shuffled twin?",
+                    "What each twin removes", "What these seeds can detect",
                     "Does the best pretrained block beat the other layers?",
-                    "Is one isolated block the right unit?", "Did the analysis pick it?"):
+                    "Is one isolated block the right unit?", "Did the analysis pick it?",
+                    "Which analysis score tracks RL return?"):
         assert heading in text
+    assert "mean return of its last greedy evaluation" in text
 
 
 def test_the_best_block_and_the_analysis_pick(study):
@@ -118,22 +155,26 @@ def test_the_best_block_and_the_analysis_pick(study):
     best = _rows(study / "study_best.csv")
     assert {r["a"] for r in best} == {BLOCK}
     assert {(r["env"], r["b"]) for r in best} == {
-        (e, n) for e in ("catch", "grid", "all") for n in LAYERS[1:]}
+        (e, n) for e in _row_envs(study) for n in LAYERS[1:]}
     assert all(r["verdict"] in VERDICTS for r in best)
 
 
 def test_prefix_controls_and_health_tables(study):
     prefix = _rows(study / "study_prefix.csv")
     assert {(r["env"], r["a"], r["b"]) for r in prefix} == {
-        (e, f"{BLOCK}:prefix", BLOCK) for e in ("catch", "grid", "all")}
+        (e, f"{BLOCK}:prefix", BLOCK) for e in _row_envs(study)}
     final = _finals(study / "catch")
     row = next(r for r in prefix if r["env"] == "catch")
     diffs = [final[(f"{BLOCK}:prefix", s)] - final[(BLOCK, s)] for s in (0, 1)]
-    assert float(row["mean_diff"]) == pytest.approx(np.mean(diffs), rel=1e-5, abs=1e-8)
+    assert float(row["diff_frac"]) == pytest.approx(np.mean(diffs), rel=1e-4, abs=1e-6)
     controls = {(r["env"], r["control"]): r for r in _rows(study / "study_controls.csv")}
-    assert set(controls) == {(e, c) for e in ("catch", "grid", "all") for c in (
-        "positive control learned", "bypass vs identity", "torch vs numpy learner")}
-    assert controls[("catch", "positive control learned")]["layer"] == "tiny-video:bypass"
+    assert set(controls) == {(e, c) for e in ("catch", "grid") for c in (   # never pooled
+        "positive control learned", "bypass vs identity", "torch vs numpy learner",
+        "identity below ceiling", "a layer beats identity")}
+    control = controls[("catch", "positive control learned")]
+    assert control["layer"] == "tiny-video:bypass"
+    answers = json.loads((study / "study_answers.json").read_text())
+    assert answers["control_learned"]["catch"] == (float(control["value_frac_ci_low"]) >= 0.5)
     learner = controls[("catch", "torch vs numpy learner")]
     assert (learner["layer"], learner["reference"]) == ("random_wide@torch", "random_wide")
     health = _rows(study / "study_health.csv")
@@ -199,18 +240,19 @@ def test_verdicts_need_both_the_interval_and_the_corrected_p():
     assert verdict(-0.05, 0.04, 0.5, 0.01, 0.1) == "equivalent"
     assert verdict(-0.05, 0.12, 0.5, 0.01, 0.1) == "inconclusive"
     assert verdict(-0.05, 0.04, 0.5, 0.2, 0.1) == "inconclusive"
-    # ... on a task where the positive control learned
-    assert verdict(-0.05, 0.04, 0.5, 0.01, 0.1, informative=False) == "inconclusive"
+    # ... on a task where the positive control learned: elsewhere the task gives no answer
+    assert verdict(-0.05, 0.04, 0.5, 0.01, 0.1, informative=False) == "control failed"
+    assert verdict(0.1, 0.3, 0.01, informative=False) == "control failed"
     # a flagged run makes any difference a non-result
     assert verdict(0.1, 0.3, 0.01, flagged=True) == "flagged"
 
 
 def test_layer_kinds():
     assert [layer_kind(n) for n in (
-        BLOCK, f"{BLOCK}:random", f"{BLOCK}:prefix", "tiny-video:bypass", "identity@torch",
-        "structured_mid", "mlp_full", "random_bank_3")] == [
-        "pretrained", "twin", "prefix", "control", "control", "synthetic", "baseline",
-        "baseline"]
+        BLOCK, f"{BLOCK}:random", f"{BLOCK}:shuffled", f"{BLOCK}:prefix", "tiny-video:bypass",
+        "identity@torch", "structured_mid", "mlp_full", "random_bank_3")] == [
+        "pretrained", "twin", "shuffled", "prefix", "control", "control", "synthetic",
+        "baseline", "baseline"]
 
 
 def test_a_study_whose_runs_all_fail_exits_3_and_writes_no_table(tmp_path, monkeypatch,

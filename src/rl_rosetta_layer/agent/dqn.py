@@ -29,7 +29,8 @@ STEP_REPORT = 100
 def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
                    progress: ProgressFn | None = None,
                    probe: np.ndarray | None = None,
-                   eval_env: Callable[[int], object] | None = None) -> list[RunResult]:
+                   eval_env: Callable[[int], object] | None = None,
+                   monitor: Callable[[dict], None] | None = None) -> list[RunResult]:
     """Train one agent per seed on copies of ``env`` (a vector env with len(seeds) copies).
 
     Returns one :class:`RunResult` per seed, in the order of ``seeds``. A seed whose loss or
@@ -44,7 +45,11 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
     checks recorded in each result's ``health``. With ``config.eval_checkpoints`` each seed
     is evaluated at those checkpoints (:mod:`.evaluation`) on copies of the task that
     ``eval_env(n)`` makes, recorded in each result's ``evaluations``; each result keeps its
-    final network (``network``).
+    final network (``network``). ``monitor(state)``, when given, is called every
+    ``STEP_REPORT`` env steps, after a health check and at the last step, with a dict of
+    ``step``, ``epsilon``, ``updates`` (S,), ``active`` (S,), ``records``, ``health``,
+    ``learner`` and ``replay``; it only reads them (e.g. a live TensorBoard log), so the
+    run's numbers do not depend on it.
     """
     start = time.perf_counter()
     n = len(seeds)
@@ -89,6 +94,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
         obs = next_obs
         step += 1
         training = book.active.copy()
+        checked = False
         finished = book.record(step, reward, done, info.get("success", terminated))
         # Health points are reached at a step (env-step budget) or at an episode's end.
         if health is not None and (finished if config.env_steps is None
@@ -97,6 +103,7 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
             due = health.due(used, training)
             if due.size:
                 health.check(due, learner, step, seed_updates, used)
+                checked = True
 
         # ---- learn
         if step >= config.learning_starts and step % config.train_every == 0 \
@@ -110,9 +117,9 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
             seed_updates += book.active
             if updates % config.target_update == 0:
                 learner.sync_target()
-        if checkpoints and step == checkpoints[len(evaluations[0])]:
-            done_evals = evaluate(eval_env, learner, seeds, len(evaluations[0]), step, config)
-            for i, got in enumerate(done_evals):
+        index = len(evaluations[0])               # the next checkpoint
+        if index < len(checkpoints) and step == checkpoints[index]:
+            for i, got in enumerate(evaluate(eval_env, learner, seeds, index, step, config)):
                 evaluations[i].append(got)
         if config.env_steps is not None and step >= config.env_steps:
             book.active[:] = False
@@ -120,6 +127,11 @@ def train_lockstep(env, layer, seeds: list[int], config: DQNConfig, *,
         # lockstep still train (the shared update moves it on), alone it would stop here.
         for i in np.flatnonzero(was_active & ~book.active):
             networks[i] = learner.network(int(i))
+        if monitor is not None and (checked or step % STEP_REPORT == 0
+                                    or not book.active.any()):
+            monitor({"step": step, "epsilon": config.epsilon(step), "updates": seed_updates,
+                     "active": book.active, "records": book.records, "health": health,
+                     "learner": learner, "replay": replay})
 
     results = book.results(layer.name, seeds, seed_updates, health,
                            time.perf_counter() - start)

@@ -27,18 +27,16 @@ scores' pure functions and the interface of a probe the analysis calls per layer
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ..checks import is_int
 from ..errors import ConfigError
 from ..seeding import check_seed
+from ..threads import one_thread  # noqa: F401 - re-exported: probes run inside it
 from .demos import Demonstrations, collect_demonstrations
 
 #: The columns of the acting probes, in ``layer_analysis.csv`` order.
@@ -187,17 +185,3 @@ def mean_replicates(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return (counts @ np.asarray(values, np.float64)) / counts.sum(axis=1)
 
 
-@contextmanager
-def one_thread():
-    """One BLAS thread (and one torch thread, when torch is already loaded) inside: a
-    probe's numbers then never depend on how many threads the caller runs."""
-    torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
-    if torch is not None:
-        torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(before)

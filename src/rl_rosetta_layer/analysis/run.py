@@ -64,19 +64,9 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
     columns to both CSVs, after the others; ``analysis_config.json`` keeps its
     ``describe()`` when it has one."""
     seed = check_seed(seed)
-    names = expand_layer_names(layers, unavailable=env_spec.unavailable_layers,
-                               backbone=backbone, weights=video.weights if video else None)
-    if "mlp_full" in names:
-        names.remove("mlp_full")   # trained end to end: no frozen features to probe
-    # NAME@torch has NAME's features: it differs only in the learner, so it is not probed.
-    names = [n for n in names if not n.endswith(TORCH_SUFFIX)]
-    if not names:
-        raise ConfigError(f"--layers {layers!r} leaves no frozen layer to analyse")
+    names = analysed_names(layers, env_spec, backbone, video)
     bank = [n for n in names if n.startswith("random_bank_")]
     names = [n for n in names if n not in bank]
-    if not names:
-        raise ConfigError("the random bank copies the selected layer's shape: analyse at "
-                          "least one candidate beside it")
     grid = env_spec.observations()
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(N_DATA_ENVS + 2)]
     env = env_spec.make(N_DATA_ENVS)
@@ -111,6 +101,93 @@ def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: in
                 **({"acting_probes": describe()} if callable(describe) else {})})
     atomic_write_text(out_dir / SELECTED_FILE, selected + "\n")
     return selected
+
+
+def analysed_names(layers: str, env_spec, backbone: str | None = None,
+                   video: VideoSettings | None = None) -> list[str]:
+    """The layers an analysis of ``--layers`` text ``layers`` scores, in the order of
+    ``layer_analysis.csv``'s rows: every frozen layer named (``mlp_full`` trains end to
+    end and ``NAME@torch`` has NAME's features, so neither is scored), the random bank
+    last. A ConfigError when none is left, or only the bank."""
+    names = expand_layer_names(layers, unavailable=env_spec.unavailable_layers,
+                               backbone=backbone, weights=video.weights if video else None)
+    names = [n for n in names if n != "mlp_full" and not n.endswith(TORCH_SUFFIX)]
+    if not names:
+        raise ConfigError(f"--layers {layers!r} leaves no frozen layer to analyse (mlp_full "
+                          f"trains end to end, NAME@torch is analysed as NAME); name one "
+                          f"(with `rosetta run`: --analysis-layers)")
+    bank = [n for n in names if n.startswith("random_bank_")]
+    if len(bank) == len(names):
+        raise ConfigError("the random bank copies the selected layer's shape: analyse at "
+                          "least one candidate beside it")
+    return [n for n in names if n not in bank] + bank
+
+
+#: What makes two analyses the same (the keys of ``analysis_config.json`` compared).
+SAME_ANALYSIS = ("env", "layers", "dataset_steps", "seed", "select_by", "n_bootstrap")
+
+
+def _existing_analysis(out_dir: Path) -> dict | None:
+    """The settings (:data:`SAME_ANALYSIS`) of the analysis in ``out_dir``: from
+    ``analysis_config.json``, else (an older folder) the layers, dataset_steps and seed of
+    ``layer_analysis.csv``; None when there is none."""
+    import json
+
+    from ..io import read_csv
+
+    path = Path(out_dir) / "layer_analysis.csv"
+    if not path.is_file():
+        return None
+    config = Path(out_dir) / "analysis_config.json"
+    if config.is_file():
+        try:
+            saved = json.loads(config.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CorruptFileError(f"{config} is not valid JSON: {exc}") from exc
+        if isinstance(saved, dict):
+            return {k: saved.get(k) for k in SAME_ANALYSIS}
+    rows = read_csv(path, ("layer",), hint="rosetta analyze")
+    first = rows[0] if rows else {}
+    return {"layers": [r["layer"] for r in rows],
+            "dataset_steps": _int_or_none(first.get("dataset_steps")),
+            "seed": _int_or_none(first.get("seed"))}
+
+
+def _int_or_none(text) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _names_text(names) -> str:
+    names = list(names or [])
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return shown or "no layer"
+
+
+def check_replacement(out_dir: Path, settings: dict, flag: str = "--replace-analysis") -> None:
+    """A ConfigError when ``out_dir`` holds an analysis made with other settings
+    (:data:`SAME_ANALYSIS`: other layers, dataset, seed, env, selection or bootstrap) than
+    ``settings``, which writing this one would replace: the line names what is there,
+    what differs and ``flag``, which allows it. The same analysis again is no
+    replacement (it writes the same files)."""
+    import json
+
+    old = _existing_analysis(out_dir)
+    if old is None:
+        return
+    new = json.loads(json.dumps({k: settings.get(k) for k in SAME_ANALYSIS}))
+    differs = [k for k in SAME_ANALYSIS if k in old and old[k] != new[k]]
+    if not differs:
+        return
+    changes = [f"{k} {old[k]} -> {new[k]}" for k in differs if k != "layers"]
+    path = Path(out_dir) / "layer_analysis.csv"
+    raise ConfigError(
+        f"{path} holds the analysis of {_names_text(old.get('layers'))}; this would replace "
+        f"it with one of {_names_text(new['layers'])}"
+        + (f" ({'; '.join(changes)})" if changes else "")
+        + f": pass {flag} to replace it, or give another --output-dir")
 
 
 def read_selected(out_dir: Path) -> str:

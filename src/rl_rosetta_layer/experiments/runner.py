@@ -16,10 +16,12 @@ import queue
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
+from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
@@ -29,7 +31,7 @@ from ..checks import is_int
 from ..errors import ConfigError
 from ..layers.registry import check_layer
 from ..video.family import needs_torch
-from .pools import event_queue, worker_pool
+from .pools import event_queue, unguarded_main, unguarded_message, worker_pool
 from .spec import RunSpec
 from .timeouts import check_run_timeout, layer_time_limit, timeout_error
 from .units import Event, default_workers, failed_results, guarded_unit
@@ -45,11 +47,12 @@ def _init_worker(progress_queue) -> None:
     threadpool_limits(1)
 
 
-def _worker_unit(index: int, unit: Sequence[RunSpec]) -> list[RunResult]:
+def _worker_unit(index: int, unit: Sequence[RunSpec],
+                 logs: Sequence[str] | None = None) -> list[RunResult]:
     if _progress_queue is not None:       # which process trains the unit (for the time limit)
         _progress_queue.put((index, "pid", os.getpid()))
     return guarded_unit(index, unit, _progress_queue.put if _progress_queue is not None
-                        else None)
+                        else None, logs)
 
 
 def _seed_groups(specs: Sequence[RunSpec]) -> list[list[RunSpec]]:
@@ -185,7 +188,8 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
             lockstep: int | None = None,
             on_result: Callable[[RunResult], None] | None = None, quiet: bool = False,
             executor: str = "local", ray_address: str | None = None,
-            desc: str = "training", run_timeout: float | None = None) -> list[RunResult]:
+            desc: str = "training", run_timeout: float | None = None,
+            log_dir: Callable[[RunSpec], Path] | None = None) -> list[RunResult]:
     """Train every run; results come back in the order of ``specs``.
 
     ``executor`` is ``"local"`` (this process when ``workers`` is 1, else that many worker
@@ -197,6 +201,13 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
     :func:`auto_lockstep`). ``run_timeout`` (seconds; None: no limit) stops a unit still
     training after that long and fails its runs (:mod:`.timeouts`); with it, local runs
     always train in worker processes (one that hangs can only be stopped from outside).
+    ``log_dir(spec)``, when given, is the folder where a local run's TensorBoard log is
+    written as it trains (:class:`~.tensorboard.LiveLog`; Ray tasks write none).
+
+    A script that calls this from its top level without ``if __name__ == "__main__":``
+    (:func:`~.pools.unguarded_main`) trains in this process (a RuntimeWarning says so and
+    what to add), since worker processes would run the script again; with ``run_timeout``
+    that is a ConfigError at once.
     """
     check_run_timeout(run_timeout)
     if executor not in EXECUTORS:
@@ -211,6 +222,10 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
     units = group_units(specs, lockstep)
     if not units:
         return []
+    if executor == "local":
+        workers = default_workers() if workers is None else workers
+        if (workers > 1 and len(units) > 1) or run_timeout is not None:
+            workers = _workers_for_main(workers, run_timeout)
     by_id: dict[str, RunResult] = {}
     with ExitStack() as stack:
         if executor == "ray":
@@ -227,37 +242,54 @@ def run_all(specs: Sequence[RunSpec], *, workers: int | None = None,
                 if on_result is not None:
                     on_result(r)
 
+        logs = [[str(log_dir(s)) for s in unit] if log_dir else None for unit in units]
         if executor == "ray":
             run_units_ray(units, workers, progress.event, collect, run_timeout)
         else:
-            workers = default_workers() if workers is None else workers
             if (workers == 1 or len(units) == 1) and run_timeout is None:
                 with threadpool_limits(1):
                     for index, unit in enumerate(units):
-                        collect(index, guarded_unit(index, unit, progress.event))
+                        collect(index, guarded_unit(index, unit, progress.event, logs[index]))
             else:
-                _run_units_pool(units, workers, progress.event, collect, run_timeout)
+                _run_units_pool(units, workers, progress.event, collect, run_timeout, logs)
     return [by_id[s.run_id] for s in specs]
+
+
+def _workers_for_main(workers: int, run_timeout: float | None) -> int:
+    """``workers``, or 1 when the main script would start training again in each worker
+    (:func:`~.pools.unguarded_main`); a ConfigError then when ``run_timeout`` needs them."""
+    where = unguarded_main()
+    if where is None:
+        return workers
+    if run_timeout is not None:
+        raise ConfigError(unguarded_message(where, f"--run-timeout {run_timeout:g}"))
+    warnings.warn_explicit(
+        f"training in this process instead of on {workers} workers: "
+        + unguarded_message(where, "training on workers"), RuntimeWarning, *where)
+    return 1
 
 
 def _run_units_pool(units: Sequence[Sequence[RunSpec]], workers: int,
                     on_event: Callable[[Event], None],
                     collect: Callable[[int, list[RunResult]], None],
-                    run_timeout: float | None = None) -> None:
+                    run_timeout: float | None = None,
+                    logs: Sequence[Sequence[str] | None] | None = None) -> None:
     """Local worker processes (spawned; ended at once on an interrupt, :mod:`.pools`). A
     worker that dies fails only the runs it held. A unit still training ``run_timeout``
     seconds after a worker took it is stopped (that worker killed) and fails with
     :func:`~.timeouts.timeout_error`; the units the kill took down with the pool start
     again in a new one."""
     pending = list(range(len(units)))
+    logs = list(logs) if logs is not None else [None] * len(units)
     while pending:
-        pending = _pool_round(units, pending, workers, on_event, collect, run_timeout)
+        pending = _pool_round(units, pending, workers, on_event, collect, run_timeout, logs)
 
 
 def _pool_round(units: Sequence[Sequence[RunSpec]], pending: list[int], workers: int,
                 on_event: Callable[[Event], None],
                 collect: Callable[[int, list[RunResult]], None],
-                run_timeout: float | None) -> list[int]:
+                run_timeout: float | None,
+                logs: Sequence[Sequence[str] | None]) -> list[int]:
     """One pool over the units ``pending``: collects each that ends (trained, failed, lost
     with its worker or stopped by the time limit); returns those to run again in a new
     pool (the pool broke before they started, or under them at a time-limit kill)."""
@@ -294,7 +326,7 @@ def _pool_round(units: Sequence[Sequence[RunSpec]], pending: list[int], workers:
     retry: list[int] = []
     lost: list[int] = []
     with worker_pool(min(workers, len(pending)), _init_worker, (events,)) as pool:
-        futures = {pool.submit(_worker_unit, i, units[i]): i for i in pending}
+        futures = {pool.submit(_worker_unit, i, units[i], logs[i]): i for i in pending}
         waiting = set(futures)
         while waiting:
             done, waiting = wait(waiting, timeout=0.1, return_when=FIRST_COMPLETED)

@@ -30,6 +30,7 @@ from .runner import preflight, run_all
 from .spec import EnvSpec, RunSpec
 from .store import FAILED_DIR, RunStore, run_metrics
 from .sweep import Sweep
+from .tensorboard import FOLDER as TENSORBOARD_FOLDER
 from .tensorboard import check_available, write_run_log
 from .timeouts import check_run_timeout, layer_time_limit
 
@@ -108,7 +109,8 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
     read back from the store, so what follows depends only on the runs' content.
     ``folder_of(spec)`` puts a run's store under another folder than ``out_dir`` (a study
     keeps each task's runs in the task's folder and trains them in one pool).
-    ``tensorboard`` also writes each trained run's TensorBoard log (:mod:`.tensorboard`).
+    ``tensorboard`` also writes each trained run's TensorBoard log (:mod:`.tensorboard`):
+    as it trains with the local executor, when it is saved with Ray.
     ``run_timeout`` (seconds) stops and fails a run still training after that long, and
     refuses a layer whose check before training takes that long (:mod:`.timeouts`).
     """
@@ -121,6 +123,9 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
             stores[folder] = RunStore(folder / "runs")
             stores[folder].clean_stale()
         return stores[folder]
+
+    def log_dir(spec: RunSpec) -> Path:
+        return store_of(spec).root.parent / TENSORBOARD_FOLDER / spec.run_id
 
     finished = {s.run_id: store_of(s).load(s) for s in specs
                 if store_of(s).is_finished(s.run_id)}
@@ -135,7 +140,7 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
             failures[spec.run_id] = r
         else:
             store_of(spec).write(spec, r, executor)
-            if tensorboard:
+            if tensorboard and not log_dir(spec).is_dir():   # none written as it trained
                 write_run_log(store_of(spec).root.parent, spec.run_id, r)
 
     if tensorboard:
@@ -147,7 +152,8 @@ def execute_runs(out_dir: Path, specs: Sequence[RunSpec], *, workers: int | None
         print(f"{len(finished)} of {len(specs)} runs already finished in {where}; "
               f"training the other {len(todo)}", file=sys.stderr)
     run_all(todo, workers=workers, lockstep=lockstep, quiet=quiet, executor=executor,
-            ray_address=ray_address, on_result=save, desc=desc, run_timeout=run_timeout)
+            ray_address=ray_address, on_result=save, desc=desc, run_timeout=run_timeout,
+            log_dir=log_dir if tensorboard and executor == "local" else None)
     results = [failures[s.run_id] if s.run_id in failures else
                finished.get(s.run_id) or store_of(s).load(s) for s in specs]
     return Outcome(specs=list(specs), results=results, skipped=list(finished),

@@ -25,9 +25,11 @@ from .spec import RunSpec
 Event = tuple[int, str, int]
 
 
-def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None = None
-               ) -> list[RunResult]:
-    """Train runs that differ only by seed, in lockstep, in this process."""
+def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None = None,
+               logs: Sequence[str] | None = None) -> list[RunResult]:
+    """Train runs that differ only by seed, in lockstep, in this process; with ``logs``
+    (one folder per run) write their TensorBoard logs as they train
+    (:class:`~.tensorboard.LiveLog`)."""
     first = specs[0]
     if any((s.env, s.layer, s.config, s.selected, s.video)
            != (first.env, first.layer, first.config, first.selected, first.video)
@@ -43,8 +45,19 @@ def train_unit(specs: Sequence[RunSpec], progress: Callable[[int], None] | None 
                          first.video)[first.layer]
     env = first.env.make(len(specs))
     probe = probe_observations(first.env.make(1))
-    results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
-                             progress=progress, probe=probe, eval_env=first.env.make)
+    monitor = None
+    if logs:
+        from .tensorboard import LiveLog
+
+        monitor = LiveLog(list(logs), first.config)
+    results = None
+    try:
+        results = train_lockstep(env, layer, [s.seed for s in specs], first.config,
+                                 progress=progress, probe=probe, eval_env=first.env.make,
+                                 monitor=monitor)
+    finally:
+        if monitor is not None:
+            monitor.close(results)
     where = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": started,
              "finished_at": now_utc(), "versions": versions()}
     for spec, result in zip(specs, results):
@@ -63,7 +76,8 @@ def failed_results(unit: Sequence[RunSpec], exc: BaseException | str) -> list[Ru
 
 
 def guarded_unit(index: int, unit: Sequence[RunSpec],
-                 report: Callable[[Event], None] | None = None) -> list[RunResult]:
+                 report: Callable[[Event], None] | None = None,
+                 logs: Sequence[str] | None = None) -> list[RunResult]:
     """:func:`train_unit` that reports its start and episodes, and returns errors as results.
 
     The same function runs in this process, in a worker process and in a Ray task, so a
@@ -76,7 +90,7 @@ def guarded_unit(index: int, unit: Sequence[RunSpec],
         def progress(n: int) -> None:
             report((index, "episodes", n))
     try:
-        return train_unit(unit, progress)
+        return train_unit(unit, progress, **({"logs": logs} if logs else {}))
     except Exception as exc:  # noqa: BLE001 - recorded as the run's error, the sweep goes on
         return failed_results(unit, exc)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..analysis.run import SELECTED_FILE
 from .facts import write_facts
 from .figures import write_figures
+from .profiles import write_profiles
 from .tables import write_analysis_table
 
 
@@ -46,8 +47,9 @@ def write_report_extras(out_dir: Path, selected: str | None) -> tuple[list[Path]
     else:
         missing.append(f"the analysis table needs {out_dir / 'layer_analysis.csv'}: run "
                        f"`rosetta analyze --output-dir {out_dir}`")
-    figures, not_drawn = write_figures(out_dir, selected)
-    written += figures
-    missing += not_drawn
+    for write in (write_figures, write_profiles):
+        files, not_drawn = write(out_dir, selected)
+        written += files
+        missing += not_drawn
     written.append(write_facts(out_dir, selected))
     return written, missing

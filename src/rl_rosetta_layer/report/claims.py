@@ -57,6 +57,9 @@ SUPPORTED = "supported"
 CONSISTENT = "consistent with the data but not statistically established"
 NOT_ESTABLISHED = "not established"
 NOT_SUPPORTED = "not supported"
+NOT_ANSWERED = "not answered"
+"""The pipeline failed the task (the study's positive control did not learn it), so the
+comparisons say nothing about the layers: the verdict of :mod:`.study` as well."""
 
 
 def _f(value) -> float:

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..experiments.outputs import SEED_SUMMARY_COLUMNS
 from ..io import atomic_write_text, read_csv
 from .markdown import markdown_table
+from .profiles import achievable_return, optimality_gaps
 from .statistics import left_out_text, run_outcomes
 
 SUMMARY_TABLE = "experiment_summary_table.md"
@@ -38,8 +39,9 @@ def left_out_cells(out_dir: Path, rows: list[dict]) -> dict[str, str]:
 
 def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
     """Write the summary (``rows``, read from the CSV when not given) as a Markdown table,
-    with the IQM and its CI when the CSV has them, and a column naming the runs left out
-    (diverged or failed) when there are any."""
+    with the IQM and its CI when the CSV has them, rliable's optimality gap when the
+    task's achievable return is known (:mod:`.profiles`), and a column naming the runs
+    left out (diverged or failed) when there are any."""
     out_dir = Path(out_dir)
     rows = read_summary(out_dir) if rows is None else rows
     rows = [dict(r) for r in rows]
@@ -50,6 +52,14 @@ def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
             row["iqm_ci"] = f"[{_num(row['iqm_ci_low'])}, {_num(row['iqm_ci_high'])}]"
         columns += ["iqm", "iqm_ci", "n_seeds"]
         headers += ["IQM", "95% CI of IQM", "Seeds"]
+    achievable = achievable_return(out_dir) if rows else None
+    gaps = optimality_gaps(out_dir, achievable) if achievable is not None else None
+    if gaps:
+        for row in rows:
+            gap = gaps.get(row["layer"])
+            row["optimality_gap"] = "—" if gap is None else f"{gap:.3f}"
+        columns.append("optimality_gap")
+        headers.append("Optimality gap")
     left_out = left_out_cells(out_dir, rows)
     if left_out:
         for row in rows:
@@ -57,6 +67,11 @@ def export_summary_table(out_dir: Path, rows: list[dict] | None = None) -> Path:
         columns.append("left_out")
         headers.append("Runs left out")
     text = markdown_table(rows, columns, headers)
+    if gaps:
+        text += (f"\nOptimality gap (rliable): the achievable return, {achievable.value:.3f} "
+                 f"({achievable.source}), minus the mean over seeds of each run's final return "
+                 f"clipped at it; 0 when every run is optimal. The performance profiles are in "
+                 f"`figures/performance_profile.png` and `performance_profile.csv`.\n")
     flagged = [r for r in rows if r.get("flags")]
     if flagged:
         text += ("\nFlagged by the run-health check (the pipeline failed in these runs, so "

@@ -199,7 +199,7 @@ def run_paths(out_dir: Path) -> list[Path]:
 
 def table_run_ids(out_dir: Path) -> list[str] | None:
     """The run ids of the runs behind the tables (``experiment_runs.csv``'s ``run_id``
-    column), or None for tables written before it existed."""
+    column), or None for tables written before it existed (or not from stored runs)."""
     from ..io import read_csv
 
     path = Path(out_dir) / "experiment_runs.csv"
@@ -209,7 +209,9 @@ def table_run_ids(out_dir: Path) -> list[str] | None:
     if not rows or "run_id" not in rows[0]:
         return None
     ids = [r["run_id"] for r in rows]
-    if any(not i for i in ids):
+    if not any(ids):                 # tables not written from stored runs (made by hand)
+        return None
+    if not all(ids):
         raise CorruptFileError(f"{path}: a row has no run_id; run `rosetta train` again to "
                                f"write the tables")
     return ids

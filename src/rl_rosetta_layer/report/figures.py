@@ -12,6 +12,9 @@ draw on an ``ax`` (a new one when ``ax`` is None) and return it.
 * :func:`plot_score_vs_return`: an analysis score against RL return, with both CIs and
   the rank correlation in the title.
 * :func:`plot_probe_scores`: one probe score per layer with its CI.
+* :func:`plot_performance_profile`: rliable's performance profile, the fraction of a
+  layer's runs with a final return above each threshold, with a bootstrap band
+  (:mod:`.profiles`).
 
 matplotlib is imported inside the functions (``import rl_rosetta_layer`` stays light) and
 never through pyplot: figures are :class:`matplotlib.figure.Figure` objects drawn by the
@@ -45,6 +48,7 @@ FIGURE_FILES = {
     "final_returns": "final_returns.png",
     "score_vs_return": "score_vs_return.png",
     "probe_scores": "probe_scores.png",
+    "performance_profile": "performance_profile.png",
 }
 DPI = 130
 #: Seed of the generator behind the learning curves' CI bands (fixed: same figure each time).
@@ -328,6 +332,37 @@ def plot_probe_scores(rows: Sequence[Mapping], metric: str, *, ax=None,
     return ax
 
 
+def plot_performance_profile(curves: Mapping, *, ax=None, selected: str | None = None,
+                             achievable=None):
+    """rliable's performance profile: per layer, the fraction of its runs whose final
+    return is above each threshold tau (``curves``: layer -> :class:`.profiles.Profile`),
+    with its 95 % bootstrap band; the bank's layers thin and grey, the achievable return
+    (an :class:`.profiles.Achievable`) as a dashed line. Returns ``ax``."""
+    ax = _ax(ax, (8.0, 5.0))
+    names = sorted(curves, key=lambda n: (n != selected, layer_kind(n), n))
+    colors = layer_colors(names, selected)
+    for name in names:
+        c, bank = curves[name], layer_kind(name) == "bank"
+        ax.step(c.taus, c.fraction, where="post", color=colors[name],
+                lw=0.8 if bank else (2.4 if name == selected else 1.6),
+                ls="--" if layer_kind(name) == "baseline" else "-",
+                label=None if bank else _label(name, selected))
+        if not bank and np.isfinite(c.low).all():
+            ax.fill_between(c.taus, c.low, c.high, step="post", color=colors[name],
+                            alpha=0.12, lw=0)
+    if achievable is not None:
+        ax.axvline(achievable.value, color="0.3", ls=":", lw=1.2,
+                   label=f"achievable return {achievable.value:.3f}")
+    ax.set_xlabel(f"final return threshold τ (mean of a run's last {LAST} episodes)")
+    ax.set_ylabel("fraction of runs with final return > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Performance profiles (rliable's run-score distribution), band = 95% "
+                 "bootstrap CI over runs", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
 def _few_ticks(ax) -> None:
     """At most five x ticks, so small ranges (reward R² ~ 0.005) do not overlap."""
     from matplotlib.ticker import MaxNLocator
@@ -351,7 +386,8 @@ def save_figure(fig, path: Path) -> Path:
 
 
 def write_figures(out_dir: Path, selected: str | None) -> tuple[list[Path], list[str]]:
-    """Write every figure the available outputs allow under ``out_dir/figures``.
+    """Write every figure the available outputs allow under ``out_dir/figures`` (but the
+    performance profile, which :func:`.profiles.write_profiles` draws).
 
     Returns the files written and, for each figure left out, what is missing and which
     command writes it.

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import stats
+from ..analysis.acting import ACTING_METRICS
 from ..analysis.score import METRICS
 from ..errors import CorruptFileError
 from ..experiments.outputs import HEALTH_COLUMNS, LAST, RUNS_FILE
@@ -32,6 +33,10 @@ OUTCOME_COLUMNS = ("layer", "runs", "runs_ok", "runs_diverged", "runs_failed",
                    "seeds_diverged", "seeds_failed")
 #: Columns the report adds after the statistics' own in comparisons.csv / score_validity.csv.
 LEFT_OUT_COLUMN = "seeds_left_out"
+#: A run's returns in ``experiment_runs.csv``: the last 50 training episodes' mean and, for
+#: runs trained with evaluation checkpoints, the last greedy evaluation's mean and the mean
+#: over every checkpoint (empty for runs made before evaluations existed).
+RUN_VALUE_COLUMNS = ("mean_last_50", "final_eval", "auc_eval")
 
 
 # ----------------------------------------------------------------------------- reading
@@ -113,8 +118,9 @@ def run_outcomes(out_dir: Path) -> dict[str, dict[int, str]]:
 
 def run_health(out_dir: Path) -> list[dict] | None:
     """Rows of ``experiment_runs.csv`` (layer, seed int, status, flags as a list, the last
-    health check's numbers as floats, NaN where not recorded); None when the file is absent
-    (outputs written before run health was recorded)."""
+    health check's numbers and :data:`RUN_VALUE_COLUMNS` as floats, NaN where not recorded
+    or not a column of an older file); None when the file is absent (outputs written before
+    run health was recorded)."""
     path = Path(out_dir) / RUNS_FILE
     if not path.is_file():
         return None
@@ -126,7 +132,7 @@ def run_health(out_dir: Path) -> list[dict] | None:
         row["seed"] = integer(row, "seed", path, line)
         row["status"] = _status(row, path, line)
         row["flags"] = [f for f in row["flags"].split(";") if f]
-        for key in HEALTH_COLUMNS:
+        for key in HEALTH_COLUMNS + RUN_VALUE_COLUMNS:
             row[key] = number(row, key, path, line) if row.get(key, "") != "" else float("nan")
         rows.append(row)
     return rows
@@ -142,18 +148,21 @@ def flagged_layers(out_dir: Path) -> dict[str, list[str]]:
 
 
 def load_scores(out_dir: Path):
-    """Point scores (metric -> layer -> value) and replicates (metric -> layer -> (R,))."""
+    """Point scores (metric -> layer -> value) and replicates (metric -> layer -> (R,)):
+    :data:`METRICS`, then the acting probes' columns (``ACTING_METRICS``) that the file
+    has (a study's analysis writes them; ``rosetta analyze`` does not)."""
     out_dir = Path(out_dir)
     path = out_dir / "layer_analysis.csv"
     rows = read_csv_lines(path, ("layer",) + METRICS, hint="rosetta analyze")
-    scores = {m: {r["layer"]: number(r, m, path, i) for i, r in rows} for m in METRICS}
+    metrics = METRICS + tuple(m for m in ACTING_METRICS if rows and m in rows[0][1])
+    scores = {m: {r["layer"]: number(r, m, path, i) for i, r in rows} for m in metrics}
     reps_path = out_dir / "layer_analysis_bootstrap.csv"
     replicates = None
     if reps_path.is_file():
-        reps: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in METRICS}
-        for i, r in read_csv_lines(reps_path, ("replicate", "layer") + METRICS,
+        reps: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in metrics}
+        for i, r in read_csv_lines(reps_path, ("replicate", "layer") + metrics,
                                    hint="rosetta analyze"):
-            for m in METRICS:
+            for m in metrics:
                 reps[m][r["layer"]].append(number(r, m, reps_path, i))
         replicates = {m: {k: np.array(v) for k, v in d.items()} for m, d in reps.items()}
     return scores, replicates

@@ -45,8 +45,44 @@ def _fixed(value: float, digits: int) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+#: What the analysis table's intervals are (the note under it).
+CI_NOTE = ("CIs are 95% basic bootstrap intervals over the held-out rows (twice the estimate "
+           "minus the replicates' upper and lower 2.5% quantiles). A resample repeats rows, "
+           "which biases a score like the effective rank (and the composite built from it): "
+           "the basic interval corrects for that bias, so it is shifted away from the point "
+           "estimate and, when the bias is larger than the sampling spread, excludes it. The "
+           "percentile interval would exclude it as well, on the other side, without the "
+           "correction.")
+
+
+def outside_ci(rows: list[dict]) -> list[tuple[float, dict, str]]:
+    """(distance, row, metric) of every estimate outside its own interval, farthest
+    first."""
+    out = []
+    for r in rows:
+        for m in METRICS:
+            v, lo, hi = (float(r[k]) for k in (m, f"{m}_ci_low", f"{m}_ci_high"))
+            if math.isfinite(lo) and math.isfinite(hi) and not lo <= v <= hi:
+                out.append((max(lo - v, v - hi), r, m))
+    return sorted(out, key=lambda t: -t[0])
+
+
+def analysis_note(rows: list[dict]) -> str:
+    """The note under the analysis table: what its intervals are and, when some estimate
+    lies outside its own interval, how many and the farthest one."""
+    outside = outside_ci(rows)
+    if not outside:
+        return CI_NOTE
+    _, r, m = outside[0]
+    return (f"{CI_NOTE} Here {len(outside)} of {len(rows) * len(METRICS)} estimates lie "
+            f"outside their interval, e.g. the {METRIC_HEADERS[m]} of {r['layer']}, "
+            f"{with_ci(float(r[m]), float(r[m + '_ci_low']), float(r[m + '_ci_high']))}: "
+            f"the resamples say the estimate is biased by more than its spread.")
+
+
 def analysis_table(rows: list[dict], selected: str | None = None) -> str:
-    """Markdown table of ``layer_analysis.csv`` rows: one column per score, with its CI."""
+    """Markdown table of ``layer_analysis.csv`` rows: one column per score, with its CI,
+    and the note that says what the CIs are (:func:`analysis_note`)."""
     cells = []
     for row in rows:
         cell = {"layer": row["layer"] + (" (selected)" if row["layer"] == selected else "")}
@@ -55,7 +91,8 @@ def analysis_table(rows: list[dict], selected: str | None = None) -> str:
                               float(row[f"{m}_ci_high"]))
         cells.append(cell)
     return markdown_table(cells, ["layer", *METRICS],
-                          ["Layer", *(f"{METRIC_HEADERS[m]} (95% CI)" for m in METRICS)])
+                          ["Layer", *(f"{METRIC_HEADERS[m]} (95% CI)" for m in METRICS)]) \
+        + "\n" + analysis_note(rows) + "\n"
 
 
 def read_analysis_rows(out_dir: Path) -> list[dict]:

@@ -14,6 +14,8 @@ Pure functions; anything that draws random numbers takes an explicit
 * equivalence: :func:`equivalence_test` (two one-sided sign-flip tests against a
   margin)
 * score validity: :func:`score_validity` (Spearman / Kendall with bootstrap CIs)
+* rliable's profiles: :func:`score_distribution` (performance profile),
+  :func:`score_distribution_ci`, :func:`optimality_gap`
 * what a run can show: :func:`smallest_p`, :func:`min_seeds`, :func:`seed_warning`
 * output rows and text: :func:`summary_columns`, :func:`format_report`
 
@@ -50,6 +52,7 @@ from .power import (
     smallest_p_holm,
     smallest_p_rank_correlation,
 )
+from .profiles import optimality_gap, score_distribution, score_distribution_ci
 from .signflip import equivalence_test, sign_flip_test
 from .tables import SUMMARY_COLUMNS, summary_columns
 
@@ -90,4 +93,7 @@ __all__ = [
     "format_report",
     "align_seeds",
     "common_seeds",
+    "score_distribution",
+    "score_distribution_ci",
+    "optimality_gap",
 ]

@@ -62,7 +62,8 @@ def test_report_writes_figures_and_the_analysis_table(built):
         assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 20_000, name
     table = (built["out"] / "layer_analysis_table.md").read_text().splitlines()
     assert table[0].startswith("| Layer | reward R² (95% CI) |")
-    assert len(table) == 2 + 4
+    assert len(table) == 2 + 4 + 2                   # header, 4 layers, blank, the CI note
+    assert table[-1].startswith("CIs are 95% basic bootstrap intervals")
     assert re.search(r"\| -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\] \|", table[2])
 
 

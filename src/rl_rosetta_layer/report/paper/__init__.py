@@ -14,6 +14,8 @@ imports from here:
 * :mod:`.check`: :func:`check_paper` lists the problems of a paper: a placeholder
   left, a number that appears in no output file, a citation key missing from the
   bibliography;
+* :mod:`.staging`: :func:`restored_on_error` puts the report back as it was when the
+  paper is refused after ``rosetta paper`` regenerated it;
 * here: :func:`build_paper` renders, :func:`write_paper` renders, checks and writes.
 """
 
@@ -37,20 +39,23 @@ from .inputs import (
     BIB_NAME,
     TEMPLATE_NAME,
     Outputs,
+    check_runs,
     find_paper_file,
     load_outputs,
     paper_sources,
 )
 from .methods import LAYER_DESCRIPTIONS
 from .render import PLACEHOLDER, references, render
+from .staging import restored_on_error
 
 DEFAULT_PAPER = Path("paper") / "paper.md"
 
 __all__ = ["BIB_NAME", "BULK_FILES", "DEFAULT_PAPER", "HYPOTHESIS", "LAYER_DESCRIPTIONS",
            "NUMBER", "PLACEHOLDER", "TEMPLATE_NAME", "Outputs", "PaperCheckError",
-           "build_paper", "check_paper", "ci", "code", "f3", "figure", "find_paper_file", "fp",
-           "load_outputs", "names_list", "output_numbers", "paper_context", "paper_sources",
-           "pct", "references", "render", "sg", "write_paper"]
+           "build_paper", "check_paper", "check_runs", "ci", "code", "f3", "figure",
+           "find_paper_file", "fp", "load_outputs", "names_list", "output_numbers",
+           "paper_context", "paper_sources", "pct", "references", "render",
+           "restored_on_error", "sg", "write_paper"]
 
 
 class PaperCheckError(RosettaError, ValueError):

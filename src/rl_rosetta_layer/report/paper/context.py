@@ -10,22 +10,23 @@ placeholder, add its key to the function of its section.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...analysis.score import METRICS
 from .. import claims
 from ..figures import layer_kind
-from ..tables import METRIC_HEADERS
+from ..tables import METRIC_HEADERS, outside_ci
 from .environment import env_paragraph, env_phrase
 from .findings import (
     PREDICATE,
     bank_claim,
+    budget_text,
     comparison_verdicts,
     conclusion,
+    control_sentence,
     discussion,
+    hypothesis,
     kinds_text,
     left_out_runs,
     limitations,
@@ -79,11 +80,13 @@ class _Digest:
         an, env = facts.get("analysis", {}), facts.get("env", {})
         layers, comp = facts.get("layers", {}), facts.get("comparisons", {})
         verdicts = comparison_verdicts(o)
-        hyp = claims.hypothesis_verdict(list(verdicts.values()))
+        hyp = hypothesis(o)
         sel = o.row(o.selected)
         synthetic = is_synthetic(layers)
         n_seeds, last = tr["n_seeds"], tr["last_episodes"]
-        last_used = min(last, tr["episodes"]) if tr.get("episodes") else last
+        shortest = (tr.get("episodes_per_run_min") if tr.get("env_steps_budget")
+                    else tr.get("episodes"))
+        last_used = min(last, shortest) if shortest else last
         return cls(o, paper_path, tr, an, env, layers, comp, verdicts, hyp, sel, synthetic,
                    n_seeds, last, last_used)
 
@@ -117,7 +120,7 @@ def _front_matter(d: _Digest) -> dict[str, str]:
         f"on {an.get('dataset_steps')} random-policy transitions, select the layer with the best "
         f"{code(o.select_by)}, and train the same Double DQN on {tr['n_layers']} layers "
         f"({kinds_text(tr)}) with {seeds_text(d.n_seeds)} each and an identical budget of "
-        f"{tr['episodes']} episodes per run.")
+        f"{budget_text(tr)} per run.")
     ctx["abstract_result"] = result_sentence(o)
     ctx["abstract_validity"] = validity_sentence(o)
     if d.synthetic:
@@ -180,12 +183,8 @@ def _setup(d: _Digest) -> dict[str, str]:
                            "the parameters that train with it under the settings of Table 2."),
         "table_layers": layers_table(o),
         "setup_env": env_paragraph(d.env),
-        "setup_budget": (
-            f"Every run has the same budget of {tr['episodes']} episodes. A layer that learns "
-            f"finishes its episodes sooner and so sees fewer env steps: runs took between "
-            f"{tr['env_steps_per_run_min']} and {tr['env_steps_per_run_max']} env steps and "
-            f"{tr['updates_per_run_min']} to {tr['updates_per_run_max']} updates. The analysis "
-            f"used {an.get('dataset_steps')} random-policy transitions and "
+        "setup_budget": _budget_sentence(tr) + (
+            f" The analysis used {an.get('dataset_steps')} random-policy transitions and "
             f"{an.get('n_bootstrap')} bootstrap resamples per score."),
         "table_config": config_table(tr),
         "setup_seeds": (
@@ -194,6 +193,21 @@ def _setup(d: _Digest) -> dict[str, str]:
             f"dataset was drawn with seed {an.get('seed')}."),
         "setup_hardware": hardware_text(tr),
     }
+
+
+def _budget_sentence(tr: Mapping) -> str:
+    """The budget every run had and what it meant per layer: under an episode budget the
+    env steps each run took, under an env-step budget the episodes each run finished."""
+    updates = f"{tr['updates_per_run_min']} to {tr['updates_per_run_max']} updates"
+    if tr.get("env_steps_budget"):
+        return (f"Every run has the same budget of {budget_text(tr)}. A layer that learns "
+                f"plays shorter episodes and so finishes more of them: runs finished between "
+                f"{tr['episodes_per_run_min']} and {tr['episodes_per_run_max']} episodes and "
+                f"made {updates}.")
+    return (f"Every run has the same budget of {budget_text(tr)}. A layer that learns "
+            f"finishes its episodes sooner and so sees fewer env steps: runs took between "
+            f"{tr['env_steps_per_run_min']} and {tr['env_steps_per_run_max']} env steps and "
+            f"{updates}.")
 
 
 def _analysis_results(d: _Digest) -> dict[str, str]:
@@ -235,19 +249,15 @@ def _reward_probe_note(analysis: list[dict]) -> str:
 def _outside_ci_note(analysis: list[dict]) -> str:
     """A sentence naming the point estimate farthest outside its bootstrap CI ('' when
     every estimate lies inside its CI)."""
-    outside = []
-    for r in analysis:
-        for m in METRICS:
-            v, lo, hi = to_float(r[m]), to_float(r[f"{m}_ci_low"]), to_float(r[f"{m}_ci_high"])
-            if math.isfinite(lo) and math.isfinite(hi) and not lo <= v <= hi:
-                outside.append((max(lo - v, v - hi), r, m))
+    outside = outside_ci(analysis)
     if not outside:
         return ""
-    _, r, m = max(outside, key=lambda t: t[0])
+    _, r, m = outside[0]
     return (f" Some point estimates lie outside their bootstrap CI, e.g. the "
             f"{METRIC_HEADERS[m]} of {code(r['layer'])}: {f3(r[m])}, "
-            f"{ci(r[m + '_ci_low'], r[m + '_ci_high'])}: the resampling distribution "
-            f"is skewed there, so read that interval with care.")
+            f"{ci(r[m + '_ci_low'], r[m + '_ci_high'])}: the CIs are basic bootstrap "
+            f"intervals, which correct for the bias that resampling adds, so they exclude an "
+            f"estimate whose bias is larger than its spread (the note under Table 3).")
 
 
 def _rl_results(d: _Digest) -> dict[str, str]:
@@ -255,7 +265,9 @@ def _rl_results(d: _Digest) -> dict[str, str]:
     o, tr, sel = d.o, d.tr, d.sel
     best = max(o.summary, key=lambda r: to_float(r["mean_last_50"]))
     text = (f"Table 4 gives the final return of every layer; Figure 2 shows the learning curves "
-            f"and Figure 3 the final returns with their CIs. {code(best['layer'])} has the "
+            f"and Figure 3 the final returns with their CIs; Figure 4 gives each layer's "
+            f"performance profile, and Table 4 its optimality gap where the achievable return "
+            f"is known [CITE agarwal2021precipice]. {code(best['layer'])} has the "
             f"highest mean final return, {f3(best['mean_last_50'])} (IQM {f3(best['iqm'])}, "
             f"{ci(best['iqm_ci_low'], best['iqm_ci_high'])})")
     if d.env.get("optimal_return_mean") is not None:
@@ -285,7 +297,8 @@ def _rl_results(d: _Digest) -> dict[str, str]:
     ctx["caption_summary"] = (
         f"per layer, the mean over seeds of each run's mean return over its last {d.last} "
         f"episodes, its standard deviation across seeds, the mean return over all episodes "
-        f"(AUC) and the IQM over seeds with its 95% bootstrap CI")
+        f"(AUC), the IQM over seeds with its 95% bootstrap CI and, where the task's achievable "
+        f"return is known, rliable's optimality gap")
     ctx["table_summary"] = o.tables["summary"].strip()
     ctx["figure_curves"] = figure(
         o.figures["learning_curves"], d.paper_path, 2,
@@ -296,6 +309,11 @@ def _rl_results(d: _Digest) -> dict[str, str]:
         o.figures["final_returns"], d.paper_path, 3,
         "Final return per layer: IQM over seeds with its 95% bootstrap CI, seeds as ticks, the "
         "random bank's range shaded.")
+    ctx["figure_profile"] = figure(
+        o.figures["performance_profile"], d.paper_path, 4,
+        "Performance profiles: the fraction of each layer's runs whose final return is above "
+        "each threshold, with a 95% bootstrap band over runs (rliable's run-score "
+        "distribution).")
     return ctx
 
 
@@ -308,8 +326,10 @@ def _comparison_results(d: _Digest) -> dict[str, str]:
     if len(parts) == 1 and len(verdicts) > 1:
         parts = [f"all {parts[0]}"]
     text = (f"Of the {len(verdicts)} comparisons of the selected layer with another layer "
-            f"(Table 5), {'; '.join(parts)}. The hypothesis that it beats every other layer is "
-            f"therefore *{d.hyp}*. {seed_power(o)}")
+            f"(Table 5), {'; '.join(parts)}. "
+            + (control_sentence(o) if d.hyp == claims.NOT_ANSWERED else
+               f"The hypothesis that it beats every other layer is therefore *{d.hyp}*.")
+            + f" {seed_power(o)}")
     if comp.get("n_seeds", 0) >= 2 and comp.get("max_ci_coverage") is not None \
             and comp["max_ci_coverage"] < 0.95:
         text += (f" With so few seeds a bootstrap CI cannot reach past the observed range, so a "
@@ -328,7 +348,7 @@ def _comparison_results(d: _Digest) -> dict[str, str]:
 
 
 def _validity_results(d: _Digest) -> dict[str, str]:
-    """Whether each pre-RL score predicts RL return across layers (Table 6, Figure 4)."""
+    """Whether each pre-RL score predicts RL return across layers (Table 6, Figure 5)."""
     o = d.o
     ctx = {"validity_rules": claims.rules_text(claims.VALIDITY_RULES)}
     bullets = _validity_bullets(o)
@@ -350,7 +370,7 @@ def _validity_results(d: _Digest) -> dict[str, str]:
         f"seeds and the analysis bootstrap; p from a permutation test over layers")
     ctx["table_validity"] = o.tables["validity"].strip()
     ctx["figure_validity"] = figure(
-        o.figures["score_vs_return"], d.paper_path, 4,
+        o.figures["score_vs_return"], d.paper_path, 5,
         "Each analysis score against RL final return (mean over seeds), with 95% CIs; the "
         "title of each panel gives Spearman's ρ, its CI and p.")
     return ctx

@@ -37,6 +37,14 @@ def validity_verdict(o: Outputs, score: str) -> str:
     return validity_verdicts(o).get(score, claims.NOT_COMPUTABLE)
 
 
+def budget_text(tr: Mapping) -> str:
+    """The budget every run had: '350 episodes', or '3000 env steps' for runs trained
+    with ``--env-steps`` (whose configured episode count is not used)."""
+    if tr.get("env_steps_budget"):
+        return f"{tr['env_steps_budget']} env steps"
+    return f"{tr['episodes']} episodes"
+
+
 def kinds_text(tr: Mapping) -> str:
     """'4 candidates, 2 baselines and 8 random-bank layers' (the kinds present)."""
     names = {"candidate": ("candidate", "candidates"), "baseline": ("baseline", "baselines"),
@@ -50,6 +58,39 @@ def kinds_text(tr: Mapping) -> str:
 def comparison_verdicts(o: Outputs) -> dict[str, str]:
     """Verdict of the selected layer against each other layer, by the other layer's name."""
     return {r["other"]: claims.comparison_verdict(r) for r in o.comparisons}
+
+
+#: The study's control whose failure leaves a task unanswered (as :mod:`..study` says).
+POSITIVE_CONTROL = "positive control learned"
+
+
+def failed_controls(o: Outputs) -> list[dict]:
+    """The study's pipeline controls of this task that failed (:func:`.inputs.study_controls`;
+    [] outside a study). Whether a task can tell layers apart is a finding about the task,
+    not a failure of the pipeline, so those rows are not among them."""
+    from ..study.controls import PIPELINE
+
+    return [r for r in o.extra.get("controls", [])
+            if r["control"] in PIPELINE and str(r["passed"]) != "True"]
+
+
+def hypothesis(o: Outputs) -> str:
+    """The verdict on the hypothesis: :data:`~..claims.NOT_ANSWERED` when the study's
+    positive control did not learn this task (the pipeline failed there, so no comparison
+    answers it), else the comparisons' (:func:`~..claims.hypothesis_verdict`)."""
+    if any(r["control"] == POSITIVE_CONTROL for r in failed_controls(o)):
+        return claims.NOT_ANSWERED
+    return claims.hypothesis_verdict(list(comparison_verdicts(o).values()))
+
+
+def control_sentence(o: Outputs) -> str:
+    """Why the hypothesis is not answered: the positive control that did not learn."""
+    row = next(r for r in failed_controls(o) if r["control"] == POSITIVE_CONTROL)
+    return (f"The study's positive control {code(row['layer'])} did not learn this task (the "
+            f"lower end of its IQM's 95% CI stays below half of the achievable return, "
+            f"`study_controls.csv`): the pipeline failed here, so its comparisons "
+            f"cannot tell whether the selected layer beats the other layer choices, and the "
+            f"hypothesis is *{claims.NOT_ANSWERED}*.")
 
 
 def validity_row(o: Outputs, score: str) -> dict | None:
@@ -95,7 +136,7 @@ def result_sentence(o: Outputs) -> str:
     comparisons behind it (the abstract's result)."""
     sel = o.row(o.selected)
     verdicts = comparison_verdicts(o)
-    hyp = claims.hypothesis_verdict(list(verdicts.values()))
+    hyp = hypothesis(o)
     best = max(o.summary, key=lambda r: to_float(r["mean_last_50"]))
     n_layers = o.facts["training"]["n_layers"]
     out = (f"The selected layer, {code(o.selected)}, reaches a final return of "
@@ -108,7 +149,9 @@ def result_sentence(o: Outputs) -> str:
         out += f", below {code(best['layer'])} ({f3(best['iqm'])})."
     m = len(verdicts)
     counts = claims.count_verdicts(list(verdicts.values()))
-    if hyp == claims.SUPPORTED:
+    if hyp == claims.NOT_ANSWERED:
+        out += " " + control_sentence(o)
+    elif hyp == claims.SUPPORTED:
         out += (f" It is significantly better than each of the {m} other layers (Holm-adjusted "
                 f"p ≤ {claims.ALPHA:g} in both paired tests).")
     elif hyp == claims.CONSISTENT:
@@ -233,11 +276,17 @@ def discussion(o: Outputs, hyp: str) -> str:
                    f"picked after seeing the results, this needs confirming on new layers.")
     if hyp == claims.CONSISTENT and o.facts.get("comparisons", {}).get(
             "smallest_p_holm", 0) > claims.ALPHA:
-        out.append("The comparison of layers is limited by the number of seeds, not by the "
-                   "size of the differences: more seeds, not more episodes, would settle it.")
+        longer = ("more env steps" if o.facts["training"].get("env_steps_budget")
+                  else "more episodes")
+        out.append(f"The comparison of layers is limited by the number of seeds, not by the "
+                   f"size of the differences: more seeds, not {longer}, would settle it.")
     elif hyp == claims.NOT_ESTABLISHED:
         out.append("Some differences are too small for these runs to resolve: more seeds "
                    "would narrow their CIs.")
+    elif hyp == claims.NOT_ANSWERED:
+        out.append("The positive control did not learn the task, so the pipeline (its "
+                   "adapters, head or budget), not the layers, limits these runs: it has to "
+                   "learn the task before any layer can be judged on it.")
     return " ".join(out)
 
 
@@ -265,8 +314,18 @@ def limitations(o: Outputs, synthetic: bool) -> str:
     if n < 4:
         items.append(f"With {seeds_text(n)} the IQM equals the mean, so it gives no "
                      f"robustness to outlying seeds.")
-    items.append(f"Budgets are equal in episodes ({tr['episodes']} per run), not in env steps: "
-                 f"layers that learn see fewer env steps.")
+    if tr.get("env_steps_budget"):
+        items.append(f"Budgets are equal in env steps ({budget_text(tr)} per run), not in "
+                     f"episodes: a layer that learns plays more, shorter episodes, so the last "
+                     f"{tr['last_episodes']} episodes behind its outcome span fewer env steps.")
+    else:
+        items.append(f"Budgets are equal in episodes ({budget_text(tr)} per run), not in env "
+                     f"steps: layers that learn see fewer env steps.")
+    failed = failed_controls(o)
+    if failed:
+        items.append("Controls of the study that failed on this task: "
+                     + "; ".join(f"'{r['control']}' ({code(r['layer'])})" for r in failed)
+                     + " (`study_controls.csv`).")
     if tr.get("config_differs"):
         items.append(f"Runs differ in {names_list(tr['config_differs'])}.")
     if tr.get("runs_not_ok"):
@@ -287,7 +346,8 @@ def conclusion(o: Outputs, hyp: str, synthetic: bool) -> str:
            f"before RL, {code(o.selected)}, reached a final return of {f3(sel['iqm'])} "
            f"(IQM), and the hypothesis that it beats every other layer choice is *{hyp}*. "
            f"The score that chose it, {code(o.select_by)}, {PREDICATE[vv]} across layers.")
-    nxt = []
+    nxt = ["a pipeline whose positive control learns the task"] \
+        if hyp == claims.NOT_ANSWERED else []
     if comp and comp.get("smallest_p_holm", 0) > claims.ALPHA:
         nxt.append(f"at least {comp['min_seeds_holm']} seeds per layer")
     if synthetic:

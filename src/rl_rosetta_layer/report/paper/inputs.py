@@ -30,7 +30,8 @@ def find_paper_file(name: str) -> Path:
     """``paper/<name>`` of the source tree this package runs from (an editable install),
     else ``./paper/<name>``."""
     here = Path(__file__).resolve()
-    candidates = [here.parents[3] / "paper" / name, Path.cwd() / "paper" / name]
+    source = next((p for p in here.parents if (p / "pyproject.toml").is_file()), None)
+    candidates = ([source / "paper" / name] if source else []) + [Path.cwd() / "paper" / name]
     for path in candidates:
         if path.is_file():
             return path
@@ -131,12 +132,49 @@ def _check_fresh(out_dir: Path, selected: str, summary: list[dict], trained: dic
                                f"--skip-report)")
 
 
-def load_outputs(out_dir: Path) -> Outputs:
-    """Read and cross-check the outputs the paper needs.
+#: The study's table of controls, in the folder above its tasks' folders.
+STUDY_CONTROLS = "study_controls.csv"
 
-    Raises MissingInputError, naming the missing file or layer and the command that
-    produces it, and CorruptFileError when files disagree (e.g. a stale report).
-    """
+
+def study_controls(out_dir: Path) -> list[dict]:
+    """The rows of ``study_controls.csv`` for the task whose folder ``out_dir`` is, when it
+    is a task folder of ``rosetta study`` (the table is in the folder above, written by
+    the study's report, and names the task as the folder does); [] otherwise."""
+    out_dir = Path(out_dir).resolve()
+    path = out_dir.parent / STUDY_CONTROLS
+    if not path.is_file():
+        return []
+    rows = read_csv(path, ("env", "control", "layer", "passed"), hint="rosetta study")
+    return [r for r in rows if r["env"] == out_dir.name]
+
+
+#: Score validity (a section of the paper) needs RL runs of this many analysed layers.
+MIN_VALIDITY_LAYERS = 3
+
+
+def _enough_layers(out_dir: Path, analysis: list[dict]) -> None:
+    """MissingInputError when fewer than :data:`MIN_VALIDITY_LAYERS` layers were analysed
+    (every one is trained by now): no report can compute score validity then, so the line
+    says what would (more layers, analysed and trained), not to run the report."""
+    names = [r["layer"] for r in analysis]
+    if len(names) >= MIN_VALIDITY_LAYERS:
+        return
+    extra = [n for n in ("identity", "random_wide", "structured_mid") if n not in names]
+    more = ",".join(names + extra[:MIN_VALIDITY_LAYERS - len(names)])
+    raise MissingInputError(
+        f"the paper tests whether each analysis score predicts RL return, which needs RL "
+        f"runs of >= {MIN_VALIDITY_LAYERS} analysed layers; {out_dir} has {len(names)} "
+        f"({', '.join(names) or 'none'}): analyse and train more, e.g. `rosetta run "
+        f"--layers {more} --replace-analysis --output-dir {out_dir}` with the same seeds "
+        f"and budget")
+
+
+def check_runs(out_dir: Path) -> tuple[list[dict], str, list[dict], dict[str, dict]]:
+    """What the paper needs from ``rosetta analyze`` and ``rosetta train`` (checked before
+    ``rosetta paper`` regenerates the report, so a paper refused for these changes no
+    file): (analysis rows, selected layer, summary rows, trained layers by name).
+
+    Raises MissingInputError naming the missing file or layer and what writes it."""
     from ...analysis.run import read_selected
 
     out_dir = Path(out_dir)
@@ -155,6 +193,19 @@ def load_outputs(out_dir: Path) -> Outputs:
         raise MissingInputError(f"the paper needs the run records in {out_dir / 'runs'}: run "
                                 f"`rosetta train` first")
     trained = _trained_layers(out_dir, analysis, summary, selected)
+    _enough_layers(out_dir, analysis)
+    return analysis, selected, summary, trained
+
+
+def load_outputs(out_dir: Path) -> Outputs:
+    """Read and cross-check the outputs the paper needs (:func:`check_runs`, then the
+    report's files).
+
+    Raises MissingInputError, naming the missing file or layer and the command that
+    produces it, and CorruptFileError when files disagree (e.g. a stale report).
+    """
+    out_dir = Path(out_dir)
+    analysis, selected, summary, trained = check_runs(out_dir)
     facts = _read_facts(out_dir)
     comp = read_csv(_need(out_dir / "comparisons.csv", "rosetta report"),
                     ("selected", "other", "mean_diff", "diff_ci_low", "diff_ci_high",
@@ -169,4 +220,4 @@ def load_outputs(out_dir: Path) -> Outputs:
                for key, name in FIGURE_FILES.items()}
     select_by = facts.get("analysis", {}).get("select_by") or "composite_score"
     return Outputs(out_dir, selected, analysis, summary, comp, valid, facts, tables, figures,
-                   select_by)
+                   select_by, {"controls": study_controls(out_dir)})

@@ -87,7 +87,9 @@ def layers_table(o: Outputs) -> str:
 
 def config_table(tr: Mapping) -> str:
     """Table 2: the settings every run shared, and a note naming those that differ."""
-    cfg = tr.get("config", {})
+    cfg = dict(tr.get("config", {}))
+    if cfg.get("env_steps"):
+        cfg.pop("episodes", None)      # unused under an env-step budget (not in the run id)
     rows = ["| setting | value |", "|---|---|"]
     rows += [f"| {code(k)} | {v} |" for k, v in sorted(cfg.items())]
     text = "\n".join(rows)
