@@ -13,7 +13,7 @@ from rl_rosetta_layer.layers.synthetic import RandomTanhLayer
 CONFIG = DQNConfig(adapter="none", head="mlp", head_norm="layer", env_steps=100)
 
 
-def setup(n=600, d=12, k=8, seeds=2):
+def planted_problem(n=600, d=12, k=8, seeds=2):
     rng = np.random.default_rng(0)
     layer = RandomTanhLayer("planted", d, k, 0.5, np.random.default_rng(1))
     obs = rng.normal(size=(n, d)).astype(np.float32)
@@ -23,7 +23,7 @@ def setup(n=600, d=12, k=8, seeds=2):
 
 
 def test_the_head_learns_planted_targets_each_seed_its_own():
-    _, _, codes, learner = setup()
+    _, _, codes, learner = planted_problem()
     rng = np.random.default_rng(2)
     w = rng.normal(size=(codes.shape[1], 3))
     smooth = np.tanh(codes @ w)                             # seed 0: a smooth function
@@ -47,8 +47,8 @@ def test_the_head_learns_planted_targets_each_seed_its_own():
 def test_one_call_is_the_update_on_the_drawn_pairs():
     """fit_outputs is the learner's update with discount 0 on the pairs it draws: the same
     parameters follow from calling ``update`` by hand with the same draws."""
-    _, _, codes, a = setup(n=50, seeds=1)
-    _, _, _, b = setup(n=50, seeds=1)
+    _, _, codes, a = planted_problem(n=50, seeds=1)
+    _, _, _, b = planted_problem(n=50, seeds=1)
     targets = np.random.default_rng(4).normal(size=(1, 50, 3)).astype(np.float32)
     fit_outputs(a, codes, targets, updates=2, batch_size=8, rng=np.random.default_rng(5))
     rng = np.random.default_rng(5)
@@ -61,7 +61,7 @@ def test_one_call_is_the_update_on_the_drawn_pairs():
 
 
 def test_bad_inputs_are_refused():
-    _, _, codes, learner = setup(n=20)
+    _, _, codes, learner = planted_problem(n=20)
     rng = np.random.default_rng(0)
     with pytest.raises(ConfigError, match=r"targets must have shape \(seeds, 20, actions\), "
                                           r"got \(20, 3\)"):

@@ -271,7 +271,8 @@ class QNetwork:
         """The 'project' read-out: codes (S, N, T * width) -> (S, N, T * dim)."""
         tokens, width, dim = self.readout
         s, n = codes.shape[:2]
-        z = np.ascontiguousarray(codes).reshape(s, n * tokens, width) @ p["R"]
+        # A view where it can be (the next observations are a slice of the batch): no copy.
+        z = codes.reshape(s, n * tokens, width) @ p["R"]
         z += p["rb"][:, None, :]
         return z.reshape(s, n, tokens * dim)
 
