@@ -22,6 +22,7 @@ import sys
 import types
 
 from ._version import __version__
+from .lazy import lazy_exports
 
 #: What ``import rl_rosetta_layer as rr`` offers, and the module each comes from: imported
 #: on first use, so importing the package stays cheap (no numpy work, never torch).
@@ -54,20 +55,15 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
+_exported, __dir__ = lazy_exports(__name__, _LAZY, globals())
+
+
 def __getattr__(name: str):
-    import importlib
-
     if name == "report":
+        import importlib
+
         return importlib.import_module(".report", __name__)
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return _exported(name)
 
 
 # The video blocks' family of layers registers with the layer registry (pure Python, no

@@ -61,7 +61,7 @@ def test_a_run_that_hangs_is_stopped_failed_and_the_others_saved(hanging, tmp_pa
                                                                  workers):
     out = tmp_path / "out"
     rc, _, err = rosetta(["train", *TINY, "--layers", f"{hanging}:make_layer,identity",
-                          "--run-timeout", "4", "--workers", workers, "--output-dir", out])
+                          "--run-timeout", "8", "--workers", workers, "--output-dir", out])
     assert rc == 3, err
     assert sorted(p.name.split("-s")[0] for p in (out / "runs").glob("identity-*")) \
         == ["identity", "identity"]                      # both seeds of the others saved
@@ -69,7 +69,7 @@ def test_a_run_that_hangs_is_stopped_failed_and_the_others_saved(hanging, tmp_pa
     assert [p.name.startswith(f"{hanging}:make_layer-s") for p in failed] == [True, True]
     for path in failed:
         assert json.loads(path.read_text())["error"].startswith(
-            "RunTimeout: still training after --run-timeout 4 s (2 seeds trained together)")
+            "RunTimeout: still training after --run-timeout 8 s (2 seeds trained together)")
     assert f"warning: 2 of 4 runs failed: {hanging}:make_layer" in err
 
 

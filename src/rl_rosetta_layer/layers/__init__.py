@@ -5,7 +5,7 @@ The names below are imported on first use, so that importing a module of this pa
 costs no numpy.
 """
 
-import importlib
+from ..lazy import lazy_exports
 
 #: Name -> the module of this package that defines it.
 _LAZY = {"FrozenLayer": "base", "NumpyLayer": "base", "TrainableBody": "baselines",
@@ -17,13 +17,4 @@ _LAZY = {"FrozenLayer": "base", "NumpyLayer": "base", "TrainableBody": "baseline
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -298,5 +298,6 @@ def test_a_copy_of_the_study_tables_alone_is_one_line(tmp_path, rosetta):
     before = {p.name: p.read_bytes() for p in copy.glob("study_*")}
     rc, _, err = rosetta(["study", "--output-dir", copy, "--report-only", "--quiet"])
     assert rc == 2 and len(err.strip().splitlines()) == 1
-    assert "catch does not exist: a study's report needs each task's folder" in err
+    first = json.loads((docs / "study_plan.json").read_text())["envs"][0]["name"]
+    assert f"{first} does not exist: a study's report needs each task's folder" in err
     assert {p.name: p.read_bytes() for p in copy.glob("study_*")} == before
