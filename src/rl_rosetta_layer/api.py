@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .agent.config import DQNConfig
+from .analysis.score import DEFAULT_SELECTION_METRIC
 from .checks import is_int
 from .envs.registry import DEFAULT_ENV
 from .errors import ConfigError, MissingInputError
@@ -168,7 +169,7 @@ def check_training(*, layers: str, seeds, backbone: str | None, weights: str | N
 def analyze(output_dir: str | Path | None = None, *, env: str = DEFAULT_ENV,
             grid_size: int | None = None, history: int | None = None,
             max_steps: int | None = None, layers: str | Iterable[str] | None = None,
-            dataset_steps: int = 8000, seed: int = 0, select_by: str = "composite_score",
+            dataset_steps: int = 8000, seed: int = 0, select_by: str = DEFAULT_SELECTION_METRIC,
             bootstrap: int = 200, backbone: str | None = None, video=None,
             quiet: bool = False, replace_analysis: bool = False) -> str:
     """``rosetta analyze``: score the layers, write ``layer_analysis.csv`` and the
@@ -340,7 +341,7 @@ class Run:
 
 
 def run(output_dir: str | Path | None = None, *, analysis_layers=None, dataset_steps: int = 8000,
-        seed: int = 0, select_by: str = "composite_score", bootstrap: int = 200,
+        seed: int = 0, select_by: str = DEFAULT_SELECTION_METRIC, bootstrap: int = 200,
         replace_analysis: bool = False, **train_args: Any) -> Run:
     """``rosetta run``: :func:`analyze` (of ``analysis_layers``; default: the trained
     ``layers``, :func:`run_analysis_layers`), :func:`train` (of ``layers``),

@@ -15,7 +15,14 @@ from ..seeding import check_seed
 from ..video.candidates.settings import VideoSettings
 from ..video.family import is_video_layer
 from .dataset import collect_transitions
-from .score import METRICS, N_BOOTSTRAP, analyze_layers, prepare_split, select_layer
+from .score import (
+    DEFAULT_SELECTION_METRIC,
+    METRICS,
+    N_BOOTSTRAP,
+    analyze_layers,
+    prepare_split,
+    select_layer,
+)
 
 ANALYSIS_COLUMNS = METRICS + tuple(f"{m}_ci_{b}" for m in METRICS for b in ("low", "high")) + (
     "dataset_steps", "seed")
@@ -54,7 +61,7 @@ def analysis_rows(results, dataset_steps: int, seed: int) -> list[dict]:
 
 
 def run_analysis(out_dir: Path, env_spec, *, dataset_steps: int = 8000, seed: int = 0,
-                 layers: str = "candidates", select_by: str = "composite_score",
+                 layers: str = "candidates", select_by: str = DEFAULT_SELECTION_METRIC,
                  n_bootstrap: int = N_BOOTSTRAP, quiet: bool = False, backbone: str | None = None,
                  video: VideoSettings | None = None, probe=None) -> str:
     """Score candidate layers and write ``layer_analysis.csv``, its bootstrap replicates

@@ -29,6 +29,9 @@ from .rank import effective_rank, effective_rank_replicates
 METRICS = ("reward_r2", "transition_r2", "effective_rank", "composite_score", "value_r2",
            "state_r2")
 SELECTION_METRICS = ("composite_score", "value_r2", "state_r2", "reward_r2", "transition_r2")
+#: The score that selects a layer unless told otherwise (``--select-by``), and what an
+#: analysis written before ``select_by`` was recorded selected by.
+DEFAULT_SELECTION_METRIC = SELECTION_METRICS[0]
 #: Bootstrap resamples of the held-out rows behind each score's CI, unless told otherwise.
 N_BOOTSTRAP = 200
 #: Share of the transitions held out for scoring, unless told otherwise.
@@ -159,7 +162,7 @@ def check_selection_metric(metric: str) -> str:
     return metric
 
 
-def select_layer(results: list[LayerScores], metric: str = "composite_score") -> str:
+def select_layer(results: list[LayerScores], metric: str = DEFAULT_SELECTION_METRIC) -> str:
     """Name of the layer with the highest ``metric`` (ties: the first listed)."""
     check_selection_metric(metric)
     if not results:

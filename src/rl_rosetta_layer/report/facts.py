@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import stats
-from ..analysis.score import METRICS
+from ..analysis.score import DEFAULT_SELECTION_METRIC, METRICS
 from ..errors import CorruptFileError, MissingInputError, RosettaError
 from ..experiments.outputs import LAST
 from ..io import read_csv, write_json
@@ -391,7 +391,7 @@ def collect_facts(out_dir: Path, selected: str | None) -> dict:
             "dataset_steps": analysis_cfg.get("dataset_steps", rows[0].get("dataset_steps")),
             "seed": analysis_cfg.get("seed", rows[0].get("seed")),
             "n_bootstrap": analysis_cfg.get("n_bootstrap"),
-            "select_by": analysis_cfg.get("select_by", "composite_score"),
+            "select_by": analysis_cfg.get("select_by", DEFAULT_SELECTION_METRIC),
         }
     summary = []
     if (out_dir / "experiment_summary.csv").is_file() and \

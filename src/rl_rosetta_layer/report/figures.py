@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import stats
-from ..analysis.score import METRICS
+from ..analysis.score import DEFAULT_SELECTION_METRIC, METRICS
 from ..errors import CorruptFileError
 from ..experiments.outputs import LAST
 from ..io import atomic_write_bytes, read_csv
@@ -273,8 +273,9 @@ def plot_final_returns(rows: Sequence[Mapping], *, ax=None, selected: str | None
 
 def plot_score_vs_return(scores: Mapping[str, tuple[float, float, float]],
                          returns: Mapping[str, tuple[float, float, float]], *, ax=None,
-                         score_name: str = "composite_score", validity: Mapping | None = None,
-                         selected: str | None = None, annotate: bool = True):
+                         score_name: str = DEFAULT_SELECTION_METRIC,
+                         validity: Mapping | None = None, selected: str | None = None,
+                         annotate: bool = True):
     """An analysis score (x) against RL final return (y), each (value, low, high) per
     layer; the title carries Spearman's rho with its CI and p from ``validity`` (a row of
     ``score_validity.csv``). Returns ``ax``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...analysis.score import METRICS
+from ...analysis.score import DEFAULT_SELECTION_METRIC, METRICS
 from ...errors import CorruptFileError, MissingInputError
 from ...io import read_csv
 from ..facts import FACTS_FILE, json_field, read_json_object, run_paths
@@ -67,7 +67,7 @@ class Outputs:
     facts: dict
     tables: dict[str, str]
     figures: dict[str, Path]
-    select_by: str = "composite_score"
+    select_by: str = DEFAULT_SELECTION_METRIC
     extra: dict = field(default_factory=dict)
 
     def row(self, layer: str) -> dict:
@@ -218,6 +218,6 @@ def load_outputs(out_dir: Path) -> Outputs:
               for key, name in TABLE_FILES.items()}
     figures = {key: _need(out_dir / FIGURES_DIR / name, "rosetta report")
                for key, name in FIGURE_FILES.items()}
-    select_by = facts.get("analysis", {}).get("select_by") or "composite_score"
+    select_by = facts.get("analysis", {}).get("select_by") or DEFAULT_SELECTION_METRIC
     return Outputs(out_dir, selected, analysis, summary, comp, valid, facts, tables, figures,
                    select_by, {"controls": study_controls(out_dir)})
