@@ -255,7 +255,7 @@ def test_learner_fits_a_fixed_bandit():
 
 
 def test_bfloat16_block_with_float32_adapters_on_the_device():
-    cand = candidate("bfloat16")
+    cand = candidate("bfloat16", feature_norm="running")
     lrn = learner(cand, [0, 1])
     for step in range(3):
         norms, finite = lrn.update(*batch(step))
@@ -263,8 +263,8 @@ def test_bfloat16_block_with_float32_adapters_on_the_device():
     assert next(cand.block.parameters()).dtype == torch.bfloat16
     assert all(t.dtype == torch.float32 and t.device == cand.device
                for t in lrn.state_tensors())
-    # online, target and gradient (S, P); Adam's m and v; feature mean and variance per seed
-    assert len(lrn.state_tensors()) == 3 + 2 + 2 * 2
+    # online, target and gradient (S, P); Adam's m and v; feature mean and variance (S, K)
+    assert len(lrn.state_tensors()) == 3 + 2 + 2
 
 
 def test_update_of_the_wrong_shape_is_named():
@@ -297,7 +297,8 @@ def test_the_dqn_loop_trains_a_video_candidate_and_lockstep_changes_nothing():
 
 
 def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones():
-    from rl_rosetta_layer.agent.torch_learner import NORM_MOMENTUM, views
+    from rl_rosetta_layer.agent.feature_norm import NORM_MOMENTUM
+    from rl_rosetta_layer.agent.torch_learner import views
 
     cand = candidate(feature_norm="running")
     lrn = learner(cand, [0, 1], adapter="none")
@@ -325,16 +326,16 @@ def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones
         stepped = batch_stats(i, first)
         for k in (0, 1):
             want = (1 - NORM_MOMENTUM) * expected[i][k] + NORM_MOMENTUM * stepped[k]
-            got = (lrn.feat_mean if k == 0 else lrn.feat_var)[i].numpy()
+            got = (lrn.norm.mean if k == 0 else lrn.norm.var)[i].numpy()
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
-    before = {i: (lrn.feat_mean[i].numpy().copy(), lrn.feat_var[i].numpy().copy())
+    before = {i: (lrn.norm.mean[i].numpy().copy(), lrn.norm.var[i].numpy().copy())
               for i in (0, 1)}
     lrn.update(*second)
     for i in (0, 1):
         now = batch_stats(i, second)
         for k in (0, 1):
             want = (1 - NORM_MOMENTUM) * before[i][k] + NORM_MOMENTUM * now[k]
-            got = (lrn.feat_mean if k == 0 else lrn.feat_var)[i].numpy()
+            got = (lrn.norm.mean if k == 0 else lrn.norm.var)[i].numpy()
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-7)
     assert lrn.describe()["feature_norm"] == "running"
     assert plain.describe()["feature_norm"] == "none"

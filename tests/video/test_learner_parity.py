@@ -109,12 +109,17 @@ def test_optimisers_and_clipping_give_numpys_numbers_on_torch_tensors():
     assert not np.array_equal(mine["numpy"], start)
 
 
-@pytest.mark.parametrize("readout", ["project", "flatten", "mean"])
-@pytest.mark.parametrize("head_norm", ["layer", "none"])
-def test_a_video_blocks_read_out_and_head_train_alike_in_numpy_and_torch(readout, head_norm):
+@pytest.mark.parametrize("readout,head_norm,feature_norm", [
+    ("project", "layer", "none"), ("project", "none", "none"), ("flatten", "layer", "none"),
+    ("flatten", "none", "none"), ("mean", "layer", "none"), ("mean", "none", "none"),
+    ("project", "layer", "running"), ("project", "none", "running"),
+    ("flatten", "layer", "running")])
+def test_a_video_blocks_read_out_and_head_train_alike_in_numpy_and_torch(readout, head_norm,
+                                                                         feature_norm):
     """With a frozen input adapter the numpy learner trains a block's read-out and head on
     the stored codes (the default, ``learner='numpy'``); the torch learner
-    (``learner='torch'``) gives the same initial parameters, gradients and steps."""
+    (``learner='torch'``) gives the same initial parameters, gradients and steps, and the
+    same running statistics of the head's input (``feature_norm='running'``)."""
     from token_blocks import CogTokenBlock
 
     from rl_rosetta_layer.video.candidates.candidate import VideoCandidate
@@ -124,7 +129,8 @@ def test_a_video_blocks_read_out_and_head_train_alike_in_numpy_and_torch(readout
                        grad_clip=1.0)
     made = {}
     for learner in ("numpy", "torch"):
-        cand = VideoCandidate(CogTokenBlock(), obs_shape, readout=readout, learner=learner)
+        cand = VideoCandidate(CogTokenBlock(), obs_shape, readout=readout, learner=learner,
+                              feature_norm=feature_norm)
         assert cand.learner_for(config) == learner
         made[learner] = (cand, make_learner(cand, cand.input_dim, n_actions, config,
                                             [np.random.default_rng(s) for s in (5, 6)]))
@@ -159,6 +165,18 @@ def test_a_video_blocks_read_out_and_head_train_alike_in_numpy_and_torch(readout
     for key in ("q", "features", "hidden"):
         np.testing.assert_allclose(probe_np[key], probe_t[key], rtol=1e-3, atol=2e-5)
     assert set(mine.grad_norms()) == set(theirs.grad_norms())
+    saved = [mine.network(i) for i in range(2)]
+    for i in range(2):
+        for name, value in theirs.network(i).items():     # statistics included
+            np.testing.assert_allclose(saved[i][name], value, rtol=1e-3, atol=2e-5,
+                                       err_msg=name)
+    assert ("feature_mean" in saved[0]) == (feature_norm == "running")
+    # a saved network, statistics included, gives the same Q-values once loaded
+    fresh = make_learner(cand, cand.input_dim, n_actions, config,
+                         [np.random.default_rng(s) for s in (7, 8)])
+    for i in range(2):
+        fresh.load_network(i, saved[i])
+    np.testing.assert_array_equal(fresh.probe(codes[0, :5])["q"], probe_np["q"])
 
 
 def test_run_ids_say_which_learner_trained_a_video_block():

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import DQNConfig
+from .feature_norm import RunningFeatureNorm, stored_shapes
 from .network import QNetwork
 from .params import check_network
 from .update import FlatLearner
@@ -118,6 +119,9 @@ class NumpyLearner(FlatLearner):
         self._init_update(self.net.n_adapter_params())
         self.groups = {group: [self.online.columns(k) for k in names if k in self.net.shapes]
                        for group, names in GROUPS.items()}
+        #: Running statistics of the head's input (``feature_norm`` 'running'), or None.
+        self.norm = RunningFeatureNorm(self.online.data, self.n_seeds,
+                                       self.net.head_input_dim) if self.net.feature_norm else None
         self._refold()
 
     def _refold(self, target: bool = True) -> None:
@@ -134,15 +138,19 @@ class NumpyLearner(FlatLearner):
         return self.net.encode(obs)
 
     def _forward(self, both, batch: int):
-        net = self.net
-        q_next_target = net.forward(self.target, both[:, batch:], folded=self._folded_target)
+        net, norm = self.net, self.norm
+        if norm is not None and not norm.ready.all():
+            # The first batch sets the statistics it is read with.
+            norm.first(list(range(self.n_seeds)), net.head_input(self.online, both[:, :batch]))
+        q_next_target = net.forward(self.target, both[:, batch:], folded=self._folded_target,
+                                    norm=norm)
         if not self.config.double_dqn:
             q, cache = net.forward(self.online, both[:, :batch], train=True,
-                                   folded=self._folded)
+                                   folded=self._folded, norm=norm)
             return q, q_next_target, None, cache
         # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
         q_both, cache = net.forward(self.online, both, train=True, keep=batch,
-                                    folded=self._folded)
+                                    folded=self._folded, norm=norm)
         return q_both[:, :batch], q_next_target, q_both[:, batch:], cache
 
     def _backward(self, cache, dq) -> None:
@@ -150,30 +158,41 @@ class NumpyLearner(FlatLearner):
 
     def _after_step(self, cache, live: np.ndarray) -> None:
         self._refold(target=False)
+        if self.norm is not None and len(live):
+            # The batch's observations under the stepped read-out (ctx: their codes).
+            z = self.net.head_input(self.online, cache[4])
+            self.norm.track(live.tolist(), z[live])
 
     def _park(self, rows: list[int]) -> None:
         super()._park(rows)
+        if self.norm is not None:
+            self.norm.park(rows)
         self._refold()
 
     def _after_sync(self) -> None:
         self._folded_target = None if self._folded is None else self._folded.copy()
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        q = self.net.forward(self.online, obs[:, None, :], folded=self._folded)
+        q = self.net.forward(self.online, obs[:, None, :], folded=self._folded, norm=self.norm)
         return q[:, 0].argmax(axis=1)
 
     def greedy(self, codes: np.ndarray) -> np.ndarray:
-        q = self.net.forward(self.online, np.asarray(codes), folded=self._folded)
+        q = self.net.forward(self.online, np.asarray(codes), folded=self._folded,
+                             norm=self.norm)
         return q.argmax(axis=2)
 
     def network(self, seed: int) -> dict[str, np.ndarray]:
-        return {k: np.array(self.online[k][seed], np.float32) for k in self.net.shapes}
+        out = {k: np.array(self.online[k][seed], np.float32) for k in self.net.shapes}
+        return out if self.norm is None else out | self.norm.stats(seed)
 
     def load_network(self, seed: int, params: dict[str, np.ndarray]) -> None:
-        check_network(params, self.net.shapes)
+        check_network(params, stored_shapes(self.net.shapes, self.norm,
+                                            self.net.head_input_dim))
         for k in self.net.shapes:
             self.online[k][seed] = params[k]
             self.target[k][seed] = params[k]
+        if self.norm is not None:
+            self.norm.load(seed, params)
         self._refold()
 
     def n_params(self) -> int:
@@ -181,7 +200,8 @@ class NumpyLearner(FlatLearner):
 
     def probe(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         x = np.broadcast_to(np.asarray(obs, np.float32), (self.online.n_seeds, *np.shape(obs)))
-        return self.net.forward(self.online, x, inspect=True, folded=self._folded)
+        return self.net.forward(self.online, x, inspect=True, folded=self._folded,
+                                norm=self.norm)
 
     def grad_norms(self) -> dict[str, np.ndarray]:
         return self.group_norms(self.groups)

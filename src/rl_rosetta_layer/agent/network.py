@@ -56,6 +56,14 @@ class QNetwork:
         self.head, self.head_hidden = head, head_hidden
         self.relu, self.head_ln = head_activation == "relu", head_norm == "layer"
         self.trainable_body = isinstance(layer, TrainableBody)
+        #: Whether the head reads its input standardised by running statistics (a video
+        #: block's ``feature_norm`` 'running'; :mod:`.feature_norm`).
+        self.feature_norm = getattr(layer, "feature_norm", "none") == "running"
+        if self.feature_norm and (adapter != "none" or self.trainable_body):
+            raise ConfigError(f"layer {layer.name!r}: the numpy network standardises the "
+                              f"head's input (feature_norm 'running') behind a frozen input "
+                              f"adapter only (--set adapter=none), got adapter {adapter!r}; "
+                              f"the torch learner trains the others")
         d, k = obs_dim, layer.output_dim
         shapes: dict[str, tuple[int, ...]] = {}
         if adapter == "dense":
@@ -78,6 +86,8 @@ class QNetwork:
         #: The folded layer's (W (D, M), b (M,)) as float32, as every parameter is; or None.
         self.input_map = self._folded_input_map()
         self.fold = self._fold()
+        #: Width K of the head's input (what a running feature norm standardises).
+        self.head_input_dim = k if head != "mlp" else shapes["W2"][0]
         #: Width C of the codes :meth:`encode` makes.
         self.code_dim = d
         if self.fold == "layer":
@@ -207,7 +217,7 @@ class QNetwork:
 
     def forward(self, p: FlatParams, codes: np.ndarray, *, train: bool = False,
                 keep: int | None = None, inspect: bool = False,
-                folded: np.ndarray | None = None):
+                folded: np.ndarray | None = None, norm=None):
         """Q-values (S, N, A) of observation codes (S, N, C) (:meth:`encode`); with ``train``
         also a cache.
 
@@ -215,13 +225,14 @@ class QNetwork:
         gradient (those rows) and plain evaluation (the rest). With ``inspect`` (no
         ``train``) the result is a dict: ``q``, ``features`` z (S, N, K) and, for the 'mlp'
         head, ``pre`` and ``hidden`` (S, N, H). ``folded`` is :meth:`fold_weights` of ``p``
-        when the caller keeps it (computed here otherwise).
+        when the caller keeps it (computed here otherwise). ``norm`` is the learner's
+        :class:`~.feature_norm.RunningFeatureNorm` when :attr:`feature_norm` is on.
         """
-        x = t = h = ctx = None
+        x = t = h = ctx = scale = None
         if self.fold == "layer":
-            z = codes
-            if self.readout is not None:
-                z, ctx = self.project(p, codes), codes
+            z, ctx = self.head_input(p, codes), codes
+            if self.feature_norm:
+                z, scale = norm.apply(z), norm.scale()
         elif self.fold == "input_map":
             d = self.obs_dim
             x = codes[..., :d]
@@ -257,7 +268,7 @@ class QNetwork:
         q = (z if u is None else u) @ p["Wo"]
         q += p["bo"][:, None, :]
         if inspect:
-            features = codes if self.readout is not None else z
+            features = codes if self.fold == "layer" else z
             return {"q": q, "features": features, "pre": pre, "hidden": u}
         if not train:
             return q
@@ -265,7 +276,12 @@ class QNetwork:
             x, t, h, z, ctx, u = (None if a is None else a[:, :keep]
                                   for a in (x, t, h, z, ctx, u))
             ln = None if ln is None else (ln[0][:, :keep], ln[1][:, :keep])
-        return q, (x, t, h, z, ctx, u, ln, folded)
+        return q, (x, t, h, z, ctx, u, ln, folded, scale)
+
+    def head_input(self, p: FlatParams, codes: np.ndarray) -> np.ndarray:
+        """What the head reads of codes (S, N, C), before any feature norm: the 'project'
+        read-out's values (S, N, T * dim), or the codes themselves."""
+        return codes if self.readout is None else self.project(p, codes)
 
     def project(self, p: FlatParams, codes: np.ndarray) -> np.ndarray:
         """The 'project' read-out: codes (S, N, T * width) -> (S, N, T * dim)."""
@@ -279,7 +295,7 @@ class QNetwork:
     # ----------------------------------------------------------------------------- backward
     def backward(self, p: FlatParams, cache, dq: np.ndarray, grad: FlatParams) -> None:
         """Write dL/dparams into ``grad`` given dL/dq (S, N, A) and the forward cache."""
-        x, t, h, z, ctx, u, ln, folded = cache
+        x, t, h, z, ctx, u, ln, folded, scale = cache
         np.matmul((z if u is None else u).transpose(0, 2, 1), dq, out=grad["Wo"])
         dq.sum(axis=1, out=grad["bo"])
         dz = dq @ p["Wo"].transpose(0, 2, 1)
@@ -299,6 +315,8 @@ class QNetwork:
             dz.sum(axis=1, out=grad["b1"])
         if self.readout is not None:          # ctx: the codes (S, N, C) the read-out read
             tokens, width, dim = self.readout
+            if scale is not None:             # through the running feature norm
+                dz = dz * scale
             s, n = dz.shape[:2]
             dzt = dz.reshape(s, n * tokens, dim)
             np.matmul(ctx.reshape(s, n * tokens, width).transpose(0, 2, 1), dzt,

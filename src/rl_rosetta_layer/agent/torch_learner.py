@@ -23,10 +23,8 @@ read-out is the identity, the input adapter is frozen. That is the control which
 that this learner and the numpy one agree.
 
 Feature normalisation (the candidate's ``feature_norm``): with 'running' each seed
-standardises the head's input per feature, ``(z - mean) / sqrt(var + 1e-5)``, with a mean
-and variance set from its first update batch and then moved by ``NORM_MOMENTUM`` towards
-each update batch's (the online network's values for the batch's observations, before the
-step; no gradient flows through them). Online and target networks share the statistics.
+standardises the head's input per feature with running statistics, as the numpy learner
+does (:mod:`.feature_norm`, one definition for both).
 
 The update is the one DQN update of ``agent/update.FlatLearner`` (the numpy learner's
 too): each seed's parameters are one row of flat (S, P) tensors [input adapter | read-out |
@@ -49,12 +47,9 @@ from ..layers.norm import LN_EPS
 from ..video.candidates.bridge import as_tensor
 from ..video.candidates.readout import Readout
 from ..video.candidates.tokens import TokenLayout, init_adapter
+from .feature_norm import RunningFeatureNorm, stored_shapes
 from .params import check_network
 from .update import FlatLearner
-
-#: Weight of each update batch in the running feature statistics ('running' feature_norm).
-NORM_MOMENTUM = 0.01
-NORM_EPS = 1e-5
 
 
 def head_shapes(width: int, n_actions: int, head: str, hidden: int) -> dict[str, tuple]:
@@ -161,10 +156,9 @@ class TorchLearner(FlatLearner):
         self._init_update(n_entries(self.adapter_shapes))
         self.m, self.v = self.optimizers[1][1].m, self.optimizers[1][1].v
         self.feature_norm = getattr(body, "feature_norm", "none") == "running"
-        width = self.readout.out_dim
-        self.feat_mean = [body.to_device(np.zeros(width, np.float32)) for _ in rngs]
-        self.feat_var = [body.to_device(np.ones(width, np.float32)) for _ in rngs]
-        self.feat_ready = np.zeros(self.n_seeds, bool)
+        #: Running statistics of the head's input (``feature_norm`` 'running'), or None.
+        self.norm = RunningFeatureNorm(self.online, self.n_seeds, self.readout.out_dim) \
+            if self.feature_norm else None
         self._updated = False           # no gradient yet: grad_norms are NaN
         n_adapter, n_readout = n_entries(self.adapter_shapes), n_entries(self.readout_shapes)
         self.groups = {"head": [slice(n_adapter + n_readout, None)]}
@@ -185,8 +179,8 @@ class TorchLearner(FlatLearner):
         """Q-values (N, A) of seed i (parameters ``h`` by name) for codes (N, C); with
         ``inspect`` a dict of the head's ``q``, ``pre`` and ``hidden`` (N, H) too."""
         z = self.readout.apply(codes, h)
-        if self.feature_norm:
-            z = (z - self.feat_mean[i]) * torch.rsqrt(self.feat_var[i] + NORM_EPS)
+        if self.norm is not None:
+            z = self.norm.apply(z[None], [i])[0]
         pre = u = None
         if "W2" in h:
             pre = z @ h["W2"] + h["b2"]
@@ -202,17 +196,14 @@ class TorchLearner(FlatLearner):
         return self._head(self._codes(named, x), named, i)
 
     def _track_features(self, i: int, codes: torch.Tensor) -> None:
-        """Move seed i's statistics of the head's input towards those of codes (B, C)."""
+        """Set seed i's statistics of the head's input from codes (B, C) if not set yet,
+        else move them towards those codes'."""
         with torch.no_grad():
-            z = self.readout.apply(codes, self._online_views[i])
-            mean, var = z.mean(dim=0), z.var(dim=0, unbiased=False)
-            if not self.feat_ready[i]:
-                self.feat_mean[i].copy_(mean)
-                self.feat_var[i].copy_(var)
-                self.feat_ready[i] = True
+            z = self.readout.apply(codes, self._online_views[i])[None]
+            if not self.norm.ready[i]:
+                self.norm.first([i], z)
             else:
-                self.feat_mean[i].mul_(1.0 - NORM_MOMENTUM).add_(mean * NORM_MOMENTUM)
-                self.feat_var[i].mul_(1.0 - NORM_MOMENTUM).add_(var * NORM_MOMENTUM)
+                self.norm.track([i], z)
 
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
         """Inputs (S, ..., X) as one tensor on the device, in the adapters' dtype."""
@@ -249,7 +240,7 @@ class TorchLearner(FlatLearner):
         both = both.clone()
         obs, nxt = both[:batch], both[batch:]
         online, target = self._online_views[i], self._target_views[i]
-        if self.feature_norm and not self.feat_ready[i]:
+        if self.norm is not None and not self.norm.ready[i]:
             with torch.no_grad():       # the first batch sets the statistics it is read with
                 self._track_features(i, self._codes(online, obs))
         with torch.no_grad():
@@ -287,13 +278,12 @@ class TorchLearner(FlatLearner):
 
     def _park(self, rows: list[int]) -> None:
         super()._park(rows)
-        with torch.no_grad():
-            for i in rows:
-                self.feat_mean[i].zero_()
-                self.feat_var[i].zero_()
+        if self.norm is not None:
+            with torch.no_grad():
+                self.norm.park(rows)
 
     def _after_step(self, cache, live: np.ndarray) -> None:
-        if self.feature_norm:
+        if self.norm is not None:
             for i in live:
                 self._track_features(int(i), cache[int(i)][4])
 
@@ -318,16 +308,21 @@ class TorchLearner(FlatLearner):
         return self.q_values(x).argmax(axis=2)
 
     def network(self, seed: int) -> dict[str, np.ndarray]:
-        """Seed ``seed``'s trainable parameters by name (float32 copies)."""
-        return {k: np.asarray(v, np.float32) for k, v in self.params(seed).items()}
+        """Seed ``seed``'s trainable parameters by name (float32 copies), and its feature
+        statistics (:mod:`.feature_norm`) when it keeps them."""
+        out = {k: np.asarray(v, np.float32) for k, v in self.params(seed).items()}
+        return out if self.norm is None else out | self.norm.stats(seed)
 
     def load_network(self, seed: int, params: dict[str, np.ndarray]) -> None:
-        """Set seed ``seed``'s online and target parameters to ``params`` (by name)."""
-        check_network(params, self.shapes)
+        """Set seed ``seed``'s online and target parameters (and feature statistics) to
+        ``params`` (by name)."""
+        check_network(params, stored_shapes(self.shapes, self.norm, self.readout.out_dim))
         with torch.no_grad():
             for views_ in (self._online_views, self._target_views):
                 for k, v in views_[seed].items():
                     v.copy_(self.body.to_device(np.asarray(params[k])).view(v.shape))
+            if self.norm is not None:
+                self.norm.load(seed, params)
 
     def n_params(self) -> int:
         """Trainable parameters per seed (input adapter, unless frozen; read-out; head)."""
@@ -387,8 +382,8 @@ class TorchLearner(FlatLearner):
 
     def state_tensors(self) -> list[torch.Tensor]:
         """Every tensor the learner keeps between updates (to check where they live)."""
-        return [self.online, self.target, self.grad, self.m, self.v,
-                *self.feat_mean, *self.feat_var]
+        norm = [] if self.norm is None else [self.norm.mean, self.norm.var]
+        return [self.online, self.target, self.grad, self.m, self.v, *norm]
 
     def describe(self) -> dict:
         return {"kind": type(self).__name__, "seeds": self.n_seeds,

@@ -159,8 +159,7 @@ class VideoCandidate(NumpyLayer):
     def learner_for(self, config) -> str:
         """'numpy' or 'torch': the learner that trains this candidate under ``config`` (a
         :class:`~rl_rosetta_layer.agent.config.DQNConfig`), :func:`.settings.video_learner`."""
-        return video_learner(self.learner, config.adapter, self.feature_norm,
-                             self.readout.kind)
+        return video_learner(self.learner, config.adapter, self.readout.kind)
 
     # ------------------------------------------------------------------ torch building blocks
     def to_device(self, a: np.ndarray) -> torch.Tensor:

@@ -106,18 +106,16 @@ class VideoSettings:
         return out
 
 
-def video_learner(learner: str, adapter: str, feature_norm: str, readout: str) -> str:
+def video_learner(learner: str, adapter: str, readout: str) -> str:
     """The learner that trains a block's read-out and head: 'numpy' when ``learner`` asks
     for it and the numpy network can (the input adapter is frozen, ``adapter`` 'none', so
-    the replay holds codes; no running feature normalisation; a read-out of
-    :data:`NUMPY_READOUTS`), else 'torch'.
+    the replay holds codes, and a read-out of :data:`NUMPY_READOUTS`; with either feature
+    norm), else 'torch'.
 
-    >>> video_learner("numpy", "none", "none", "project"), video_learner("numpy", "lowrank",
-    ...                                                                   "none", "project")
+    >>> video_learner("numpy", "none", "project"), video_learner("numpy", "lowrank", "project")
     ('numpy', 'torch')
     """
-    if learner == "numpy" and adapter == "none" and feature_norm == "none" \
-            and readout in NUMPY_READOUTS:
+    if learner == "numpy" and adapter == "none" and readout in NUMPY_READOUTS:
         return "numpy"
     return "torch"
 
