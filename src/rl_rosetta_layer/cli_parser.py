@@ -173,9 +173,12 @@ def _output_dir(p: argparse.ArgumentParser) -> None:
                         "groups and outputs go to outputs/NAME")
 
 
-def default(cls: type, name: str):
-    """The default of field ``name`` of dataclass ``cls``: flags take their defaults from
-    the dataclasses that define the settings, never a copy."""
+def default(cls, name: str):
+    """The default of field ``name`` of dataclass ``cls`` (or its value in the instance
+    ``cls``): flags take their defaults from the dataclasses that define the settings,
+    never a copy."""
+    if not isinstance(cls, type):
+        return getattr(cls, name)
     return next(f.default for f in fields(cls) if f.name == name)
 
 
@@ -184,9 +187,13 @@ def default_args(function) -> dict:
     return {k: v.default for k, v in inspect.signature(function).parameters.items()}
 
 
-def _video_args(parser: argparse.ArgumentParser) -> None:
-    """The video flags, in a group of their own: ``--help`` lists them after the others."""
-    from .video.candidates.settings import VideoSettings as V
+def _video_args(parser: argparse.ArgumentParser, defaults=None) -> None:
+    """The video flags, in a group of their own: ``--help`` lists them after the others.
+    Their defaults are ``defaults``' (a ``VideoSettings``; the study has its own), else the
+    dataclass's."""
+    from .video.candidates.settings import VideoSettings
+
+    V = defaults if defaults is not None else VideoSettings
 
     p = parser.add_argument_group("video blocks (the video extra)",
                                   "how a video backbone's blocks are loaded and run")
@@ -201,9 +208,11 @@ def _video_args(parser: argparse.ArgumentParser) -> None:
                    help="float32 or bfloat16 (video blocks)")
     p.add_argument("--patch", type=_positive_int, default=default(V, "patch"),
                    help="side of the frame patch that becomes one token (video blocks)")
-    p.add_argument("--feature-norm", default=default(V, "feature_norm"),
-                   help="none, or running: the RL head reads the read-out's values "
-                        "standardised with running statistics (video blocks)")
+    norm = default(V, "feature_norm")
+    p.add_argument("--feature-norm", default=norm,
+                   help=f"none, or running: the RL head reads the read-out's values "
+                        f"standardised with running statistics (video blocks; default: "
+                        f"{norm})")
     p.add_argument("--readout", default=default(V, "readout"),
                    help="how a video block's tokens reach the head: project (default), "
                         "attention, flatten or mean")
@@ -211,8 +220,8 @@ def _video_args(parser: argparse.ArgumentParser) -> None:
                    help="values per token of the 'project' read-out")
     p.add_argument("--learner", default=default(V, "learner"),
                    help="numpy: the numpy learner trains a block's read-out and head on "
-                        "stored codes where it can (a frozen input adapter, a project, "
-                        "flatten or mean read-out, no feature norm); torch: always the torch "
+                        "stored codes where it can (a frozen input adapter and a project, "
+                        "flatten or mean read-out); torch: always the torch "
                         "learner (the first numerics). A run id says which trained it")
 
 
@@ -465,4 +474,4 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-only", action="store_true",
                    help="redo the study's statistics, figures and study.md from its files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    _video_args(p)
+    _video_args(p, study.STUDY_VIDEO)

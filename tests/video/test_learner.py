@@ -297,7 +297,7 @@ def test_the_dqn_loop_trains_a_video_candidate_and_lockstep_changes_nothing():
 
 
 def test_running_feature_norm_starts_from_the_first_batch_and_follows_later_ones():
-    from rl_rosetta_layer.agent.feature_norm import NORM_MOMENTUM
+    from rl_rosetta_layer.agent.params import NORM_MOMENTUM
     from rl_rosetta_layer.agent.torch_learner import views
 
     cand = candidate(feature_norm="running")

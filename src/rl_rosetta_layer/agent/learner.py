@@ -15,9 +15,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from .config import DQNConfig
-from .feature_norm import RunningFeatureNorm, stored_shapes
 from .network import QNetwork
-from .params import check_network
+from .params import RunningFeatureNorm, check_network, stored_shapes
 from .update import FlatLearner
 
 

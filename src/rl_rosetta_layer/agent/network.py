@@ -57,7 +57,7 @@ class QNetwork:
         self.relu, self.head_ln = head_activation == "relu", head_norm == "layer"
         self.trainable_body = isinstance(layer, TrainableBody)
         #: Whether the head reads its input standardised by running statistics (a video
-        #: block's ``feature_norm`` 'running'; :mod:`.feature_norm`).
+        #: block's ``feature_norm`` 'running'; :class:`.params.RunningFeatureNorm`).
         self.feature_norm = getattr(layer, "feature_norm", "none") == "running"
         if self.feature_norm and (adapter != "none" or self.trainable_body):
             raise ConfigError(f"layer {layer.name!r}: the numpy network standardises the "
@@ -226,7 +226,7 @@ class QNetwork:
         ``train``) the result is a dict: ``q``, ``features`` z (S, N, K) and, for the 'mlp'
         head, ``pre`` and ``hidden`` (S, N, H). ``folded`` is :meth:`fold_weights` of ``p``
         when the caller keeps it (computed here otherwise). ``norm`` is the learner's
-        :class:`~.feature_norm.RunningFeatureNorm` when :attr:`feature_norm` is on.
+        :class:`~.params.RunningFeatureNorm` when :attr:`feature_norm` is on.
         """
         x = t = h = ctx = scale = None
         if self.fold == "layer":

@@ -1,8 +1,20 @@
-"""Trainable parameters of S seeds stored in one flat (S, P) float32 buffer.
+"""What a network of S seeds keeps: trainable parameters in one flat (S, P) float32
+buffer, and the running statistics of its head's input.
 
 Each named parameter is a view into the buffer with shape (S, *shape), so the optimizer and
 gradient clipping treat all parameters of a seed as one row: a handful of array calls per
 update instead of a handful per parameter.
+
+Running standardisation of the head's input (``--feature-norm running``,
+:class:`RunningFeatureNorm`): each seed standardises the values the head reads, per feature:
+``(z - mean) / sqrt(var + NORM_EPS)``. Its mean and variance are set from its first update
+batch and then moved by ``NORM_MOMENTUM`` towards each update batch's (the online
+network's values for the batch's observations, after the step); no gradient flows through
+them, and online and target networks share them. A parked seed's statistics are zeroed.
+
+Written once for both learners against the array API (:func:`.optim.namespace`): the numpy
+learner keeps (S, K) numpy arrays, the torch learner (S, K) tensors on its device; every
+quantity is per row, so a seed's statistics never depend on another seed's.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from .optim import namespace
 
 
 class FlatParams:
@@ -56,3 +69,92 @@ def check_network(params: dict[str, np.ndarray], shapes: dict[str, tuple]) -> No
     if got != want:
         raise ConfigError(f"the saved network has parameters {got}, the layer and "
                           f"configuration need {want}")
+
+#: Weight of each update batch in the running statistics.
+NORM_MOMENTUM = 0.01
+NORM_EPS = 1e-5
+
+#: Names of the statistics in a saved network (``network.safetensors``), shape (K,).
+STAT_NAMES = ("feature_mean", "feature_var")
+
+
+class RunningFeatureNorm:
+    """Mean and variance (S, K) of each seed's head input; ``mean``/``var`` are the arrays
+    (numpy or torch, as ``like``), ``ready`` (S,) says which seeds have been set."""
+
+    def __init__(self, like, n_seeds: int, width: int) -> None:
+        if isinstance(like, np.ndarray):
+            self.mean = np.zeros((n_seeds, width), like.dtype)
+        else:                       # a torch tensor: on its device, in its dtype
+            self.mean = like.new_zeros((n_seeds, width))
+        self.var = self.mean + 1.0
+        self.ready = np.zeros(n_seeds, bool)
+
+    def apply(self, z, rows=None):
+        """Standardised values of z (S', N, K) for seeds ``rows`` (all seeds when None)."""
+        xp = namespace(z)
+        mean, var = (self.mean, self.var) if rows is None else (self.mean[rows], self.var[rows])
+        return (z - mean[:, None, :]) / xp.sqrt(var[:, None, :] + NORM_EPS)
+
+    def scale(self, rows=None):
+        """1 / sqrt(var + eps) (S', 1, K): the factor a gradient through :meth:`apply` gets."""
+        xp = namespace(self.var)
+        var = self.var if rows is None else self.var[rows]
+        return 1.0 / xp.sqrt(var[:, None, :] + NORM_EPS)
+
+    def first(self, rows, z) -> None:
+        """Set the seeds ``rows`` (list) not set yet from their batch values z (S', B, K)."""
+        todo = [k for k, i in enumerate(rows) if not self.ready[i]]
+        if not todo:
+            return
+        mean, var = _moments(z)
+        for k in todo:
+            i = rows[k]
+            self.mean[i] = mean[k]
+            self.var[i] = var[k]
+            self.ready[i] = True
+
+    def track(self, rows, z) -> None:
+        """Move seeds ``rows``' statistics towards those of their batch values z (S', B, K)."""
+        mean, var = _moments(z)
+        for k, i in enumerate(rows):
+            self.mean[i] = (1.0 - NORM_MOMENTUM) * self.mean[i] + NORM_MOMENTUM * mean[k]
+            self.var[i] = (1.0 - NORM_MOMENTUM) * self.var[i] + NORM_MOMENTUM * var[k]
+
+    def park(self, rows) -> None:
+        """Zero seeds ``rows``' statistics (a parked seed)."""
+        for i in rows:
+            self.mean[i] = 0.0
+            self.var[i] = 0.0
+
+    def stats(self, seed: int) -> dict[str, np.ndarray]:
+        """Seed ``seed``'s statistics by :data:`STAT_NAMES`, float32 numpy (K,)."""
+        return {name: _host(a[seed]) for name, a in zip(STAT_NAMES, (self.mean, self.var))}
+
+    def load(self, seed: int, stats: dict) -> None:
+        """Set seed ``seed``'s statistics from saved ones (by :data:`STAT_NAMES`)."""
+        for name, a in zip(STAT_NAMES, (self.mean, self.var)):
+            value = np.asarray(stats[name], np.float32)
+            a[seed] = value if isinstance(a, np.ndarray) else a.new_tensor(value)
+        self.ready[seed] = True
+
+
+def stored_shapes(shapes: dict[str, tuple], norm: RunningFeatureNorm | None,
+                  width: int) -> dict[str, tuple]:
+    """Shapes of a saved network: the parameters' ``shapes``, then the statistics (width,)
+    when ``norm`` is kept."""
+    return shapes if norm is None else shapes | {name: (width,) for name in STAT_NAMES}
+
+
+def _moments(z):
+    """Mean and biased variance over the batch axis of z (S', B, K): each (S', K)."""
+    xp = namespace(z)
+    mean = xp.mean(z, axis=1)
+    dev = z - mean[:, None, :]
+    return mean, xp.mean(dev * dev, axis=1)
+
+
+def _host(a) -> np.ndarray:
+    if isinstance(a, np.ndarray):
+        return a.astype(np.float32)
+    return a.detach().float().cpu().numpy()

@@ -24,7 +24,7 @@ that this learner and the numpy one agree.
 
 Feature normalisation (the candidate's ``feature_norm``): with 'running' each seed
 standardises the head's input per feature with running statistics, as the numpy learner
-does (:mod:`.feature_norm`, one definition for both).
+does (:class:`.params.RunningFeatureNorm`, one definition for both).
 
 The update is the one DQN update of ``agent/update.FlatLearner`` (the numpy learner's
 too): each seed's parameters are one row of flat (S, P) tensors [input adapter | read-out |
@@ -47,8 +47,7 @@ from ..layers.norm import LN_EPS
 from ..video.candidates.bridge import as_tensor
 from ..video.candidates.readout import Readout
 from ..video.candidates.tokens import TokenLayout, init_adapter
-from .feature_norm import RunningFeatureNorm, stored_shapes
-from .params import check_network
+from .params import RunningFeatureNorm, check_network, stored_shapes
 from .update import FlatLearner
 
 
@@ -309,7 +308,7 @@ class TorchLearner(FlatLearner):
 
     def network(self, seed: int) -> dict[str, np.ndarray]:
         """Seed ``seed``'s trainable parameters by name (float32 copies), and its feature
-        statistics (:mod:`.feature_norm`) when it keeps them."""
+        statistics (:class:`.params.RunningFeatureNorm`) when it keeps them."""
         out = {k: np.asarray(v, np.float32) for k, v in self.params(seed).items()}
         return out if self.norm is None else out | self.norm.stats(seed)
 

@@ -65,6 +65,7 @@ from .study_defaults import (  # noqa: F401 - the study's defaults, also read as
     DEFAULT_SEEDS,
     DEFAULT_SELECT_BY,
     STUDY_CONFIG,
+    STUDY_VIDEO,
     TASK_BUDGETS,
     TASK_EPISODES,
 )
@@ -87,7 +88,7 @@ class StudyPlan:
     layers: str = DEFAULT_LAYERS
     config: DQNConfig = STUDY_CONFIG
     backbone: str = DEFAULT_BACKBONE
-    video: VideoSettings = VideoSettings()
+    video: VideoSettings = STUDY_VIDEO
     dataset_steps: int = DEFAULT_DATASET_STEPS
     n_bootstrap: int = N_BOOTSTRAP
     task_episodes: int = TASK_EPISODES

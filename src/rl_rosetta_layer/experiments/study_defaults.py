@@ -5,6 +5,7 @@ imports nothing heavy (the study module pulls in the statistics stack, scipy).""
 from __future__ import annotations
 
 from ..agent.config import DQNConfig
+from ..video.candidates.settings import VideoSettings
 
 #: The tasks at which the budget rule (docs/budget-rule.md) found a budget that tells
 #: layers apart; catch is at the ceiling for the adapters alone at every budget.
@@ -33,6 +34,10 @@ DEFAULT_BACKBONE = "tiny-video"
 STUDY_CONFIG = DQNConfig(env_steps=100_000, batch_size=64, learning_starts=250,
                          eps_decay_steps=1500, adapter="none", head_norm="layer",
                          eval_checkpoints=10)
+#: The study's video settings: the project's, but the head reads the read-out's values
+#: standardised by running statistics (docs/token-adapters.md, round 3: without it the
+#: bypass control failed on both tasks at 100k env steps).
+STUDY_VIDEO = VideoSettings(feature_norm="running")
 DEFAULT_DATASET_STEPS = 2000
 #: The analysis score that selects a layer on each task (docs/selection-rule.md: the score
 #: with the highest Spearman correlation with RL return on moving-goal, checked on grid).
