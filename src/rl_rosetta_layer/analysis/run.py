@@ -160,6 +160,13 @@ def _existing_analysis(out_dir: Path) -> dict | None:
             "seed": _int_or_none(first.get("seed"))}
 
 
+def read_select_by(out_dir: Path) -> str:
+    """The analysis score that selected ``out_dir``'s layer (``analysis_config.json``); the
+    default score for a folder written before it was recorded."""
+    saved = _existing_analysis(out_dir) or {}
+    return saved.get("select_by") or DEFAULT_SELECTION_METRIC
+
+
 def _int_or_none(text) -> int | None:
     try:
         return int(text)

@@ -301,3 +301,27 @@ def test_a_copy_of_the_study_tables_alone_is_one_line(tmp_path, rosetta):
     first = json.loads((docs / "study_plan.json").read_text())["envs"][0]["name"]
     assert f"{first} does not exist: a study's report needs each task's folder" in err
     assert {p.name: p.read_bytes() for p in copy.glob("study_*")} == before
+
+
+def test_the_selection_columns_follow_the_score_the_analysis_selected_by(tmp_path):
+    """A task analysed with ``--select-by bc_accuracy`` (planted: it ranks the layers in
+    reverse of their returns) is reported by that score, not by the composite."""
+    root = tmp_path / "study"
+    plan = write_study(root)
+    (root / "grid" / "analysis_config.json").write_text(json.dumps({"select_by":
+                                                                    "bc_accuracy"}))
+    answers = write_study_report(root, ENVS, plan)
+    layers = [r for r in _rows(root / "study_layers.csv") if r["env"] in ("grid", "catch")]
+    by_env = {env: {r["select_by"] for r in layers if r["env"] == env} for env in
+              ("grid", "catch")}
+    assert by_env == {"grid": {"bc_accuracy"}, "catch": {"composite_score"}}
+    grid = [r for r in layers if r["env"] == "grid" and r["score_rank"]]
+    ranks = [(int(r["score_rank"]), int(r["return_rank"])) for r in grid]
+    # bc_accuracy is highest for the lowest return: the ranks run in opposite directions
+    assert float(stats.spearman_rho(np.array([a for a, _ in ranks], float),
+                                    np.array([b for _, b in ranks], float))) < 0
+    picked = {r["env"]: r for r in answers["analysis_picked_it"]}
+    assert picked["grid"]["select_by"] == "bc_accuracy"
+    assert picked["grid"]["spearman"] == pytest.approx(-1.0)
+    assert picked["catch"]["spearman"] == pytest.approx(1.0)
+    assert "`bc_accuracy`" in (root / "study.md").read_text()

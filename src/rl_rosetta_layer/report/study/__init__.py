@@ -14,8 +14,10 @@ evaluations existed, its last 50 training episodes' mean (``measure`` says which
   recomputed from it.
 - ``study_layers.csv``: per task and pooled ('all': the tasks whose positive control
   learned): each layer's kind, the final return's IQM with its 95 % CI (raw and
-  fraction), the sample efficiency's (``auc_eval``) IQM with CI, the analysis' composite
-  score, the ranks by score and by return, and its runs flagged by the health check.
+  fraction), the sample efficiency's (``auc_eval``) IQM with CI, the analysis score that
+  selected the task's layer (``select_by``, the study's ``--select-by``) and its value
+  (``selection_score``), the ranks by that score and by return, and its runs flagged by the
+  health check.
 - ``study_controls.csv``: per task, by 95 % CIs: did the positive control learn, does
   the bypass match ``identity``, do the learners agree, and can the task tell layers apart
   (``identity`` below the ceiling, some layer above ``identity``).
@@ -108,7 +110,7 @@ def answers(data: StudyData, tables: Mapping[str, list]) -> dict:
             q2[env] = {"best_block": rows[0]["a"], "others": len(rows), **_counts(rows),
                        "unflagged": _counts(rows, "verdict_unflagged"),
                        "strongest_other": min(rows, key=lambda r: r["diff_frac"])["b"]}
-    comp = {r["env"]: r for r in tables["validity"] if r["score"] == "composite_score"}
+    comp = {r["env"]: r for r in tables["validity"] if r["score"] == data.select_by[r["env"]]}
     keys = ("spearman", "ci_low", "ci_high", "p")
     q3 = [{**p, **{k: comp.get(p["env"], {}).get(k, float("nan")) for k in keys}}
           for p in tables["picks"]]

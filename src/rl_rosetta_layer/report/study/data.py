@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import stats
-from ...analysis.run import read_selected
+from ...analysis.run import read_select_by, read_selected
 from ...errors import MissingInputError, RosettaError
 from ...io import read_csv
 from ...layers.custom import custom_kind, parse_custom
@@ -140,6 +140,8 @@ class StudyData:
         self.envs = list(envs)
         self._read_tasks()
         self.selected: dict[str, str] = {}
+        #: Per task, the analysis score that selected its layer (its ``--select-by``).
+        self.select_by: dict[str, str] = {}
         self.scores: dict[str, dict] = {}
         self.replicates: dict[str, dict | None] = {}
         self.health: dict[str, list[dict] | None] = {}
@@ -153,6 +155,7 @@ class StudyData:
                     f"docs/study-results, cannot be redone)")
             train[env] = final_returns(folder)
             self.selected[env] = read_selected(folder)
+            self.select_by[env] = read_select_by(folder)
             self.scores[env], self.replicates[env] = load_scores(folder)
             self.health[env] = run_health(folder)
         evals = {env: _evaluations(self.health[env]) for env in self.envs}

@@ -139,7 +139,8 @@ def picks(ans: Mapping) -> str:
                      "top block (analysis)": short_name(r["analysis_top_block"] or "—"),
                      "best block (RL)": short_name(r["rl_best_block"] or "—"),
                      "same block": picked,
-                     "Spearman (composite vs return) [95% CI]":
+                     "selection score": f"`{r['select_by']}`",
+                     "Spearman (score vs return) [95% CI]":
                          estimate(r["spearman"], r["ci_low"], r["ci_high"], 2, sign=True),
                      "p": p_value(r["p"])})
     if not rows:
@@ -185,7 +186,7 @@ def layer_table(layers: Sequence[Mapping]) -> str:
         if auc:
             row["sample efficiency, fraction [95% CI]"] = estimate(
                 r["auc_iqm_frac"], r["auc_iqm_frac_ci_low"], r["auc_iqm_frac_ci_high"])
-        row.update({"composite score": number(r["composite_score"]),
+        row.update({"selection score": number(r["selection_score"]),
                     "rank (score / return)": f"{r['score_rank'] or '—'} / {r['return_rank']}",
                     "runs flagged": r.get("runs_flagged", 0)})
         rows.append(row)

@@ -23,7 +23,7 @@ LAYER_COLUMNS = ("env", "layer", "kind", "n_seeds", "measure", "final_mean_raw",
                  "final_iqm_raw", "final_iqm_raw_ci_low", "final_iqm_raw_ci_high",
                  "final_iqm_frac", "final_iqm_frac_ci_low", "final_iqm_frac_ci_high",
                  "auc_iqm_frac", "auc_iqm_frac_ci_low", "auc_iqm_frac_ci_high",
-                 "composite_score", "score_rank", "return_rank", "runs_flagged")
+                 "select_by", "selection_score", "score_rank", "return_rank", "runs_flagged")
 RUN_COLUMNS = ("env", "layer", "kind", "seed", "final_eval", "auc_eval", "final_train",
                "flagged", "flags", "final_eval_raw", "auc_eval_raw", "final_train_raw")
 SIMILARITY_COLUMNS = ("env", "layer", "kind", "block", "cka_to_block", "cka_to_bypass")
@@ -79,7 +79,8 @@ def layer_rows(data: StudyData, rng: np.random.Generator,
         else:
             auc = [dict.fromkeys(("auc_iqm_frac", "auc_iqm_frac_ci_low",
                                   "auc_iqm_frac_ci_high"), "")] * len(names)
-        score = data.scores[env]["composite_score"] if env != POOLED else {}
+        metric = data.select_by[env] if env != POOLED else ""
+        score = data.scores[env].get(metric, {}) if env != POOLED else {}
         scored = [n for n in names if n in score]
         score_rank = {n: i + 1 for i, n in enumerate(sorted(scored, key=lambda n: -score[n]))}
         order = sorted(range(len(names)), key=lambda j: -final[j]["final_iqm_frac"])
@@ -90,7 +91,7 @@ def layer_rows(data: StudyData, rng: np.random.Generator,
             rows.append({"env": env, "layer": name, "kind": layer_kind(name),
                          "n_seeds": n_units, "measure": data.measure,
                          "final_mean_raw": raw_mean[j], **final[j], **auc[j],
-                         "composite_score": score.get(name, math.nan),
+                         "select_by": metric, "selection_score": score.get(name, math.nan),
                          "score_rank": score_rank.get(name, ""),
                          "return_rank": return_rank[name],
                          "runs_flagged": sum(bool(r["flags"]) for r in runs)})
@@ -166,13 +167,13 @@ def analysis_picks(data: StudyData, layer_table: Sequence[Mapping]) -> list[dict
     out = []
     for env in data.envs:
         rows = [r for r in layer_table if r["env"] == env]
-        scored = [r for r in rows if math.isfinite(r["composite_score"])]
+        scored = [r for r in rows if math.isfinite(r["selection_score"])]
         blocks = [r for r in scored if r["kind"] == "pretrained"]
-        top = max(blocks, key=lambda r: r["composite_score"])["layer"] if blocks else None
+        top = max(blocks, key=lambda r: r["selection_score"])["layer"] if blocks else None
         best = best_block(layer_table, env)
         sel = data.selected[env]
         rank = {r["layer"]: r["return_rank"] for r in rows}
-        out.append({"env": env, "analysis_selected": sel,
+        out.append({"env": env, "select_by": data.select_by[env], "analysis_selected": sel,
                     "analysis_selected_kind": layer_kind(sel),
                     "analysis_selected_return_rank": rank.get(sel, ""),
                     "analysis_top_block": top, "rl_best_block": best,
