@@ -70,12 +70,17 @@ from rl_rosetta_layer.agent.health import probe_observations
 from rl_rosetta_layer.experiments.spec import EnvSpec
 from rl_rosetta_layer.experiments.study_defaults import STUDY_CONFIG
 from rl_rosetta_layer.layers.registry import build_layers
+try:    # the study's video settings (a commit before them: the project's)
+    from rl_rosetta_layer.experiments.study_defaults import STUDY_VIDEO
+except ImportError:
+    STUDY_VIDEO = None
 config = replace(STUDY_CONFIG, batch_size=64, env_steps=steps)
 if hasattr(config, "eval_checkpoints"):   # training only: greedy evaluations are not its work
     config = replace(config, eval_checkpoints=0)
 env = EnvSpec(env_name)
 with threadpool_limits(1):
-    layer = build_layers([layer_name], env.observations(), None)[layer_name]
+    video = () if STUDY_VIDEO is None else (STUDY_VIDEO,)
+    layer = build_layers([layer_name], env.observations(), None, *video)[layer_name]
     probe = probe_observations(env.make(1))
     start = time.process_time()
     results = train_lockstep(env.make(seeds), layer, list(range(seeds)), config, probe=probe)
