@@ -70,6 +70,7 @@ def check_network(params: dict[str, np.ndarray], shapes: dict[str, tuple]) -> No
         raise ConfigError(f"the saved network has parameters {got}, the layer and "
                           f"configuration need {want}")
 
+
 #: Weight of each update batch in the running statistics.
 NORM_MOMENTUM = 0.01
 NORM_EPS = 1e-5
