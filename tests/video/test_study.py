@@ -147,7 +147,8 @@ def test_the_best_block_and_the_analysis_pick(study):
     layers = _rows(study / "study_layers.csv")
     for pick in answers["analysis_picked_it"]:
         env = pick["env"]
-        scores = {r["layer"]: float(r["composite_score"]) for r in layers if r["env"] == env}
+        scores = {r["layer"]: float(r["selection_score"]) for r in layers if r["env"] == env}
+        assert {r["select_by"] for r in layers if r["env"] == env} == {pick["select_by"]}
         assert pick["analysis_selected"] == (study / env / "selected_layer.txt").read_text().strip()
         assert pick["analysis_top_block"] == BLOCK          # the only pretrained block
         assert pick["picked_best_block"] is True
