@@ -12,7 +12,7 @@ pytest.importorskip("diffusers")
 from token_blocks import CogTokenBlock  # noqa: E402
 
 from rl_rosetta_layer.agent.config import DQNConfig  # noqa: E402
-from rl_rosetta_layer.agent.learner import Learner, make_learner  # noqa: E402
+from rl_rosetta_layer.agent.learner import Learner, NumpyLearner, make_learner  # noqa: E402
 from rl_rosetta_layer.agent.optim import SGD, Adam, clip_by_norm  # noqa: E402
 from rl_rosetta_layer.agent.torch_learner import TorchLearner  # noqa: E402
 from rl_rosetta_layer.errors import ConfigError  # noqa: E402
@@ -80,6 +80,29 @@ def test_a_seed_is_bit_identical_alone_and_in_lockstep(feature_norm):
                 np.testing.assert_array_equal(mine[name], ref[name], err_msg=name)
         assert together.act(obs)[i] == solo.act(obs[i:i + 1])[0]
     assert np.isfinite(norms).all() and finite.all()
+
+
+def test_numpy_learner_with_running_feature_norm_is_bit_identical_alone_and_in_lockstep():
+    """The study's video learner (numpy, frozen input, running statistics): a seed's
+    parameters and statistics are the same trained alone or beside another seed."""
+    cand = candidate(feature_norm="running", learner="numpy")
+    together = learner(cand, [3, 4], adapter="none")
+    alone = [learner(cand, [3], adapter="none"), learner(cand, [4], adapter="none")]
+    assert isinstance(together, NumpyLearner) and together.norm is not None
+    for step in range(60):
+        both, *rest = batch(step)
+        data = (together.encode(both), *rest)
+        norms, _ = together.update(*data)
+        for i, solo in enumerate(alone):
+            assert solo.update(*rows(data, i))[0][0] == norms[i]
+        if step % 10 == 9:
+            for lrn in (together, *alone):
+                lrn.sync_target()
+    for i, solo in enumerate(alone):
+        mine, ref = together.network(i), solo.network(0)
+        assert set(ref) >= {"feature_mean", "feature_var"}
+        for name in ref:
+            np.testing.assert_array_equal(mine[name], ref[name], err_msg=name)
 
 
 def huber(td, kappa):

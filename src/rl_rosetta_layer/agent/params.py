@@ -81,7 +81,8 @@ STAT_NAMES = ("feature_mean", "feature_var")
 
 class RunningFeatureNorm:
     """Mean and variance (S, K) of each seed's head input; ``mean``/``var`` are the arrays
-    (numpy or torch, as ``like``), ``ready`` (S,) says which seeds have been set."""
+    (numpy or torch, as ``like``), ``ready`` (S,) says which seeds have been set. ``rows``
+    below is a list of seed indices; every update is elementwise per row."""
 
     def __init__(self, like, n_seeds: int, width: int) -> None:
         if isinstance(like, np.ndarray):
@@ -93,40 +94,35 @@ class RunningFeatureNorm:
 
     def apply(self, z, rows=None):
         """Standardised values of z (S', N, K) for seeds ``rows`` (all seeds when None)."""
-        xp = namespace(z)
         mean, var = (self.mean, self.var) if rows is None else (self.mean[rows], self.var[rows])
-        return (z - mean[:, None, :]) / xp.sqrt(var[:, None, :] + NORM_EPS)
+        if isinstance(z, np.ndarray):
+            return (z - mean[:, None, :]) / np.sqrt(var[:, None, :] + NORM_EPS)
+        # torch: rsqrt, the torch learner's formula since its first stored runs
+        return (z - mean[:, None, :]) * (var[:, None, :] + NORM_EPS).rsqrt()
 
-    def scale(self, rows=None):
-        """1 / sqrt(var + eps) (S', 1, K): the factor a gradient through :meth:`apply` gets."""
-        xp = namespace(self.var)
-        var = self.var if rows is None else self.var[rows]
-        return 1.0 / xp.sqrt(var[:, None, :] + NORM_EPS)
+    def scale(self):
+        """1 / sqrt(var + eps) (S, 1, K): the factor a gradient through :meth:`apply` gets."""
+        return 1.0 / namespace(self.var).sqrt(self.var[:, None, :] + NORM_EPS)
 
     def first(self, rows, z) -> None:
-        """Set the seeds ``rows`` (list) not set yet from their batch values z (S', B, K)."""
+        """Set the seeds ``rows`` not set yet from their batch values z (S', B, K)."""
         todo = [k for k, i in enumerate(rows) if not self.ready[i]]
-        if not todo:
-            return
-        mean, var = _moments(z)
-        for k in todo:
-            i = rows[k]
-            self.mean[i] = mean[k]
-            self.var[i] = var[k]
-            self.ready[i] = True
+        if todo:
+            mean, var = _moments(z[todo])
+            seeds = [rows[k] for k in todo]
+            self.mean[seeds], self.var[seeds] = mean, var
+            self.ready[seeds] = True
 
     def track(self, rows, z) -> None:
         """Move seeds ``rows``' statistics towards those of their batch values z (S', B, K)."""
         mean, var = _moments(z)
-        for k, i in enumerate(rows):
-            self.mean[i] = (1.0 - NORM_MOMENTUM) * self.mean[i] + NORM_MOMENTUM * mean[k]
-            self.var[i] = (1.0 - NORM_MOMENTUM) * self.var[i] + NORM_MOMENTUM * var[k]
+        self.mean[rows] = (1.0 - NORM_MOMENTUM) * self.mean[rows] + NORM_MOMENTUM * mean
+        self.var[rows] = (1.0 - NORM_MOMENTUM) * self.var[rows] + NORM_MOMENTUM * var
 
     def park(self, rows) -> None:
         """Zero seeds ``rows``' statistics (a parked seed)."""
-        for i in rows:
-            self.mean[i] = 0.0
-            self.var[i] = 0.0
+        self.mean[rows] = 0.0
+        self.var[rows] = 0.0
 
     def stats(self, seed: int) -> dict[str, np.ndarray]:
         """Seed ``seed``'s statistics by :data:`STAT_NAMES`, float32 numpy (K,)."""
@@ -150,9 +146,7 @@ def stored_shapes(shapes: dict[str, tuple], norm: RunningFeatureNorm | None,
 def _moments(z):
     """Mean and biased variance over the batch axis of z (S', B, K): each (S', K)."""
     xp = namespace(z)
-    mean = xp.mean(z, axis=1)
-    dev = z - mean[:, None, :]
-    return mean, xp.mean(dev * dev, axis=1)
+    return xp.mean(z, axis=1), xp.var(z, axis=1)
 
 
 def _host(a) -> np.ndarray:

@@ -154,10 +154,9 @@ class TorchLearner(FlatLearner):
         self._target_views = [views(r, self.shapes) for r in self.target]
         self._init_update(n_entries(self.adapter_shapes))
         self.m, self.v = self.optimizers[1][1].m, self.optimizers[1][1].v
-        self.feature_norm = getattr(body, "feature_norm", "none") == "running"
         #: Running statistics of the head's input (``feature_norm`` 'running'), or None.
         self.norm = RunningFeatureNorm(self.online, self.n_seeds, self.readout.out_dim) \
-            if self.feature_norm else None
+            if getattr(body, "feature_norm", "none") == "running" else None
         self._updated = False           # no gradient yet: grad_norms are NaN
         n_adapter, n_readout = n_entries(self.adapter_shapes), n_entries(self.readout_shapes)
         self.groups = {"head": [slice(n_adapter + n_readout, None)]}
@@ -387,6 +386,6 @@ class TorchLearner(FlatLearner):
     def describe(self) -> dict:
         return {"kind": type(self).__name__, "seeds": self.n_seeds,
                 "trainable_params": self.n_params(), "train_adapter": self.train_adapter,
-                "feature_norm": "running" if self.feature_norm else "none",
+                "feature_norm": "none" if self.norm is None else "running",
                 "readout": self.readout.describe(), "device": str(self.body.device),
                 "candidate": self.body.describe()}
