@@ -210,9 +210,10 @@ def _video_args(parser: argparse.ArgumentParser, defaults=None) -> None:
                    help="side of the frame patch that becomes one token (video blocks)")
     norm = default(V, "feature_norm")
     p.add_argument("--feature-norm", default=norm,
-                   help=f"none, or running: the RL head reads the read-out's values "
-                        f"standardised with running statistics (video blocks; default: "
-                        f"{norm})")
+                   help=f"none; running: the RL head reads the read-out's values "
+                        f"standardised with running statistics; tokens: the read-out reads "
+                        f"the block's tokens standardised with running statistics (video "
+                        f"blocks; default: {norm})")
     p.add_argument("--readout", default=default(V, "readout"),
                    help="how a video block's tokens reach the head: project (default), "
                         "attention, flatten or mean")

@@ -118,9 +118,11 @@ class NumpyLearner(FlatLearner):
         self._init_update(self.net.n_adapter_params())
         self.groups = {group: [self.online.columns(k) for k in names if k in self.net.shapes]
                        for group, names in GROUPS.items()}
-        #: Running statistics of the head's input (``feature_norm`` 'running'), or None.
-        self.norm = RunningFeatureNorm(self.online.data, self.n_seeds,
-                                       self.net.head_input_dim) if self.net.feature_norm else None
+        #: Running statistics of the head's input (``feature_norm`` 'running') or of the
+        #: codes ('tokens'), or None.
+        self.norm = None if self.net.norm_kind == "none" else \
+            RunningFeatureNorm(self.online.data, self.n_seeds, self.net.norm_width)
+        self._batch_codes = None        # the last update batch's codes (S, B, C)
         self._refold()
 
     def _refold(self, target: bool = True) -> None:
@@ -138,9 +140,10 @@ class NumpyLearner(FlatLearner):
 
     def _forward(self, both, batch: int):
         net, norm = self.net, self.norm
+        self._batch_codes = both[:, :batch]
         if norm is not None and not norm.ready.all():
             # The first batch sets the statistics it is read with.
-            norm.first(list(range(self.n_seeds)), net.head_input(self.online, both[:, :batch]))
+            norm.first(list(range(self.n_seeds)), net.norm_input(self.online, both[:, :batch]))
         q_next_target = net.forward(self.target, both[:, batch:], folded=self._folded_target,
                                     norm=norm)
         if not self.config.double_dqn:
@@ -158,8 +161,8 @@ class NumpyLearner(FlatLearner):
     def _after_step(self, cache, live: np.ndarray) -> None:
         self._refold(target=False)
         if self.norm is not None and len(live):
-            # The batch's observations under the stepped read-out (ctx: their codes).
-            z = self.net.head_input(self.online, cache[4])
+            # The batch's observations (their codes, or those under the stepped read-out).
+            z = self.net.norm_input(self.online, self._batch_codes)
             self.norm.track(live.tolist(), z[live])
 
     def _park(self, rows: list[int]) -> None:
@@ -185,8 +188,7 @@ class NumpyLearner(FlatLearner):
         return out if self.norm is None else out | self.norm.stats(seed)
 
     def load_network(self, seed: int, params: dict[str, np.ndarray]) -> None:
-        check_network(params, stored_shapes(self.net.shapes, self.norm,
-                                            self.net.head_input_dim))
+        check_network(params, stored_shapes(self.net.shapes, self.norm, self.net.norm_width))
         for k in self.net.shapes:
             self.online[k][seed] = params[k]
             self.target[k][seed] = params[k]

@@ -56,14 +56,19 @@ class QNetwork:
         self.head, self.head_hidden = head, head_hidden
         self.relu, self.head_ln = head_activation == "relu", head_norm == "layer"
         self.trainable_body = isinstance(layer, TrainableBody)
-        #: Whether the head reads its input standardised by running statistics (a video
-        #: block's ``feature_norm`` 'running'; :class:`.params.RunningFeatureNorm`).
-        self.feature_norm = getattr(layer, "feature_norm", "none") == "running"
-        if self.feature_norm and (adapter != "none" or self.trainable_body):
-            raise ConfigError(f"layer {layer.name!r}: the numpy network standardises the "
-                              f"head's input (feature_norm 'running') behind a frozen input "
-                              f"adapter only (--set adapter=none), got adapter {adapter!r}; "
-                              f"the torch learner trains the others")
+        #: What running statistics standardise (a video block's ``feature_norm``;
+        #: :class:`.params.RunningFeatureNorm`): 'none', 'running' (the head's input) or
+        #: 'tokens' (the codes, before the read-out).
+        self.norm_kind = getattr(layer, "feature_norm", "none")
+        #: Whether the head reads its input standardised by running statistics.
+        self.feature_norm = self.norm_kind == "running"
+        #: Whether the read-out reads the codes standardised by running statistics.
+        self.code_norm = self.norm_kind == "tokens"
+        if self.norm_kind != "none" and (adapter != "none" or self.trainable_body):
+            raise ConfigError(f"layer {layer.name!r}: the numpy network standardises with "
+                              f"running statistics (feature_norm {self.norm_kind!r}) behind "
+                              f"a frozen input adapter only (--set adapter=none), got adapter "
+                              f"{adapter!r}; the torch learner trains the others")
         d, k = obs_dim, layer.output_dim
         shapes: dict[str, tuple[int, ...]] = {}
         if adapter == "dense":
@@ -95,6 +100,8 @@ class QNetwork:
         elif self.fold == "input_map":
             self._input_map_t = np.ascontiguousarray(self.input_map[0].T)   # (M, D)
             self.code_dim = d + self.input_map[0].shape[1]
+        #: Width of what the running statistics standardise (:meth:`norm_input`).
+        self.norm_width = self.code_dim if self.code_norm else self.head_input_dim
 
     def _folded_input_map(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The layer's input map when a low-rank adapter can fold into it (M < D)."""
@@ -226,11 +233,12 @@ class QNetwork:
         ``train``) the result is a dict: ``q``, ``features`` z (S, N, K) and, for the 'mlp'
         head, ``pre`` and ``hidden`` (S, N, H). ``folded`` is :meth:`fold_weights` of ``p``
         when the caller keeps it (computed here otherwise). ``norm`` is the learner's
-        :class:`~.params.RunningFeatureNorm` when :attr:`feature_norm` is on.
+        :class:`~.params.RunningFeatureNorm` when :attr:`norm_kind` is not 'none'.
         """
         x = t = h = ctx = scale = None
         if self.fold == "layer":
-            z, ctx = self.head_input(p, codes), codes
+            ctx = norm.apply(codes) if self.code_norm else codes
+            z = self.head_input(p, ctx)
             if self.feature_norm:
                 z, scale = norm.apply(z), norm.scale()
         elif self.fold == "input_map":
@@ -277,6 +285,11 @@ class QNetwork:
                                   for a in (x, t, h, z, ctx, u))
             ln = None if ln is None else (ln[0][:, :keep], ln[1][:, :keep])
         return q, (x, t, h, z, ctx, u, ln, folded, scale)
+
+    def norm_input(self, p: FlatParams, codes: np.ndarray) -> np.ndarray:
+        """What the running statistics standardise, of codes (S, N, C): the codes themselves
+        ('tokens', (S, N, C)) or the head's input ('running', (S, N, K))."""
+        return codes if self.code_norm else self.head_input(p, codes)
 
     def head_input(self, p: FlatParams, codes: np.ndarray) -> np.ndarray:
         """What the head reads of codes (S, N, C), before any feature norm: the 'project'

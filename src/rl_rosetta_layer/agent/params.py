@@ -1,5 +1,5 @@
 """What a network of S seeds keeps: trainable parameters in one flat (S, P) float32
-buffer, and the running statistics of its head's input.
+buffer, and the running statistics of its head's input or of its codes.
 
 Each named parameter is a view into the buffer with shape (S, *shape), so the optimizer and
 gradient clipping treat all parameters of a seed as one row: a handful of array calls per
@@ -11,6 +11,9 @@ Running standardisation of the head's input (``--feature-norm running``,
 batch and then moved by ``NORM_MOMENTUM`` towards each update batch's (the online
 network's values for the batch's observations, after the step); no gradient flows through
 them, and online and target networks share them. A parked seed's statistics are zeroed.
+With ``--feature-norm tokens`` (the numpy learner only) the same statistics standardise the
+codes, the block's fixed LayerNormed tokens, before the trainable read-out instead
+(``agent/network.py``: ``norm_input``).
 
 Written once for both learners against the array API (:func:`.optim.namespace`): the numpy
 learner keeps (S, K) numpy arrays, the torch learner (S, K) tensors on its device; every

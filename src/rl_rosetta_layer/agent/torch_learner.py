@@ -114,6 +114,10 @@ class TorchLearner(FlatLearner):
                               f"{obs_dim}")
         if not is_int(n_actions) or n_actions < 1:
             raise ConfigError(f"n_actions must be a positive integer, got {n_actions!r}")
+        if getattr(body, "feature_norm", "none") == "tokens":
+            raise ConfigError(f"layer {body.name!r}: feature_norm 'tokens' trains with the "
+                              f"numpy learner only; the torch learner standardises the "
+                              f"read-out's values ('running') or nothing ('none')")
         rngs = list(init_rngs)
         if not rngs or not all(isinstance(r, np.random.Generator) for r in rngs):
             raise ConfigError(f"init_rngs must be a non-empty list of numpy Generators, got "

@@ -42,7 +42,7 @@ from ...seeding import check_seed
 from .bridge import check_chunk_size, chunked_forward, chunked_input_grad, freeze, host_dtype
 from .devices import dtype_name, resolve_device, resolve_dtype
 from .readout import Readout
-from .settings import LEARNERS, video_learner
+from .settings import FEATURE_NORMS, LEARNERS, NUMPY_READOUTS, video_learner
 from .settings import VideoSettings as V
 from .tokens import TokenLayout, init_adapter
 
@@ -143,8 +143,8 @@ class VideoCandidate(NumpyLayer):
         self.param_dtype = torch.float64 if self.dtype == torch.float64 else torch.float32
         self.chunk_size = check_chunk_size(chunk_size)
         self.analysis_seed = check_seed(analysis_seed)
-        if feature_norm not in ("none", "running"):
-            raise ConfigError(f"feature_norm must be 'none' or 'running', got "
+        if feature_norm not in FEATURE_NORMS:
+            raise ConfigError(f"feature_norm must be one of {', '.join(FEATURE_NORMS)}, got "
                               f"{feature_norm!r}")
         self.feature_norm = feature_norm
         if learner not in LEARNERS:
@@ -159,7 +159,14 @@ class VideoCandidate(NumpyLayer):
     def learner_for(self, config) -> str:
         """'numpy' or 'torch': the learner that trains this candidate under ``config`` (a
         :class:`~rl_rosetta_layer.agent.config.DQNConfig`), :func:`.settings.video_learner`."""
-        return video_learner(self.learner, config.adapter, self.readout.kind)
+        got = video_learner(self.learner, config.adapter, self.readout.kind)
+        if got == "torch" and self.feature_norm == "tokens":
+            raise ConfigError(f"block {self.name!r}: feature_norm 'tokens' trains with the "
+                              f"numpy learner only (learner 'numpy', a frozen input adapter "
+                              f"--set adapter=none, a read-out of "
+                              f"{', '.join(NUMPY_READOUTS)}), got learner {self.learner!r}, "
+                              f"adapter {config.adapter!r}, read-out {self.readout.kind!r}")
+        return got
 
     # ------------------------------------------------------------------ torch building blocks
     def to_device(self, a: np.ndarray) -> torch.Tensor:

@@ -23,8 +23,8 @@ DTYPES = ("float32", "bfloat16")
 #: Device names accepted (``cuda:N``: an index N that torch sees, checked when loading).
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(?::\d+)?")
-#: How the RL learner scales the read-out's values before its head (see TorchLearner).
-FEATURE_NORMS = ("none", "running")
+#: How the RL learner standardises what its head reads (:class:`VideoSettings.feature_norm`).
+FEATURE_NORMS = ("none", "running", "tokens")
 #: How a block's output tokens reach the head (:mod:`.readout`); the first is the default.
 READOUTS = ("project", "attention", "flatten", "mean")
 #: Which learner trains a block's read-out and head: the numpy learner on stored codes
@@ -52,7 +52,10 @@ class VideoSettings:
     """Rows per block call in the analysis (bounds memory)."""
     feature_norm: str = "none"
     """'none': the head reads the read-out's values as they are; 'running': each seed
-    standardises them per feature with running statistics of its update batches."""
+    standardises them per feature with running statistics of its update batches; 'tokens':
+    each seed standardises the codes (every value of the block's LayerNormed tokens) with
+    running statistics of its update batches, before the trainable read-out (the numpy
+    learner only: a frozen input adapter and a 'project', 'flatten' or 'mean' read-out)."""
     readout: str = "project"
     """How the block's output tokens reach the head: 'project' (per-token LayerNorm, a
     shared per-token projection to ``readout_dim`` values, concatenated), 'attention'
@@ -79,6 +82,12 @@ class VideoSettings:
         if self.learner not in LEARNERS:
             raise ConfigError(f"--learner must be one of {', '.join(LEARNERS)}, got "
                               f"{self.learner!r}")
+        if self.feature_norm == "tokens" and (self.learner != "numpy"
+                                              or self.readout not in NUMPY_READOUTS):
+            raise ConfigError(f"--feature-norm tokens trains with the numpy learner only "
+                              f"(--learner numpy, --readout one of "
+                              f"{', '.join(NUMPY_READOUTS)}), got --learner {self.learner!r}, "
+                              f"--readout {self.readout!r}")
         if not isinstance(self.device, str) \
                 or not DEVICE_PATTERN.fullmatch(self.device.strip().lower()):
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got "
