@@ -82,10 +82,13 @@ def test_a_seed_is_bit_identical_alone_and_in_lockstep(feature_norm):
     assert np.isfinite(norms).all() and finite.all()
 
 
-def test_numpy_learner_with_running_feature_norm_is_bit_identical_alone_and_in_lockstep():
-    """The study's video learner (numpy, frozen input, running statistics): a seed's
-    parameters and statistics are the same trained alone or beside another seed."""
-    cand = candidate(feature_norm="running", learner="numpy")
+@pytest.mark.parametrize("feature_norm", ["running", "tokens"])
+def test_numpy_learner_with_running_statistics_is_bit_identical_alone_and_in_lockstep(
+        feature_norm):
+    """The study's video learner (numpy, frozen input, running statistics of the head's
+    input or of the codes): a seed's parameters and statistics are the same trained alone
+    or beside another seed."""
+    cand = candidate(feature_norm=feature_norm, learner="numpy")
     together = learner(cand, [3, 4], adapter="none")
     alone = [learner(cand, [3], adapter="none"), learner(cand, [4], adapter="none")]
     assert isinstance(together, NumpyLearner) and together.norm is not None
@@ -375,3 +378,87 @@ def test_feature_norm_is_checked_and_kept_out_of_old_run_ids():
     assert VideoSettings(feature_norm="running").to_dict()["feature_norm"] == "running"
     with pytest.raises(ConfigError, match="feature_norm must be"):
         candidate(feature_norm="layer")
+
+
+def _numpy_pair(seeds):
+    """A numpy learner with ``feature_norm='tokens'`` and one without, same init draws."""
+    tokens, plain = (learner(candidate(feature_norm=norm, learner="numpy"), seeds,
+                             adapter="none") for norm in ("tokens", "none"))
+    assert isinstance(tokens, NumpyLearner) and tokens.norm is not None
+    return tokens, plain
+
+
+def _q(lrn, codes):
+    return lrn.net.forward(lrn.online, codes, norm=lrn.norm)
+
+
+def test_tokens_feature_norm_standardises_the_codes_before_the_read_out():
+    """With 'tokens' the read-out reads (codes - mean) / sqrt(var + eps): Q-values and one
+    update match a plain learner given the standardised codes; the statistics are the
+    codes' own, set from the first batch and moved towards later ones."""
+    from rl_rosetta_layer.agent.params import NORM_EPS, NORM_MOMENTUM
+
+    tokens, plain = _numpy_pair([0, 1])
+    c = tokens.net.code_dim
+    assert tokens.net.norm_width == c and c != tokens.net.head_input_dim
+    rng = np.random.default_rng(7)
+    stats = [{"feature_mean": rng.normal(size=c).astype(np.float32),
+              "feature_var": rng.uniform(0.5, 2.0, c).astype(np.float32)} for _ in (0, 1)]
+    for i in (0, 1):
+        tokens.norm.load(i, stats[i])
+    mean = np.stack([s["feature_mean"] for s in stats])[:, None, :]
+    var = np.stack([s["feature_var"] for s in stats])[:, None, :]
+
+    def standardised(codes):
+        return ((codes - mean) / np.sqrt(var + NORM_EPS)).astype(np.float32)
+
+    both, *rest = batch(0)
+    codes = tokens.encode(both)
+    np.testing.assert_allclose(_q(tokens, codes), _q(plain, standardised(codes)),
+                               rtol=1e-5, atol=1e-6)
+    tokens.update(codes, *rest)
+    plain.update(standardised(codes), *rest)
+    for i in (0, 1):
+        mine, ref = tokens.network(i), plain.network(i)
+        for name in ref:
+            np.testing.assert_allclose(mine[name], ref[name], rtol=1e-5, atol=1e-6,
+                                       err_msg=name)
+        # the codes do not move with the read-out: the batch's own moments
+        b = codes[i, :8]
+        np.testing.assert_allclose(mine["feature_mean"], (1 - NORM_MOMENTUM)
+                                   * stats[i]["feature_mean"] + NORM_MOMENTUM * b.mean(0),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mine["feature_var"], (1 - NORM_MOMENTUM)
+                                   * stats[i]["feature_var"] + NORM_MOMENTUM * b.var(0),
+                                   rtol=1e-5, atol=1e-6)
+
+    fresh, _ = _numpy_pair([0])
+    fresh.update(*rows((codes, *rest), 0))      # not set yet: the first batch sets them
+    np.testing.assert_allclose(fresh.network(0)["feature_mean"], codes[0, :8].mean(0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_tokens_feature_norm_network_reloads_with_its_statistics():
+    tokens, _ = _numpy_pair([3])
+    for step in range(5):
+        both, *rest = batch(step, n_seeds=1)
+        tokens.update(tokens.encode(both), *rest)
+    saved = tokens.network(0)
+    assert saved["feature_mean"].shape == (tokens.net.code_dim,)
+    again, _ = _numpy_pair([9])
+    again.load_network(0, saved)
+    codes = tokens.encode(batch(50, n_seeds=1)[0])
+    np.testing.assert_array_equal(_q(again, codes), _q(tokens, codes))
+
+
+def test_tokens_feature_norm_is_refused_where_the_numpy_learner_cannot_train_it():
+    from rl_rosetta_layer.video.candidates.settings import VideoSettings
+
+    for bad in ({"readout": "attention"}, {"learner": "torch"}):
+        with pytest.raises(ConfigError, match="--feature-norm tokens trains with the numpy"):
+            VideoSettings(feature_norm="tokens", **bad)
+    with pytest.raises(ConfigError, match="'tokens' trains with the numpy learner only"):
+        learner(candidate(feature_norm="tokens", learner="torch"), [0], adapter="none")
+    with pytest.raises(ConfigError, match="'tokens' trains with the numpy learner only"):
+        learner(candidate(feature_norm="tokens", learner="numpy"), [0])   # adapter trains
+    assert VideoSettings(feature_norm="tokens").to_dict()["feature_norm"] == "tokens"
