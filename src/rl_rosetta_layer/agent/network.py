@@ -224,7 +224,7 @@ class QNetwork:
 
     def forward(self, p: FlatParams, codes: np.ndarray, *, train: bool = False,
                 keep: int | None = None, inspect: bool = False,
-                folded: np.ndarray | None = None, norm=None):
+                folded: np.ndarray | None = None, norm=None, standardised: bool = False):
         """Q-values (S, N, A) of observation codes (S, N, C) (:meth:`encode`); with ``train``
         also a cache.
 
@@ -233,11 +233,12 @@ class QNetwork:
         ``train``) the result is a dict: ``q``, ``features`` z (S, N, K) and, for the 'mlp'
         head, ``pre`` and ``hidden`` (S, N, H). ``folded`` is :meth:`fold_weights` of ``p``
         when the caller keeps it (computed here otherwise). ``norm`` is the learner's
-        :class:`~.params.RunningFeatureNorm` when :attr:`norm_kind` is not 'none'.
+        :class:`~.params.RunningFeatureNorm` when :attr:`norm_kind` is not 'none'; with
+        ``standardised`` the codes have been through it already ('tokens' only).
         """
         x = t = h = ctx = scale = None
         if self.fold == "layer":
-            ctx = norm.apply(codes) if self.code_norm else codes
+            ctx = norm.apply(codes) if self.code_norm and not standardised else codes
             z = self.head_input(p, ctx)
             if self.feature_norm:
                 z, scale = norm.apply(z), norm.scale()

@@ -99,7 +99,11 @@ class RunningFeatureNorm:
         """Standardised values of z (S', N, K) for seeds ``rows`` (all seeds when None)."""
         mean, var = (self.mean, self.var) if rows is None else (self.mean[rows], self.var[rows])
         if isinstance(z, np.ndarray):
-            return (z - mean[:, None, :]) / np.sqrt(var[:, None, :] + NORM_EPS)
+            # In place after the subtraction: one temporary of z's size, the same numbers
+            # as (z - mean) / sqrt(var + eps).
+            out = z - mean[:, None, :]
+            out /= np.sqrt(var + NORM_EPS)[:, None, :]
+            return out
         # torch: rsqrt, the torch learner's formula since its first stored runs
         return (z - mean[:, None, :]) * (var[:, None, :] + NORM_EPS).rsqrt()
 
