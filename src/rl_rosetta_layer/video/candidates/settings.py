@@ -118,8 +118,8 @@ class VideoSettings:
 def video_learner(learner: str, adapter: str, readout: str) -> str:
     """The learner that trains a block's read-out and head: 'numpy' when ``learner`` asks
     for it and the numpy network can (the input adapter is frozen, ``adapter`` 'none', so
-    the replay holds codes, and a read-out of :data:`NUMPY_READOUTS`; with either feature
-    norm), else 'torch'.
+    the replay holds codes, and a read-out of :data:`NUMPY_READOUTS`; with any feature
+    norm), else 'torch' (which refuses ``feature_norm`` 'tokens').
 
     >>> video_learner("numpy", "none", "project"), video_learner("numpy", "lowrank", "project")
     ('numpy', 'torch')
