@@ -454,11 +454,20 @@ def test_a_tokens_feature_norm_network_reloads_with_its_statistics():
 def test_tokens_feature_norm_is_refused_where_the_numpy_learner_cannot_train_it():
     from rl_rosetta_layer.video.candidates.settings import VideoSettings
 
-    for bad in ({"readout": "attention"}, {"learner": "torch"}):
-        with pytest.raises(ConfigError, match="--feature-norm tokens trains with the numpy"):
-            VideoSettings(feature_norm="tokens", **bad)
-    with pytest.raises(ConfigError, match="'tokens' trains with the numpy learner only"):
+    from rl_rosetta_layer.video.candidates.settings import video_learner
+
+    refused = "--feature-norm tokens trains with the numpy learner only"
+    for bad in (("numpy", "none", "attention"), ("torch", "none", "project"),
+                ("numpy", "lowrank", "project")):
+        with pytest.raises(ConfigError, match=refused):
+            video_learner(*bad, "tokens")
+        assert video_learner(*bad, "running") == "torch"
+    assert video_learner("numpy", "none", "flatten", "tokens") == "numpy"
+    with pytest.raises(ConfigError, match=refused):
         learner(candidate(feature_norm="tokens", learner="torch"), [0], adapter="none")
-    with pytest.raises(ConfigError, match="'tokens' trains with the numpy learner only"):
+    with pytest.raises(ConfigError, match=refused):
         learner(candidate(feature_norm="tokens", learner="numpy"), [0])   # adapter trains
+    with pytest.raises(ConfigError, match="'tokens' trains with the numpy learner only"):
+        TorchLearner(candidate(feature_norm="tokens"), D, A, DQNConfig(head_hidden=8),
+                     [np.random.default_rng(0)])
     assert VideoSettings(feature_norm="tokens").to_dict()["feature_norm"] == "tokens"

@@ -152,7 +152,8 @@ class RunSpec:
             block = is_video_layer(self.layer)
         video = (self.video or VideoSettings()) if block else None
         if video is not None:    # the learner that will train it: numpy only where it can
-            learner = video_learner(video.learner, self.config.adapter, video.readout)
+            learner = video_learner(video.learner, self.config.adapter, video.readout,
+                                    video.feature_norm)
             video = replace(video, learner=learner)
         object.__setattr__(self, "video", video)
         if custom and self.layer_source is None:

@@ -42,7 +42,7 @@ from ...seeding import check_seed
 from .bridge import check_chunk_size, chunked_forward, chunked_input_grad, freeze, host_dtype
 from .devices import dtype_name, resolve_device, resolve_dtype
 from .readout import Readout
-from .settings import FEATURE_NORMS, LEARNERS, NUMPY_READOUTS, video_learner
+from .settings import FEATURE_NORMS, LEARNERS, video_learner
 from .settings import VideoSettings as V
 from .tokens import TokenLayout, init_adapter
 
@@ -159,14 +159,8 @@ class VideoCandidate(NumpyLayer):
     def learner_for(self, config) -> str:
         """'numpy' or 'torch': the learner that trains this candidate under ``config`` (a
         :class:`~rl_rosetta_layer.agent.config.DQNConfig`), :func:`.settings.video_learner`."""
-        got = video_learner(self.learner, config.adapter, self.readout.kind)
-        if got == "torch" and self.feature_norm == "tokens":
-            raise ConfigError(f"block {self.name!r}: feature_norm 'tokens' trains with the "
-                              f"numpy learner only (learner 'numpy', a frozen input adapter "
-                              f"--set adapter=none, a read-out of "
-                              f"{', '.join(NUMPY_READOUTS)}), got learner {self.learner!r}, "
-                              f"adapter {config.adapter!r}, read-out {self.readout.kind!r}")
-        return got
+        return video_learner(self.learner, config.adapter, self.readout.kind,
+                             self.feature_norm)
 
     # ------------------------------------------------------------------ torch building blocks
     def to_device(self, a: np.ndarray) -> torch.Tensor:

@@ -82,12 +82,6 @@ class VideoSettings:
         if self.learner not in LEARNERS:
             raise ConfigError(f"--learner must be one of {', '.join(LEARNERS)}, got "
                               f"{self.learner!r}")
-        if self.feature_norm == "tokens" and (self.learner != "numpy"
-                                              or self.readout not in NUMPY_READOUTS):
-            raise ConfigError(f"--feature-norm tokens trains with the numpy learner only "
-                              f"(--learner numpy, --readout one of "
-                              f"{', '.join(NUMPY_READOUTS)}), got --learner {self.learner!r}, "
-                              f"--readout {self.readout!r}")
         if not isinstance(self.device, str) \
                 or not DEVICE_PATTERN.fullmatch(self.device.strip().lower()):
             raise ConfigError(f"--device must be one of {', '.join(DEVICES)}, got "
@@ -115,17 +109,25 @@ class VideoSettings:
         return out
 
 
-def video_learner(learner: str, adapter: str, readout: str) -> str:
+def video_learner(learner: str, adapter: str, readout: str,
+                  feature_norm: str = "none") -> str:
     """The learner that trains a block's read-out and head: 'numpy' when ``learner`` asks
     for it and the numpy network can (the input adapter is frozen, ``adapter`` 'none', so
     the replay holds codes, and a read-out of :data:`NUMPY_READOUTS`; with any feature
-    norm), else 'torch' (which refuses ``feature_norm`` 'tokens').
+    norm), else 'torch'. ``feature_norm`` 'tokens' trains with the numpy learner only: a
+    ConfigError where it cannot.
 
     >>> video_learner("numpy", "none", "project"), video_learner("numpy", "lowrank", "project")
     ('numpy', 'torch')
     """
     if learner == "numpy" and adapter == "none" and readout in NUMPY_READOUTS:
         return "numpy"
+    if feature_norm == "tokens":
+        raise ConfigError(f"--feature-norm tokens trains with the numpy learner only: "
+                          f"--learner numpy, a frozen input adapter (--set adapter=none) and "
+                          f"a read-out of {', '.join(NUMPY_READOUTS)}; got --learner "
+                          f"{learner!r}, adapter {adapter!r}, --readout {readout!r} "
+                          f"(--feature-norm running trains with either learner)")
     return "torch"
 
 
