@@ -471,3 +471,24 @@ def test_tokens_feature_norm_is_refused_where_the_numpy_learner_cannot_train_it(
         TorchLearner(candidate(feature_norm="tokens"), D, A, DQNConfig(head_hidden=8),
                      [np.random.default_rng(0)])
     assert VideoSettings(feature_norm="tokens").to_dict()["feature_norm"] == "tokens"
+
+
+@pytest.mark.parametrize("feature_norm", ["running", "tokens"])
+def test_a_parked_seed_leaves_the_others_running_statistics_as_alone(feature_norm):
+    """The numpy learner with running statistics: once seed 1 diverges and is parked, its
+    statistics are zero and stay so, and seed 0's parameters and statistics are those it
+    has trained alone."""
+    cand = candidate(feature_norm=feature_norm, learner="numpy")
+    pair, solo = (learner(cand, seeds, adapter="none") for seeds in ([0, 1], [0]))
+    for step in range(12):
+        both, *rest = batch(step)
+        data = (pair.encode(both), *rest)
+        if step == 5:
+            data[2][1, 3] = np.nan                            # seed 1's returns only
+        norms, _ = pair.update(*data)
+        assert norms[0] == solo.update(*rows(data, 0))[0][0]
+    assert pair.parked.tolist() == [False, True]
+    parked, mine, ref = pair.network(1), pair.network(0), solo.network(0)
+    assert not parked["feature_mean"].any() and not parked["feature_var"].any()
+    for name in ref:
+        np.testing.assert_array_equal(mine[name], ref[name], err_msg=name)

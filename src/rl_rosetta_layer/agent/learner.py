@@ -167,7 +167,9 @@ class NumpyLearner(FlatLearner):
         if self.norm is not None and len(live):
             # The batch's observations (their codes, or those under the stepped read-out).
             z = self.net.norm_input(self.online, self._batch_codes)
-            self.norm.track(live.tolist(), z[live])
+            if len(live) < self.n_seeds:        # a parked seed's statistics stay as they are
+                z = z[live]
+            self.norm.track(live.tolist(), z)
 
     def _park(self, rows: list[int]) -> None:
         super()._park(rows)
