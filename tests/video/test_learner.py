@@ -452,9 +452,7 @@ def test_a_tokens_feature_norm_network_reloads_with_its_statistics():
 
 
 def test_tokens_feature_norm_is_refused_where_the_numpy_learner_cannot_train_it():
-    from rl_rosetta_layer.video.candidates.settings import VideoSettings
-
-    from rl_rosetta_layer.video.candidates.settings import video_learner
+    from rl_rosetta_layer.video.candidates.settings import VideoSettings, video_learner
 
     refused = "--feature-norm tokens trains with the numpy learner only"
     for bad in (("numpy", "none", "attention"), ("torch", "none", "project"),

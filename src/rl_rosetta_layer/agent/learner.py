@@ -145,18 +145,18 @@ class NumpyLearner(FlatLearner):
             # The first batch sets the statistics it is read with.
             norm.first(list(range(self.n_seeds)), net.norm_input(self.online, both[:, :batch]))
         # 'tokens': the codes standardised once, for the online and the target passes.
-        done = net.code_norm
-        if done:
+        standardised = net.code_norm
+        if standardised:
             both = norm.apply(both)
         q_next_target = net.forward(self.target, both[:, batch:], folded=self._folded_target,
-                                    norm=norm, standardised=done)
+                                    norm=norm, standardised=standardised)
         if not self.config.double_dqn:
             q, cache = net.forward(self.online, both[:, :batch], train=True,
-                                   folded=self._folded, norm=norm, standardised=done)
+                                   folded=self._folded, norm=norm, standardised=standardised)
             return q, q_next_target, None, cache
         # One online pass over [o; o2]: Q(o) for the loss, Q(o2) to pick actions.
         q_both, cache = net.forward(self.online, both, train=True, keep=batch,
-                                    folded=self._folded, norm=norm, standardised=done)
+                                    folded=self._folded, norm=norm, standardised=standardised)
         return q_both[:, :batch], q_next_target, q_both[:, batch:], cache
 
     def _backward(self, cache, dq) -> None:
